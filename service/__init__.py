@@ -1,0 +1,85 @@
+"""callgate: a website's call-me-back form becomes a real phone call, attribution intact."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .api import register_blueprints
+from .api import origins, problems
+from .config import Settings
+from .dispatch import Dispatcher
+from .leads import LeadStore
+from .limits import init_app as init_limits
+from .logs import configure_logging
+from .phone import PhonePolicy
+from .providers import build_provider
+from .services import Services
+
+MAX_BODY = 16 * 1024
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+access_log = logging.getLogger("callgate.http")
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app. Without ``settings`` they are read from the environment."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.secret_values())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+
+    store = LeadStore(settings.database_url)
+    provider = build_provider(settings)
+    dispatcher = Dispatcher(settings, store, provider)
+    app.extensions["callgate"] = Services(
+        settings=settings,
+        store=store,
+        provider=provider,
+        dispatcher=dispatcher,
+        phone_policy=PhonePolicy(
+            settings.default_region, settings.allowed_countries, settings.blocked_number_types
+        ),
+    )
+    init_limits(app, settings)
+    origins.init_app(app, settings.allowed_origins)
+    problems.register(app)
+    register_blueprints(app)
+    _log_requests(app)
+    if settings.dispatcher == "inline":
+        dispatcher.start()
+    return app
+
+
+def _log_requests(app: Flask) -> None:
+    @app.before_request
+    def _start() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        response.headers["X-Request-Id"] = g.get("request_id", "")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            "rid=%s %s %s %d %.1fms ip=%s",
+            g.get("request_id", "-"),
+            request.method,
+            request.path,
+            response.status_code,
+            elapsed,
+            request.remote_addr,
+        )
+        return response

@@ -1,0 +1,12 @@
+"""The HTTP layer: blueprints, schemas, problem details, origins."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import callbacks, health, openapi, site
+
+
+def register_blueprints(app: Flask) -> None:
+    for module in (callbacks, health, openapi, site):
+        app.register_blueprint(module.bp)

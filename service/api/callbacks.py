@@ -1,0 +1,206 @@
+"""``/api/v1/callbacks``: accept a callback request fast, and report its status."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
+from marshmallow import EXCLUDE, RAISE, ValidationError
+
+from ..attribution import collect
+from ..leads import IdempotencyConflict, Lead
+from ..limits import LimitExceeded, check_destination, limiter, per_ip_limit
+from ..phone import PhoneRejected
+from ..services import services
+from .origins import allowed_origin, same_origin
+from .problems import Problem, validation
+from .schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, CallbackAccepted, CallbackRequest
+
+bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_accepted = CallbackAccepted()
+
+
+@bp.post("")
+@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "unknown"))
+def create() -> Response:
+    """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
+    svc = services()
+    data = _load(_body())
+    if data.get("website"):
+        raise validation("website", "Must be empty.", "honeypot")
+    try:
+        phone = svc.phone_policy.vet(data["phone"])
+    except PhoneRejected as rejected:
+        raise validation("phone", rejected.message, rejected.code) from None
+
+    key = _idempotency_key(data)
+    try:
+        existing = svc.store.find_existing(
+            phone=phone.e164,
+            idempotency_key=key,
+            window=timedelta(seconds=svc.settings.dedupe_window),
+        )
+    except IdempotencyConflict:
+        raise validation(
+            "idempotency_key", "This key was already used for another number.", "key_reused"
+        ) from None
+    if existing is not None:
+        return _answer(existing, data, status=200)
+
+    try:
+        check_destination(svc.settings, phone.e164)
+    except LimitExceeded as exc:
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many requests.",
+            f"Too many call requests {'to this number' if exc.scope == 'phone' else 'right now'};"
+            f" try again in {exc.retry_after} seconds.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+
+    attribution = collect(
+        cookie_rngst2=request.cookies.get("rngst2"),
+        cookie_ga=request.cookies.get("_ga"),
+        copy_rngst2=data.get("rngst2"),
+        copy_ga=data.get("ga"),
+        client_ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    lead = Lead(
+        phone=phone.e164,
+        name=_clean(data.get("name")),
+        comment=_clean(data.get("comment")),
+        page_url=_clean(data.get("page_url")),
+        utm_source=attribution.utm_source,
+        utm_medium=attribution.utm_medium,
+        utm_campaign=attribution.utm_campaign,
+        utm_term=attribution.utm_term,
+        utm_content=attribution.utm_content,
+        client_id=attribution.client_id,
+        client_ip=attribution.client_ip,
+        user_agent=attribution.user_agent,
+        provider=svc.provider.name,
+        idempotency_key=key,
+        attempt_count=0,
+        in_flight=False,
+        confirmed=True,
+    )
+    lead, created = svc.store.insert(lead)
+    if created:
+        svc.dispatcher.notify()
+    return _answer(lead, data, status=202 if created else 200)
+
+
+@bp.get("/<lead_id>")
+def status(lead_id: str) -> Response:
+    """The lead's public status; the id is the capability, so nothing personal is shown."""
+    lead = services().store.get(lead_id) if len(lead_id) <= 32 else None
+    if lead is None:
+        raise Problem(404, "not_found", "Not Found", "No callback request has this id.")
+    response = jsonify(public(lead))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def public(lead: Lead) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": lead.id,
+        "status": lead.status,
+        "created_at": lead.created_at,
+    }
+    if lead.placed_at:
+        body["placed_at"] = lead.placed_at
+    if lead.status == "queued" and lead.due_at and lead.due_at > lead.created_at:
+        body["scheduled_for"] = lead.due_at
+    result: dict[str, Any] = _accepted.dump(body)
+    return result
+
+
+def _idempotency_key(data: dict[str, Any]) -> str | None:
+    """The header wins over the field; both obey the same pattern."""
+    header = request.headers.get("Idempotency-Key", "").strip()
+    if not header:
+        key: str | None = data.get("idempotency_key")
+        return key
+    if not IDEMPOTENCY_KEY.match(header):
+        raise validation("idempotency_key", IDEMPOTENCY_KEY_RULE, "invalid")
+    return header
+
+
+def _body() -> dict[str, Any]:
+    if request.mimetype in _FORM_TYPES:
+        return {k: v for k, v in request.form.items()}
+    if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+        payload = request.get_json(silent=True)
+        if payload is None:
+            raise Problem(400, "malformed_json", "Bad Request", "The body is not valid JSON.")
+        if not isinstance(payload, dict):
+            raise Problem(400, "malformed_json", "Bad Request", "The body must be a JSON object.")
+        return payload
+    raise Problem(
+        415,
+        "unsupported_media_type",
+        "Unsupported Media Type",
+        "Send application/json or an HTML form (application/x-www-form-urlencoded).",
+    )
+
+
+def _load(body: dict[str, Any]) -> dict[str, Any]:
+    # A site's own form may carry fields of its own (CSRF tokens…): ignore them there, but a
+    # JSON client that sends an unknown field has a bug worth hearing about.
+    unknown = EXCLUDE if request.mimetype in _FORM_TYPES else RAISE
+    try:
+        data: dict[str, Any] = CallbackRequest(unknown=unknown).load(body)
+    except ValidationError as exc:
+        errors = _flatten(exc.messages)
+        first = next(iter(errors))
+        raise Problem(
+            422,
+            "validation_error",
+            "The request has invalid fields.",
+            f"{first}: {errors[first][0]}",
+            errors=errors,
+            error_codes={field: "invalid" for field in errors},
+        ) from None
+    return data
+
+
+def _flatten(messages: Any) -> dict[str, list[str]]:
+    if not isinstance(messages, dict):
+        return {"_body": [str(messages)]}
+    return {
+        str(field): [str(m) for m in (value if isinstance(value, list) else [value])]
+        for field, value in messages.items()
+    }
+
+
+def _clean(value: str | None) -> str | None:
+    value = (value or "").strip()
+    return value or None
+
+
+def _answer(lead: Lead, data: dict[str, Any], status: int) -> Response:
+    if request.mimetype in _FORM_TYPES and request.accept_mimetypes.best_match(
+        ["application/json", "text/html"]
+    ) == "text/html":
+        return redirect(_return_url(data.get("return_to"), lead.id), code=303)
+    response = jsonify(public(lead))
+    response.status_code = status
+    response.headers["Location"] = url_for("callbacks.status", lead_id=lead.id)
+    return response
+
+
+def _return_url(return_to: str | None, lead_id: str) -> str:
+    """``return_to`` when it is on an allowed origin (never an open redirect), else our page."""
+    if return_to:
+        parts = urlsplit(return_to)
+        origin = f"{parts.scheme}://{parts.netloc}".lower()
+        if parts.scheme in ("http", "https") and (allowed_origin(origin) or same_origin(origin)):
+            separator = "&" if parts.query else "?"
+            return return_to + separator + urlencode({"callgate": lead_id})
+    return url_for("site.thanks", callgate=lead_id)

@@ -1,0 +1,38 @@
+"""Liveness and readiness for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..services import services
+
+bp = Blueprint("health", __name__)
+log = logging.getLogger("callgate.health")
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    """The process answers."""
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz() -> Response:
+    """Ready when the store answers and the provider has not refused our credentials."""
+    svc = services()
+    checks: dict[str, str] = {}
+    try:
+        svc.store.ping()
+        checks["store"] = "ok"
+    except SQLAlchemyError as exc:
+        log.error("readiness: store unreachable: %s", type(exc).__name__)
+        checks["store"] = "unreachable"
+    fault = svc.dispatcher.config_fault
+    checks["provider"] = "configuration fault: " + fault if fault else "ok"
+    ready = all(value == "ok" for value in checks.values())
+    response = jsonify({"status": "ready" if ready else "not ready", "checks": checks})
+    response.status_code = 200 if ready else 503
+    return response

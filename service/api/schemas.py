@@ -1,0 +1,72 @@
+"""Marshmallow schemas: what the HTTP API accepts and returns (also the source of /openapi.json)."""
+
+from __future__ import annotations
+
+import re
+
+from marshmallow import Schema, fields, validate
+
+IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
+IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
+_KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
+
+
+def _text(max_length: int, **kwargs: object) -> fields.String:
+    return fields.String(
+        validate=validate.Length(max=max_length), allow_none=True, load_default=None, **kwargs
+    )
+
+
+class CallbackRequest(Schema):
+    """``POST /api/v1/callbacks``: a visitor asks to be called."""
+
+    phone = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "The visitor's number in any human format.",
+                  "example": "+380 67 111 22 33"},
+    )
+    name = _text(100, metadata={"description": "How the visitor would like to be addressed."})
+    comment = _text(1000, metadata={"description": "Anything the visitor adds."})
+    page_url = _text(2048, metadata={"description": "The page the form was on."})
+    return_to = _text(
+        2048, metadata={"description": "Where a plain HTML form post is sent back (303)."}
+    )
+    idempotency_key = fields.String(
+        validate=_KEY, allow_none=True, load_default=None,
+        metadata={"description": "Same key, same lead: a retried submission never calls twice."},
+    )
+    website = _text(256, metadata={"description": "Honeypot: must be empty."})
+    rngst2 = _text(4096, metadata={"description": "Copy of the rngst2 cookie (cross-domain)."})
+    ga = _text(256, metadata={"description": "Copy of the _ga cookie (cross-domain)."})
+
+
+class CallbackAccepted(Schema):
+    """The lead as the visitor's browser may see it: no number, no personal data."""
+
+    id = fields.String(required=True, metadata={"description": "Unguessable lead id."})
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf(["queued", "dispatching", "placed", "connected", "failed"]),
+    )
+    created_at = fields.DateTime(required=True)
+    placed_at = fields.DateTime()
+    scheduled_for = fields.DateTime()
+
+
+class ProblemSchema(Schema):
+    """RFC 9457 problem details."""
+
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    code = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    error_codes = fields.Dict(keys=fields.String(), values=fields.String())
+    request_id = fields.String()
+
+
+class Health(Schema):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())

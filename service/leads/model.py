@@ -1,0 +1,131 @@
+"""The lead and its attempts, as stored.
+
+A lead is one visitor's request for a call. Its ``status`` moves along::
+
+    queued -> dispatching -> placed [-> connected | failed]
+       ^          |
+       +----------+  a passing failure, with a later due_at
+                  +-> failed          permanent error, too many attempts, or too old
+
+Every try at the provider is an :class:`Attempt` row of its own.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_lead_id() -> str:
+    """128 random bits, URL-safe: the id doubles as the capability to read the status."""
+    return secrets.token_urlsafe(16)
+
+
+QUEUED = "queued"
+DISPATCHING = "dispatching"
+PLACED = "placed"
+CONNECTED = "connected"
+FAILED = "failed"
+
+OPEN_STATUSES = (QUEUED, DISPATCHING, PLACED, CONNECTED)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_lead_id)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    phone: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str | None] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    page_url: Mapped[str | None] = mapped_column(String(2048))
+    utm_source: Mapped[str | None] = mapped_column(String(256))
+    utm_medium: Mapped[str | None] = mapped_column(String(256))
+    utm_campaign: Mapped[str | None] = mapped_column(String(256))
+    utm_term: Mapped[str | None] = mapped_column(String(256))
+    utm_content: Mapped[str | None] = mapped_column(String(256))
+    client_id: Mapped[str | None] = mapped_column(String(64))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    status: Mapped[str] = mapped_column(String(20), default=QUEUED)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set in the same commit as the claim, before the request goes out: a lease that expires
+    # with it set means the provider may have been reached (see dispatch.reclaim_expired).
+    in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_ref: Mapped[str | None] = mapped_column(String(128))
+    placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # False when the provider's answer never came (read timeout, crash mid-request): we
+    # assume it was placed rather than risk ringing the visitor twice, and say so.
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_leads_status_due", "status", "due_at"),
+        Index("ix_leads_phone_created", "phone", "created_at"),
+        Index("ix_leads_created", "created_at"),
+    )
+
+
+class Attempt(Base):
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    # placed | retry | failed | unknown
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    # What was sent, secrets masked; recorded by dry-run so the lead shows the request.
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    lead: Mapped[Lead] = relationship(back_populates="attempts")

@@ -1,0 +1,141 @@
+"""Ringostat: the extended callback (``Api\\V2\\Callback.external``) and the simple callback.
+
+See ``reference/ringostat-callback-api.txt``. Numbers go as international digits without ``+``.
+Ringostat answers some refusals with HTTP 200 and a JSON-RPC ``error`` object: that is a
+failure, not a placed call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import requests
+
+from ..config import RingostatSettings
+from .base import (
+    CallRequest,
+    HttpClient,
+    Placement,
+    ProviderError,
+    describe_prepared,
+    status_error,
+)
+
+METHOD = "Api\\V2\\Callback.external"
+
+# CallRequest attribute -> Ringostat param; sent only when known, never as empty strings.
+_OPTIONAL_PARAMS = (
+    ("client_ip", "clientIp"),
+    ("utm_source", "utmSource"),
+    ("utm_medium", "utmMedium"),
+    ("utm_campaign", "utmCampaign"),
+    ("utm_term", "utmTerm"),
+    ("utm_content", "utmContent"),
+    ("client_id", "clientId"),
+    ("user_agent", "clientUserAgent"),
+)
+
+
+class RingostatExtended:
+    """``POST {api}/a/v2`` with a JSON-RPC 2.0 body and the ``Auth-key`` header."""
+
+    name = "ringostat"
+
+    def __init__(self, settings: RingostatSettings, http: HttpClient) -> None:
+        self.settings = settings
+        self.http = http
+        self._ids = itertools.count(1)
+
+    def params(self, call: CallRequest) -> dict[str, Any]:
+        s = self.settings
+        params: dict[str, Any] = {
+            "callee_type": s.callee_type,
+            "caller_type": s.caller_type,
+            "caller": call.phone.lstrip("+"),
+            "callee": s.callee,
+            "manager_dst": s.manager_dst,
+            "direction": s.direction,
+            "projectId": s.project_id,
+        }
+        for attribute, param in _OPTIONAL_PARAMS:
+            value = getattr(call, attribute)
+            if value:
+                params[param] = value
+        return params
+
+    def prepare(self, call: CallRequest) -> requests.PreparedRequest:
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": METHOD,
+                "params": self.params(call)}
+        return requests.Request(
+            "POST",
+            f"{self.settings.api_url}/a/v2",
+            headers={"Auth-key": self.settings.auth_key, "Accept": "application/json"},
+            json=body,
+        ).prepare()
+
+    def describe(self, call: CallRequest) -> dict[str, Any]:
+        return describe_prepared(self.prepare(call), secret_headers=("Auth-key",))
+
+    def place(self, call: CallRequest) -> Placement:
+        response = self.http.send(self.prepare(call))
+        if not response.ok:
+            raise status_error(response, "Ringostat")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and answer.get("error"):
+            raise ProviderError(
+                f"Ringostat refused the call: {_rpc_error(answer['error'])}",
+                retryable=False,
+                http_status=response.status_code,
+            )
+        result = answer.get("result") if isinstance(answer, dict) else None
+        reference = _reference(result)
+        return Placement(reference=reference, http_status=response.status_code)
+
+
+class RingostatSimple:
+    """``POST {api}/callback/outward_call``, form-encoded ``extension`` and ``destination``."""
+
+    name = "ringostat-simple"
+
+    def __init__(self, settings: RingostatSettings, http: HttpClient) -> None:
+        self.settings = settings
+        self.http = http
+
+    def prepare(self, call: CallRequest) -> requests.PreparedRequest:
+        return requests.Request(
+            "POST",
+            f"{self.settings.api_url}/callback/outward_call",
+            headers={"Auth-key": self.settings.auth_key},
+            data={"extension": self.settings.extension.lstrip("+"),
+                  "destination": call.phone.lstrip("+")},
+        ).prepare()
+
+    def describe(self, call: CallRequest) -> dict[str, Any]:
+        return describe_prepared(self.prepare(call), secret_headers=("Auth-key",))
+
+    def place(self, call: CallRequest) -> Placement:
+        response = self.http.send(self.prepare(call))
+        if not response.ok:
+            raise status_error(response, "Ringostat")
+        return Placement(http_status=response.status_code)
+
+
+def _rpc_error(error: Any) -> str:
+    if isinstance(error, dict):
+        return f"{error.get('code', '?')} {str(error.get('message', ''))[:200]}".strip()
+    return str(error)[:200]
+
+
+def _reference(result: Any) -> str | None:
+    """Ringostat's id for the call, where its answer carries one."""
+    if isinstance(result, dict):
+        for key in ("uniqueid", "id", "callId", "call_id"):
+            if result.get(key):
+                return str(result[key])[:128]
+    if isinstance(result, str | int) and not isinstance(result, bool):
+        return str(result)[:128]
+    return None

@@ -1,0 +1,27 @@
+"""The objects one app instance works with, built once by the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from .config import Settings
+from .dispatch import Dispatcher
+from .leads import LeadStore
+from .phone import PhonePolicy
+from .providers import Provider
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: LeadStore
+    provider: Provider
+    dispatcher: Dispatcher
+    phone_policy: PhonePolicy
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["callgate"]
+    return found
