@@ -91,6 +91,9 @@ class Settings:
     provider_read_timeout: float = 10.0
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 4
     ringostat: RingostatSettings = field(default_factory=RingostatSettings)
 
     @classmethod
@@ -147,6 +150,9 @@ class Settings:
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            bind=env.text("BIND", cls.bind),
+            workers=env.integer("WORKERS", 2, minimum=1, maximum=64),
+            threads=env.integer("THREADS", 4, minimum=1, maximum=256),
             ringostat=ringostat,
         )
         settings.check_provider()

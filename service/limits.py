@@ -59,7 +59,7 @@ def check_destination(settings: Settings, e164: str) -> None:
     for scope, item, key in checks:
         if not strategy.test(item, scope, key):
             reset_at = strategy.get_window_stats(item, scope, key).reset_time
-            raise LimitExceeded(scope, max(1, math.ceil(reset_at - time.time())))
+            raise LimitExceeded(scope, _seconds_until(reset_at, item))
     for scope, item, key in checks:
         strategy.hit(item, scope, key)
 
@@ -69,4 +69,9 @@ def retry_after_current() -> int:
     current = limiter.current_limit
     if current is None:
         return 60
-    return max(1, math.ceil(current.reset_at - time.time()))
+    return _seconds_until(current.reset_at, current.limit)
+
+
+def _seconds_until(reset_at: float, item: limits.RateLimitItem) -> int:
+    # Storages round the reset time up; never ask for more than one window.
+    return max(1, min(math.ceil(reset_at - time.time()), item.get_expiry()))

@@ -1,0 +1,54 @@
+"""gunicorn, configured from the same settings as the app (used by ``callgate serve`` and by
+``gunicorn.conf.py``, so both ways of starting behave the same)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from .config import Settings
+from .leads import LeadStore, migrate
+
+log = logging.getLogger("callgate.server")
+
+
+def share_generated_secret(settings: Settings) -> None:
+    """A dry-run secret generated at start must be the same in every worker process."""
+    os.environ.setdefault("CALLGATE_SECRET_KEY", settings.secret_key)
+
+
+def on_starting(server: Any) -> None:
+    """In the master, before any worker: bring the schema up to date once."""
+    store = LeadStore(Settings.from_env().database_url)
+    try:
+        migrate(store)
+    finally:
+        store.close()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Let the worker's in-flight calls finish before it goes."""
+    app = getattr(worker, "wsgi", None)
+    services = getattr(app, "extensions", {}).get("callgate")
+    if services is not None:
+        services.dispatcher.stop(timeout=10)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "bind": [settings.bind],
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "timeout": 30,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": None,  # callgate.http logs one line per request, numbers masked
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "proc_name": "callgate",
+        "control_socket_disable": True,  # several instances may share a machine
+        "on_starting": on_starting,
+        "worker_exit": worker_exit,
+    }
