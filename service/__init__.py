@@ -10,8 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .api import register_blueprints
-from .api import origins, problems
+from .api import origins, problems, register_blueprints
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore

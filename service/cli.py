@@ -147,13 +147,28 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
     click.echo(f"lead {lead_id} queued")
 
 
-EXPORT_COLUMNS = ("created_at", "status", "phone", "utm_source", "utm_medium", "utm_campaign",
-                  "utm_term", "utm_content", "client_id", "page_url", "placed_at")
+EXPORT_COLUMNS = (
+    "created_at",
+    "status",
+    "phone",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "client_id",
+    "page_url",
+    "placed_at",
+)
 
 
 @leads.command("export")
-@click.option("--since", required=True, type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
-              help="UTC date (YYYY-MM-DD) or time.")
+@click.option(
+    "--since",
+    required=True,
+    type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]),
+    help="UTC date (YYYY-MM-DD) or time.",
+)
 @_with_store
 def leads_export(store: LeadStore, since: datetime) -> None:
     """CSV for analysts: time, status, masked number, UTM fields, client ID, page."""

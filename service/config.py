@@ -325,4 +325,3 @@ def _region(text: str) -> str:
     if code not in phonenumbers.SUPPORTED_REGIONS:
         raise ValueError(f"{text!r} is not an ISO 3166 country code that has phone numbers")
     return code
-

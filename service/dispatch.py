@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from .config import Settings
@@ -44,7 +45,7 @@ def call_request(lead: Lead) -> CallRequest:
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return ceiling * (0.5 + rng.random() / 2)
+    return float(ceiling * (0.5 + rng.random() / 2))
 
 
 class Dispatcher:
@@ -118,8 +119,15 @@ class Dispatcher:
         """One attempt at one claimed lead, with its outcome recorded."""
         age = (utcnow() - lead.created_at).total_seconds()
         if age > self.settings.max_age:
-            self._finish(lead, Outcome(status=FAILED, attempt_outcome="failed", duration_ms=0,
-                                       error=f"not placed within {self.settings.max_age:.0f}s"))
+            self._finish(
+                lead,
+                Outcome(
+                    status=FAILED,
+                    attempt_outcome="failed",
+                    duration_ms=0,
+                    error=f"not placed within {self.settings.max_age:.0f}s",
+                ),
+            )
             return
         call = call_request(lead)
         if not self.store.mark_in_flight(lead):
@@ -140,37 +148,62 @@ class Dispatcher:
         detail = json.dumps(placement.detail, ensure_ascii=False) if placement.detail else None
         self._finish(
             lead,
-            Outcome(status=PLACED, attempt_outcome="placed", duration_ms=_ms(started),
-                    http_status=placement.http_status, provider_ref=placement.reference,
-                    detail=detail),
+            Outcome(
+                status=PLACED,
+                attempt_outcome="placed",
+                duration_ms=_ms(started),
+                http_status=placement.http_status,
+                provider_ref=placement.reference,
+                detail=detail,
+            ),
         )
         self.config_fault = None
-        log.info("lead %s placed with %s to %s in %dms (attempt %d)", lead.id,
-                 self.provider.name, mask(lead.phone), _ms(started), lead.attempt_count)
+        log.info(
+            "lead %s placed with %s to %s in %dms (attempt %d)",
+            lead.id,
+            self.provider.name,
+            mask(lead.phone),
+            _ms(started),
+            lead.attempt_count,
+        )
 
     def _failure(self, lead: Lead, exc: ProviderError, duration_ms: int) -> Outcome:
-        common = {"duration_ms": duration_ms, "http_status": exc.http_status, "error": exc.message}
+        common = Outcome(
+            status=FAILED,
+            attempt_outcome="failed",
+            duration_ms=duration_ms,
+            http_status=exc.http_status,
+            error=exc.message,
+        )
         if exc.config_fault:
             self.config_fault = exc.message
-            log.error("lead %s: CONFIGURATION FAULT at %s: %s", lead.id, self.provider.name,
-                      exc.message)
+            log.error(
+                "lead %s: CONFIGURATION FAULT at %s: %s", lead.id, self.provider.name, exc.message
+            )
         if exc.outcome_unknown:
             # The request may have reached the provider: at most once beats twice.
             log.warning("lead %s: %s; recorded as placed, unconfirmed", lead.id, exc.message)
-            return Outcome(status=PLACED, attempt_outcome="unknown", confirmed=False, **common)
+            return replace(common, status=PLACED, attempt_outcome="unknown", confirmed=False)
         if exc.retryable and lead.attempt_count < self.settings.max_attempts:
-            delay = backoff(lead.attempt_count, self.settings.retry_base, self.settings.retry_cap,
-                            self._rng)
+            delay = backoff(
+                lead.attempt_count, self.settings.retry_base, self.settings.retry_cap, self._rng
+            )
             if exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
             due = utcnow() + timedelta(seconds=delay)
             if (due - lead.created_at).total_seconds() <= self.settings.max_age:
-                log.warning("lead %s: %s; retry %d in %.1fs", lead.id, exc.message,
-                            lead.attempt_count + 1, delay)
-                return Outcome(status=QUEUED, attempt_outcome="retry", due_at=due, **common)
-        log.error("lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count,
-                  exc.message)
-        return Outcome(status=FAILED, attempt_outcome="failed", **common)
+                log.warning(
+                    "lead %s: %s; retry %d in %.1fs",
+                    lead.id,
+                    exc.message,
+                    lead.attempt_count + 1,
+                    delay,
+                )
+                return replace(common, status=QUEUED, attempt_outcome="retry", due_at=due)
+        log.error(
+            "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
+        )
+        return common
 
     def _finish(self, lead: Lead, outcome: Outcome) -> None:
         if not self.store.finish(lead, outcome):

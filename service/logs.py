@@ -11,8 +11,9 @@ import re
 import sys
 from collections.abc import Iterable
 
-# 9 to 15 digits, optionally after "+", not inside a longer word: phone-number shaped.
-_PHONE = re.compile(r"(?<![\w*])(\+?)(\d{9,15})(?![\w*])")
+# 9 to 15 digits, optionally after "+", not inside a word or a dotted number such as a
+# Google Analytics client ID (1234567890.1700000000): phone-number shaped.
+_PHONE = re.compile(r"(?<![\w*])(?<!\d\.)(\+?)(\d{9,15})(?![\w*])(?!\.\d)")
 
 
 def _mask_digits(match: re.Match[str]) -> str:
@@ -52,8 +53,6 @@ def configure_logging(level: str, secrets: Iterable[str]) -> None:
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(secrets))
     logger.addHandler(handler)

@@ -109,4 +109,3 @@ def mask(e164: str) -> str:
     if len(e164) <= 8:
         return "*" * len(e164)
     return e164[:6] + "*" * (len(e164) - 8) + e164[-2:]
-

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from flask import Blueprint, Response, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from ..attribution import collect
@@ -153,7 +153,7 @@ def _body() -> dict[str, Any]:
 def _load(body: dict[str, Any]) -> dict[str, Any]:
     # A site's own form may carry fields of its own (CSRF tokens…): ignore them there, but a
     # JSON client that sends an unknown field has a bug worth hearing about.
-    unknown = EXCLUDE if request.mimetype in _FORM_TYPES else RAISE
+    unknown: Literal["exclude", "raise"] = EXCLUDE if request.mimetype in _FORM_TYPES else RAISE
     try:
         data: dict[str, Any] = CallbackRequest(unknown=unknown).load(body)
     except ValidationError as exc:
@@ -185,10 +185,12 @@ def _clean(value: str | None) -> str | None:
 
 
 def _answer(lead: Lead, data: dict[str, Any], status: int) -> Response:
-    if request.mimetype in _FORM_TYPES and request.accept_mimetypes.best_match(
-        ["application/json", "text/html"]
-    ) == "text/html":
-        return redirect(_return_url(data.get("return_to"), lead.id), code=303)
+    if (
+        request.mimetype in _FORM_TYPES
+        and request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
+    ):
+        target = _return_url(data.get("return_to"), lead.id)
+        return Response(status=303, headers={"Location": target})
     response = jsonify(public(lead))
     response.status_code = status
     response.headers["Location"] = url_for("callbacks.status", lead_id=lead.id)

@@ -42,8 +42,12 @@ def build_spec() -> dict[str, Any]:
                 "summary": "Ask for a call back",
                 "operationId": "createCallback",
                 "parameters": [
-                    {"name": "Idempotency-Key", "in": "header", "required": False,
-                     "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,128}$"}}
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_\\-:.]{8,128}$"},
+                    }
                 ],
                 "requestBody": {
                     "required": True,
@@ -67,19 +71,33 @@ def build_spec() -> dict[str, Any]:
             "get": {
                 "summary": "The status of a callback request",
                 "operationId": "getCallback",
-                "parameters": [{"name": "lead_id", "in": "path", "required": True,
-                                "schema": {"type": "string"}}],
-                "responses": {"200": _ok("CallbackAccepted", "The lead's public status"),
-                              **_problems(404)},
+                "parameters": [
+                    {
+                        "name": "lead_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+                "responses": {
+                    "200": _ok("CallbackAccepted", "The lead's public status"),
+                    **_problems(404),
+                },
             }
         },
     )
     for path, description in (("/healthz", "Liveness"), ("/readyz", "Readiness")):
         spec.path(
             path=path,
-            operations={"get": {"summary": description,
-                                "responses": {"200": _ok("Health", description),
-                                              "503": _ok("Health", "Not ready")}}},
+            operations={
+                "get": {
+                    "summary": description,
+                    "responses": {
+                        "200": _ok("Health", description),
+                        "503": _ok("Health", "Not ready"),
+                    },
+                }
+            },
         )
     result: dict[str, Any] = spec.to_dict()
     return result

@@ -74,7 +74,8 @@ def validation(field: str, message: str, code: str = "invalid") -> Problem:
 
 def respond(problem: Problem) -> Response:
     if _wants_html():
-        back = request.referrer if (request.referrer or "").startswith(("http:", "https:")) else None
+        referrer = request.referrer or ""
+        back = referrer if referrer.startswith(("http:", "https:")) else None
         html = render_template("problem.html", problem=problem, back=back)
         response = Response(html, status=problem.status, mimetype="text/html")
     else:
@@ -131,8 +132,14 @@ def register(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return respond(Problem(500, "internal_error", "Internal Server Error",
-                               "Something went wrong on our side; the request was not stored."))
+        return respond(
+            Problem(
+                500,
+                "internal_error",
+                "Internal Server Error",
+                "Something went wrong on our side; the request was not stored.",
+            )
+        )
 
 
 def _slug(name: str) -> str:

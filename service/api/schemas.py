@@ -11,9 +11,12 @@ IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
 _KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
 
 
-def _text(max_length: int, **kwargs: object) -> fields.String:
+def _text(max_length: int, description: str) -> fields.String:
     return fields.String(
-        validate=validate.Length(max=max_length), allow_none=True, load_default=None, **kwargs
+        validate=validate.Length(max=max_length),
+        allow_none=True,
+        load_default=None,
+        metadata={"description": description},
     )
 
 
@@ -23,22 +26,24 @@ class CallbackRequest(Schema):
     phone = fields.String(
         required=True,
         validate=validate.Length(min=1, max=64),
-        metadata={"description": "The visitor's number in any human format.",
-                  "example": "+380 67 111 22 33"},
+        metadata={
+            "description": "The visitor's number in any human format.",
+            "example": "+380 67 111 22 33",
+        },
     )
-    name = _text(100, metadata={"description": "How the visitor would like to be addressed."})
-    comment = _text(1000, metadata={"description": "Anything the visitor adds."})
-    page_url = _text(2048, metadata={"description": "The page the form was on."})
-    return_to = _text(
-        2048, metadata={"description": "Where a plain HTML form post is sent back (303)."}
-    )
+    name = _text(100, "How the visitor would like to be addressed.")
+    comment = _text(1000, "Anything the visitor adds.")
+    page_url = _text(2048, "The page the form was on.")
+    return_to = _text(2048, "Where a plain HTML form post is sent back (303).")
     idempotency_key = fields.String(
-        validate=_KEY, allow_none=True, load_default=None,
+        validate=_KEY,
+        allow_none=True,
+        load_default=None,
         metadata={"description": "Same key, same lead: a retried submission never calls twice."},
     )
-    website = _text(256, metadata={"description": "Honeypot: must be empty."})
-    rngst2 = _text(4096, metadata={"description": "Copy of the rngst2 cookie (cross-domain)."})
-    ga = _text(256, metadata={"description": "Copy of the _ga cookie (cross-domain)."})
+    website = _text(256, "Honeypot: must be empty.")
+    rngst2 = _text(4096, "Copy of the rngst2 cookie (cross-domain).")
+    ga = _text(256, "Copy of the _ga cookie (cross-domain).")
 
 
 class CallbackAccepted(Schema):

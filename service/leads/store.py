@@ -190,8 +190,9 @@ class LeadStore:
             "due_at": outcome.due_at,
         }
         if outcome.status == PLACED:
-            values.update(placed_at=now, provider_ref=outcome.provider_ref,
-                          confirmed=outcome.confirmed)
+            values.update(
+                placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
+            )
         with self.session() as s:
             result = s.execute(
                 update(Lead)
@@ -237,8 +238,15 @@ class LeadStore:
                 result = s.execute(
                     update(Lead)
                     .where(*_held(lead))
-                    .values(status=PLACED, confirmed=False, placed_at=now, lease_until=None,
-                            in_flight=False, last_error=error, updated_at=now)
+                    .values(
+                        status=PLACED,
+                        confirmed=False,
+                        placed_at=now,
+                        lease_until=None,
+                        in_flight=False,
+                        last_error=error,
+                        updated_at=now,
+                    )
                     .execution_options(synchronize_session=False)
                 )
                 if _rowcount(result) == 1:
@@ -274,8 +282,14 @@ class LeadStore:
             result = s.execute(
                 update(Lead)
                 .where(Lead.id == lead_id, Lead.status.in_((FAILED, PLACED)))
-                .values(status=QUEUED, due_at=now, last_error=None, confirmed=True,
-                        placed_at=None, updated_at=now)
+                .values(
+                    status=QUEUED,
+                    due_at=now,
+                    last_error=None,
+                    confirmed=True,
+                    placed_at=None,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
             if self.is_postgres:

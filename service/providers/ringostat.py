@@ -65,8 +65,12 @@ class RingostatExtended:
         return params
 
     def prepare(self, call: CallRequest) -> requests.PreparedRequest:
-        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": METHOD,
-                "params": self.params(call)}
+        body = {
+            "jsonrpc": "2.0",
+            "id": next(self._ids),
+            "method": METHOD,
+            "params": self.params(call),
+        }
         return requests.Request(
             "POST",
             f"{self.settings.api_url}/a/v2",
@@ -110,8 +114,10 @@ class RingostatSimple:
             "POST",
             f"{self.settings.api_url}/callback/outward_call",
             headers={"Auth-key": self.settings.auth_key},
-            data={"extension": self.settings.extension.lstrip("+"),
-                  "destination": call.phone.lstrip("+")},
+            data={
+                "extension": self.settings.extension.lstrip("+"),
+                "destination": call.phone.lstrip("+"),
+            },
         ).prepare()
 
     def describe(self, call: CallRequest) -> dict[str, Any]:

@@ -11,14 +11,26 @@ from flask.testing import FlaskClient
 from tests.conftest import services
 
 URL = "/api/v1/callbacks"
-RNGST2 = quote(json.dumps({"utmz": {"utm_source": "google", "utm_medium": "cpc",
-                                    "utm_campaign": "spring", "utm_term": "call me",
-                                    "utm_content": "ad1"}}), safe="")
+RNGST2 = quote(
+    json.dumps(
+        {
+            "utmz": {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "spring",
+                "utm_term": "call me",
+                "utm_content": "ad1",
+            }
+        }
+    ),
+    safe="",
+)
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(response: object, status: int, field: str | None = None,
-                   code: str | None = None) -> dict[str, object]:
+def assert_problem(
+    response: object, status: int, field: str | None = None, code: str | None = None
+) -> dict[str, object]:
     assert response.status_code == status  # type: ignore[attr-defined]
     assert response.mimetype == PROBLEM  # type: ignore[attr-defined]
     body: dict[str, object] = response.get_json(force=True)  # type: ignore[attr-defined]
@@ -31,8 +43,9 @@ def assert_problem(response: object, status: int, field: str | None = None,
 
 
 def test_json_post_is_stored_queued_and_answered_202(app: Flask, client: FlaskClient) -> None:
-    response = client.post(URL, json={"phone": "067 111 22 33", "name": "Ann",
-                                      "page_url": "https://shop.example/p/1"})
+    response = client.post(
+        URL, json={"phone": "067 111 22 33", "name": "Ann", "page_url": "https://shop.example/p/1"}
+    )
     assert response.status_code == 202
     body = response.get_json()
     assert set(body) == {"id", "status", "created_at"}
@@ -41,8 +54,11 @@ def test_json_post_is_stored_queued_and_answered_202(app: Flask, client: FlaskCl
     assert response.headers["Location"] == f"{URL}/{body['id']}"
     lead = services(app).store.get(body["id"])
     assert lead is not None
-    assert (lead.phone, lead.name, lead.page_url) == ("+380671112233", "Ann",
-                                                      "https://shop.example/p/1")
+    assert (lead.phone, lead.name, lead.page_url) == (
+        "+380671112233",
+        "Ann",
+        "https://shop.example/p/1",
+    )
 
 
 def test_form_post_from_a_script_gets_json(client: FlaskClient) -> None:
@@ -54,12 +70,18 @@ def test_form_post_from_a_script_gets_json(client: FlaskClient) -> None:
 def test_attribution_from_cookies(app: Flask, client: FlaskClient) -> None:
     client.set_cookie("rngst2", RNGST2)
     client.set_cookie("_ga", "GA1.2.1234567890.1700000000")
-    body = client.post(URL, json={"phone": "0671112233"},
-                       headers={"User-Agent": "Mozilla/5.0 test"}).get_json()
+    body = client.post(
+        URL, json={"phone": "0671112233"}, headers={"User-Agent": "Mozilla/5.0 test"}
+    ).get_json()
     lead = services(app).store.get(body["id"])
     assert lead is not None
-    assert (lead.utm_source, lead.utm_medium, lead.utm_campaign, lead.utm_term,
-            lead.utm_content) == ("google", "cpc", "spring", "call me", "ad1")
+    assert (
+        lead.utm_source,
+        lead.utm_medium,
+        lead.utm_campaign,
+        lead.utm_term,
+        lead.utm_content,
+    ) == ("google", "cpc", "spring", "call me", "ad1")
     assert lead.client_id == "1234567890.1700000000"
     assert lead.user_agent == "Mozilla/5.0 test"
     assert lead.client_ip == "127.0.0.1"
@@ -67,8 +89,9 @@ def test_attribution_from_cookies(app: Flask, client: FlaskClient) -> None:
 
 def test_attribution_from_widget_copies_and_cookie_wins(app: Flask, client: FlaskClient) -> None:
     other = quote(json.dumps({"utmz": {"utm_source": "bing"}}), safe="")
-    body = client.post(URL, json={"phone": "0671112233", "rngst2": RNGST2,
-                                  "ga": "GA1.2.5.6"}).get_json()
+    body = client.post(
+        URL, json={"phone": "0671112233", "rngst2": RNGST2, "ga": "GA1.2.5.6"}
+    ).get_json()
     lead = services(app).store.get(body["id"])
     assert lead is not None and (lead.utm_source, lead.client_id) == ("google", "5.6")
     client.set_cookie("rngst2", other)
@@ -88,12 +111,15 @@ def test_unparsable_attribution_is_not_an_error(app: Flask, client: FlaskClient)
 
 @pytest.mark.parametrize(
     ("phone", "code"),
-    [("12", "phone_invalid"), ("+4930123456", "phone_country_not_allowed"),
-     ("+380900212345", "phone_type_premium_rate"), ("067１１１2233", "phone_invalid_characters"),
-     ("", "invalid")],
+    [
+        ("12", "phone_invalid"),
+        ("+4930123456", "phone_country_not_allowed"),
+        ("+380900212345", "phone_type_premium_rate"),
+        ("067１１１2233", "phone_invalid_characters"),
+        ("", "invalid"),
+    ],
 )
-def test_phone_refusals_name_the_field_and_code(client: FlaskClient, phone: str,
-                                                code: str) -> None:
+def test_phone_refusals_name_the_field_and_code(client: FlaskClient, phone: str, code: str) -> None:
     assert_problem(client.post(URL, json={"phone": phone}), 422, "phone", code)
 
 
@@ -104,20 +130,27 @@ def test_missing_phone(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "field"),
-    [({"phone": "0671112233", "name": "x" * 101}, "name"),
-     ({"phone": "0671112233", "comment": 5}, "comment"),
-     ({"phone": 380671112233}, "phone"),
-     ({"phone": "0671112233", "idempotency_key": "short"}, "idempotency_key"),
-     ({"phone": "0671112233", "surprise": "field"}, "surprise")],
+    [
+        ({"phone": "0671112233", "name": "x" * 101}, "name"),
+        ({"phone": "0671112233", "comment": 5}, "comment"),
+        ({"phone": 380671112233}, "phone"),
+        ({"phone": "0671112233", "idempotency_key": "short"}, "idempotency_key"),
+        ({"phone": "0671112233", "surprise": "field"}, "surprise"),
+    ],
 )
-def test_invalid_fields_are_named(client: FlaskClient, payload: dict[str, object],
-                                  field: str) -> None:
+def test_invalid_fields_are_named(
+    client: FlaskClient, payload: dict[str, object], field: str
+) -> None:
     assert_problem(client.post(URL, json=payload), 422, field)
 
 
 def test_honeypot(client: FlaskClient) -> None:
-    assert_problem(client.post(URL, json={"phone": "0671112233", "website": "http://spam"}),
-                   422, "website", "honeypot")
+    assert_problem(
+        client.post(URL, json={"phone": "0671112233", "website": "http://spam"}),
+        422,
+        "website",
+        "honeypot",
+    )
 
 
 def test_malformed_json_is_400(client: FlaskClient) -> None:
@@ -155,9 +188,11 @@ def test_plain_html_form_is_redirected_to_return_to(make_app: Callable[..., Flas
 
 
 def test_return_to_a_foreign_origin_goes_to_our_thanks_page(client: FlaskClient) -> None:
-    response = client.post(URL, data={"phone": "0671112233",
-                                      "return_to": "https://evil.example/"},
-                           headers={"Accept": "text/html"})
+    response = client.post(
+        URL,
+        data={"phone": "0671112233", "return_to": "https://evil.example/"},
+        headers={"Accept": "text/html"},
+    )
     assert response.status_code == 303
     location = response.headers["Location"]
     assert location.startswith("/thanks?callgate=")
@@ -172,32 +207,41 @@ def test_plain_html_form_error_is_a_page(client: FlaskClient) -> None:
 
 
 def test_foreign_origin_post_is_403(client: FlaskClient) -> None:
-    response = client.post(URL, json={"phone": "0671112233"},
-                           headers={"Origin": "https://evil.example"})
+    response = client.post(
+        URL, json={"phone": "0671112233"}, headers={"Origin": "https://evil.example"}
+    )
     body = assert_problem(response, 403)
     assert body["code"] == "origin_not_allowed"
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
 def test_same_origin_post_is_allowed(client: FlaskClient) -> None:
-    response = client.post(URL, json={"phone": "0671112233"},
-                           headers={"Origin": "http://localhost"})
+    response = client.post(
+        URL, json={"phone": "0671112233"}, headers={"Origin": "http://localhost"}
+    )
     assert response.status_code == 202
 
 
 def test_cors_only_for_allowed_origins(make_app: Callable[..., Flask]) -> None:
     client = make_app(allowed_origins=("https://shop.example",)).test_client()
-    preflight = client.options(URL, headers={
-        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "content-type,idempotency-key"})
+    preflight = client.options(
+        URL,
+        headers={
+            "Origin": "https://shop.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type,idempotency-key",
+        },
+    )
     assert preflight.headers["Access-Control-Allow-Origin"] == "https://shop.example"
     assert "idempotency-key" in preflight.headers["Access-Control-Allow-Headers"].lower()
-    response = client.post(URL, json={"phone": "0671112233"},
-                           headers={"Origin": "https://shop.example"})
+    response = client.post(
+        URL, json={"phone": "0671112233"}, headers={"Origin": "https://shop.example"}
+    )
     assert response.status_code == 202
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example"
-    other = client.options(URL, headers={"Origin": "https://evil.example",
-                                         "Access-Control-Request-Method": "POST"})
+    other = client.options(
+        URL, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    )
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
@@ -213,10 +257,14 @@ def test_status_shows_no_personal_data(app: Flask, client: FlaskClient) -> None:
 
 
 def test_idempotency_key_returns_the_same_lead(app: Flask, client: FlaskClient) -> None:
-    first = client.post(URL, json={"phone": "0671112233"},
-                        headers={"Idempotency-Key": "key-0001-abcdef"})
-    again = client.post(URL, json={"phone": "0671112233", "idempotency_key": "ignored-by-hdr"},
-                        headers={"Idempotency-Key": "key-0001-abcdef"})
+    first = client.post(
+        URL, json={"phone": "0671112233"}, headers={"Idempotency-Key": "key-0001-abcdef"}
+    )
+    again = client.post(
+        URL,
+        json={"phone": "0671112233", "idempotency_key": "ignored-by-hdr"},
+        headers={"Idempotency-Key": "key-0001-abcdef"},
+    )
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.get_json()["id"] == again.get_json()["id"]
     assert len(services(app).store.list()) == 1
@@ -224,8 +272,10 @@ def test_idempotency_key_returns_the_same_lead(app: Flask, client: FlaskClient) 
 
 def test_idempotency_key_in_the_body(client: FlaskClient) -> None:
     payload = {"phone": "0671112233", "idempotency_key": "body-key-0001"}
-    assert client.post(URL, json=payload).get_json()["id"] == \
+    assert (
         client.post(URL, json=payload).get_json()["id"]
+        == client.post(URL, json=payload).get_json()["id"]
+    )
 
 
 def test_idempotency_key_reused_for_another_number(make_app: Callable[..., Flask]) -> None:
@@ -264,15 +314,21 @@ def test_per_ip_limit_counts_every_attempt(make_app: Callable[..., Flask]) -> No
 def test_per_phone_limit_counts_across_addresses(make_app: Callable[..., Flask]) -> None:
     client = make_app(limit_per_phone="2/hour", dedupe_window=0).test_client()
     for n in range(2):
-        response = client.post(URL, json={"phone": "0671112233"},
-                               environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+        response = client.post(
+            URL, json={"phone": "0671112233"}, environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}
+        )
         assert response.status_code == 202
-    response = client.post(URL, json={"phone": "0671112233"},
-                           environ_base={"REMOTE_ADDR": "198.51.100.9"})
+    response = client.post(
+        URL, json={"phone": "0671112233"}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
+    )
     assert_problem(response, 429)
     assert int(response.headers["Retry-After"]) > 60
-    assert client.post(URL, json={"phone": "0671112234"},
-                       environ_base={"REMOTE_ADDR": "198.51.100.9"}).status_code == 202
+    assert (
+        client.post(
+            URL, json={"phone": "0671112234"}, environ_base={"REMOTE_ADDR": "198.51.100.9"}
+        ).status_code
+        == 202
+    )
 
 
 def test_invalid_requests_do_not_use_up_the_number_limit(make_app: Callable[..., Flask]) -> None:
@@ -284,27 +340,40 @@ def test_invalid_requests_do_not_use_up_the_number_limit(make_app: Callable[...,
 def test_global_cap(make_app: Callable[..., Flask]) -> None:
     client = make_app(limit_global="2/hour").test_client()
     for n in range(2):
-        assert client.post(URL, json={"phone": f"067111223{n}"},
-                           environ_base={"REMOTE_ADDR": f"198.51.100.{n}"}).status_code == 202
-    assert_problem(client.post(URL, json={"phone": "0671112239"},
-                               environ_base={"REMOTE_ADDR": "198.51.100.7"}), 429)
+        assert (
+            client.post(
+                URL,
+                json={"phone": f"067111223{n}"},
+                environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+            ).status_code
+            == 202
+        )
+    assert_problem(
+        client.post(
+            URL, json={"phone": "0671112239"}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+        ),
+        429,
+    )
 
 
 @pytest.mark.parametrize(("proxies", "expected"), [(0, "127.0.0.1"), (1, "203.0.113.9")])
-def test_client_ip_behind_trusted_proxies(make_app: Callable[..., Flask], proxies: int,
-                                          expected: str) -> None:
+def test_client_ip_behind_trusted_proxies(
+    make_app: Callable[..., Flask], proxies: int, expected: str
+) -> None:
     app = make_app(trusted_proxies=proxies)
     response = app.test_client().post(
-        URL, json={"phone": "0671112233"},
-        headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.9"})
+        URL, json={"phone": "0671112233"}, headers={"X-Forwarded-For": "198.51.100.66, 203.0.113.9"}
+    )
     lead = services(app).store.get(response.get_json()["id"])
     assert lead is not None and lead.client_ip == expected
 
 
 def test_every_response_has_a_request_id(client: FlaskClient) -> None:
     assert len(client.get("/healthz").headers["X-Request-Id"]) == 32
-    assert client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers[
-        "X-Request-Id"] == "abc-123"
+    assert (
+        client.get("/healthz", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"]
+        == "abc-123"
+    )
 
 
 def test_one_log_line_per_request_and_no_number_in_clear(

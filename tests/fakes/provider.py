@@ -71,8 +71,7 @@ class FakeProvider:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                received = Received(self.command, self.path, dict(self.headers), body,
-                                    time.time())
+                received = Received(self.command, self.path, dict(self.headers), body, time.time())
                 with fake._lock:
                     fake.received.append(received)
                     behaviour = fake.behaviour
@@ -84,8 +83,11 @@ class FakeProvider:
                         fake.accepted[_caller(received)] += 1
                 if behaviour.delay:
                     time.sleep(behaviour.delay)
-                answer = behaviour.body(received) if behaviour.body else {
-                    "jsonrpc": "2.0", "id": 1, "result": {"status": "ok"}}
+                answer = (
+                    behaviour.body(received)
+                    if behaviour.body
+                    else {"jsonrpc": "2.0", "id": 1, "result": {"status": "ok"}}
+                )
                 payload = json.dumps(answer).encode()
                 try:
                     self.send_response(status)

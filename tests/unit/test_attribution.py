@@ -33,16 +33,29 @@ def test_rngst2_already_decoded_or_encoded_twice() -> None:
 
 
 def test_ga_style_values_pass_as_written() -> None:
-    value = {"utmz": {"utm_source": "(direct)", "utm_medium": "(none)",
-                      "utm_campaign": "(not set)"}}
+    value = {
+        "utmz": {"utm_source": "(direct)", "utm_medium": "(none)", "utm_campaign": "(not set)"}
+    }
     assert parse_rngst2(encoded(value)) == {
-        "utm_source": "(direct)", "utm_medium": "(none)", "utm_campaign": "(not set)"}
+        "utm_source": "(direct)",
+        "utm_medium": "(none)",
+        "utm_campaign": "(not set)",
+    }
 
 
 @pytest.mark.parametrize(
     "raw",
-    [None, "", "not json", "%7Bbroken", encoded([1, 2]), encoded({"utmz": "google"}),
-     encoded({"other": {}}), "%" * 5000, encoded({"utmz": {"utm_source": {"x": 1}}})],
+    [
+        None,
+        "",
+        "not json",
+        "%7Bbroken",
+        encoded([1, 2]),
+        encoded({"utmz": "google"}),
+        encoded({"other": {}}),
+        "%" * 5000,
+        encoded({"utmz": {"utm_source": {"x": 1}}}),
+    ],
 )
 def test_unreadable_rngst2_gives_nothing(raw: str | None) -> None:
     assert parse_rngst2(raw) == {}
@@ -68,20 +81,37 @@ def test_ga_client_id(raw: str | None, client_id: str | None) -> None:
 
 def test_cookie_wins_over_the_widget_copy() -> None:
     other = {"utmz": {"utm_source": "facebook"}}
-    found = collect(cookie_rngst2=encoded(RNGST2), cookie_ga="GA1.2.1.2",
-                    copy_rngst2=encoded(other), copy_ga="GA1.2.3.4",
-                    client_ip="203.0.113.5", user_agent="UA")
+    found = collect(
+        cookie_rngst2=encoded(RNGST2),
+        cookie_ga="GA1.2.1.2",
+        copy_rngst2=encoded(other),
+        copy_ga="GA1.2.3.4",
+        client_ip="203.0.113.5",
+        user_agent="UA",
+    )
     assert found.utm_source == "google"
     assert found.client_id == "1.2"
 
 
 def test_copies_are_used_without_cookies() -> None:
-    found = collect(cookie_rngst2=None, cookie_ga=None, copy_rngst2=encoded(RNGST2),
-                    copy_ga="GA1.2.3.4", client_ip=None, user_agent=None)
+    found = collect(
+        cookie_rngst2=None,
+        cookie_ga=None,
+        copy_rngst2=encoded(RNGST2),
+        copy_ga="GA1.2.3.4",
+        client_ip=None,
+        user_agent=None,
+    )
     assert (found.utm_source, found.utm_term, found.client_id) == ("google", "call me", "3.4")
 
 
 def test_user_agent_is_cut() -> None:
-    found = collect(cookie_rngst2=None, cookie_ga=None, copy_rngst2=None, copy_ga=None,
-                    client_ip=None, user_agent="x" * 5000)
+    found = collect(
+        cookie_rngst2=None,
+        cookie_ga=None,
+        copy_rngst2=None,
+        copy_ga=None,
+        client_ip=None,
+        user_agent="x" * 5000,
+    )
     assert found.user_agent == "x" * MAX_USER_AGENT

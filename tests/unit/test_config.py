@@ -28,8 +28,13 @@ def test_embedded_defaults_need_no_variables() -> None:
 
 
 def test_ringostat_settings_are_read() -> None:
-    settings = Settings.from_env({**RINGOSTAT, "CALLGATE_RINGOSTAT_MANAGER_DST": "1",
-                                  "CALLGATE_RINGOSTAT_API_URL": "http://127.0.0.1:9/"})
+    settings = Settings.from_env(
+        {
+            **RINGOSTAT,
+            "CALLGATE_RINGOSTAT_MANAGER_DST": "1",
+            "CALLGATE_RINGOSTAT_API_URL": "http://127.0.0.1:9/",
+        }
+    )
     assert settings.ringostat.manager_dst == 1
     assert settings.ringostat.api_url == "http://127.0.0.1:9"
     assert settings.ringostat.callee_type == "scheme"
@@ -40,24 +45,34 @@ def test_ringostat_settings_are_read() -> None:
     [
         ({"CALLGATE_PROVIDER": "ringostatt"}, "CALLGATE_PROVIDER", "not one of"),
         ({"CALLGATE_RINGOSTAT_MANAGER_DST": "2"}, "CALLGATE_RINGOSTAT_MANAGER_DST", "'2'"),
-        ({**RINGOSTAT, "CALLGATE_RINGOSTAT_AUTH_KEY": ""}, "CALLGATE_RINGOSTAT_AUTH_KEY",
-         "required"),
-        ({**RINGOSTAT, "CALLGATE_RINGOSTAT_PROJECT_ID": ""}, "CALLGATE_RINGOSTAT_PROJECT_ID",
-         "required"),
+        (
+            {**RINGOSTAT, "CALLGATE_RINGOSTAT_AUTH_KEY": ""},
+            "CALLGATE_RINGOSTAT_AUTH_KEY",
+            "required",
+        ),
+        (
+            {**RINGOSTAT, "CALLGATE_RINGOSTAT_PROJECT_ID": ""},
+            "CALLGATE_RINGOSTAT_PROJECT_ID",
+            "required",
+        ),
         ({**RINGOSTAT, "CALLGATE_SECRET_KEY": ""}, "CALLGATE_SECRET_KEY", "required"),
         ({"CALLGATE_LIMIT_PER_IP": "five per minute"}, "CALLGATE_LIMIT_PER_IP", "rate limit"),
         ({"CALLGATE_DEDUPE_WINDOW": "ten minutes"}, "CALLGATE_DEDUPE_WINDOW", "duration"),
         ({"CALLGATE_ALLOWED_COUNTRIES": "UA,XX"}, "CALLGATE_ALLOWED_COUNTRIES", "'XX'"),
         ({"CALLGATE_ALLOWED_ORIGINS": "example.com"}, "CALLGATE_ALLOWED_ORIGINS", "origin"),
-        ({"CALLGATE_BLOCKED_NUMBER_TYPES": "premium"}, "CALLGATE_BLOCKED_NUMBER_TYPES",
-         "'premium'"),
+        (
+            {"CALLGATE_BLOCKED_NUMBER_TYPES": "premium"},
+            "CALLGATE_BLOCKED_NUMBER_TYPES",
+            "'premium'",
+        ),
         ({"CALLGATE_TRUSTED_PROXIES": "-1"}, "CALLGATE_TRUSTED_PROXIES", "outside"),
         ({"CALLGATE_RINGOSTAT_API_URL": "ftp://x"}, "CALLGATE_RINGOSTAT_API_URL", "URL"),
         ({"CALLGATE_DISPATCHER": "cron"}, "CALLGATE_DISPATCHER", "not one of"),
     ],
 )
-def test_a_wrong_value_names_the_variable(environ: dict[str, str], variable: str,
-                                          words: str) -> None:
+def test_a_wrong_value_names_the_variable(
+    environ: dict[str, str], variable: str, words: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(environ)
     assert caught.value.variable == variable
@@ -68,14 +83,17 @@ def test_a_wrong_value_names_the_variable(environ: dict[str, str], variable: str
 def test_secret_from_file(tmp_path: Path) -> None:
     path = tmp_path / "auth_key"
     path.write_text("from-a-file\n")
-    environ = {**RINGOSTAT, "CALLGATE_RINGOSTAT_AUTH_KEY": "",
-               "CALLGATE_RINGOSTAT_AUTH_KEY_FILE": str(path)}
+    environ = {
+        **RINGOSTAT,
+        "CALLGATE_RINGOSTAT_AUTH_KEY": "",
+        "CALLGATE_RINGOSTAT_AUTH_KEY_FILE": str(path),
+    }
     assert Settings.from_env(environ).ringostat.auth_key == "from-a-file"
 
 
 def test_secret_file_that_cannot_be_read(tmp_path: Path) -> None:
     environ = {"CALLGATE_SECRET_KEY_FILE": str(tmp_path / "missing")}
-    with pytest.raises(ConfigError, match="^CALLGATE_SECRET_KEY_FILE: cannot read"):
+    with pytest.raises(ConfigError, match=r"^CALLGATE_SECRET_KEY_FILE: cannot read"):
         Settings.from_env(environ)
 
 
@@ -92,8 +110,9 @@ def test_secrets_stay_out_of_repr() -> None:
     assert "s" * 32 not in repr(settings)
 
 
-@pytest.mark.parametrize("command", [["callgate", "serve"], ["gunicorn", "-c", "gunicorn.conf.py",
-                                                             "wsgi:app"]])
+@pytest.mark.parametrize(
+    "command", [["callgate", "serve"], ["gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"]]
+)
 def test_start_up_stops_with_one_line(command: list[str]) -> None:
     executable = str(Path(sys.executable).parent / command[0])
     result = subprocess.run(

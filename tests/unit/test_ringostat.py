@@ -12,12 +12,26 @@ from service.providers.dry_run import DryRun
 from service.providers.ringostat import RingostatExtended, RingostatSimple
 
 API = "https://api.ringostat.test"
-SETTINGS = RingostatSettings(api_url=API, auth_key="secret-auth-key", project_id="11111",
-                             callee="4242", manager_dst=1, extension="+380441112233")
+SETTINGS = RingostatSettings(
+    api_url=API,
+    auth_key="secret-auth-key",
+    project_id="11111",
+    callee="4242",
+    manager_dst=1,
+    extension="+380441112233",
+)
 CALL = CallRequest(
-    lead_id="lead1", phone="+380671112233", name="Ann", client_ip="203.0.113.7",
-    user_agent="Mozilla/5.0", utm_source="google", utm_medium="cpc", utm_campaign="spring",
-    utm_term="call me", utm_content="ad1", client_id="111.222",
+    lead_id="lead1",
+    phone="+380671112233",
+    name="Ann",
+    client_ip="203.0.113.7",
+    user_agent="Mozilla/5.0",
+    utm_source="google",
+    utm_medium="cpc",
+    utm_campaign="spring",
+    utm_term="call me",
+    utm_content="ad1",
+    client_id="111.222",
 )
 
 
@@ -40,11 +54,21 @@ def test_extended_callback_sends_the_documented_request(
     assert isinstance(body["id"], int)
     assert body["method"] == "Api\\V2\\Callback.external"
     assert body["params"] == {
-        "callee_type": "scheme", "caller_type": "default", "caller": "380671112233",
-        "callee": "4242", "manager_dst": 1, "direction": "out", "projectId": "11111",
-        "clientIp": "203.0.113.7", "utmSource": "google", "utmMedium": "cpc",
-        "utmCampaign": "spring", "utmTerm": "call me", "utmContent": "ad1",
-        "clientId": "111.222", "clientUserAgent": "Mozilla/5.0",
+        "callee_type": "scheme",
+        "caller_type": "default",
+        "caller": "380671112233",
+        "callee": "4242",
+        "manager_dst": 1,
+        "direction": "out",
+        "projectId": "11111",
+        "clientIp": "203.0.113.7",
+        "utmSource": "google",
+        "utmMedium": "cpc",
+        "utmCampaign": "spring",
+        "utmTerm": "call me",
+        "utmContent": "ad1",
+        "clientId": "111.222",
+        "clientUserAgent": "Mozilla/5.0",
     }
 
 
@@ -54,15 +78,24 @@ def test_unknown_attribution_is_omitted_not_empty(
     requests_mock.post(f"{API}/a/v2", json={"result": True})
     extended.place(CallRequest(lead_id="l", phone="+380671112233"))
     params = requests_mock.last_request.json()["params"]
-    assert set(params) == {"callee_type", "caller_type", "caller", "callee", "manager_dst",
-                           "direction", "projectId"}
+    assert set(params) == {
+        "callee_type",
+        "caller_type",
+        "caller",
+        "callee",
+        "manager_dst",
+        "direction",
+        "projectId",
+    }
 
 
 def test_jsonrpc_error_in_a_200_is_a_permanent_failure(
     extended: RingostatExtended, requests_mock: requests_mock.Mocker
 ) -> None:
-    requests_mock.post(f"{API}/a/v2", json={"jsonrpc": "2.0", "id": 1,
-                                            "error": {"code": -32602, "message": "bad caller"}})
+    requests_mock.post(
+        f"{API}/a/v2",
+        json={"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "bad caller"}},
+    )
     with pytest.raises(ProviderError) as caught:
         extended.place(CALL)
     assert not caught.value.retryable and not caught.value.config_fault
@@ -71,13 +104,25 @@ def test_jsonrpc_error_in_a_200_is_a_permanent_failure(
 
 @pytest.mark.parametrize(
     ("status", "retryable", "config_fault"),
-    [(400, False, False), (401, False, True), (403, False, True), (404, False, False),
-     (429, True, False), (500, True, False), (502, True, False), (503, True, False)],
+    [
+        (400, False, False),
+        (401, False, True),
+        (403, False, True),
+        (404, False, False),
+        (429, True, False),
+        (500, True, False),
+        (502, True, False),
+        (503, True, False),
+    ],
 )
-def test_http_status_outcomes(extended: RingostatExtended, requests_mock: requests_mock.Mocker,
-                              status: int, retryable: bool, config_fault: bool) -> None:
-    requests_mock.post(f"{API}/a/v2", status_code=status, text="nope",
-                       headers={"Retry-After": "7"})
+def test_http_status_outcomes(
+    extended: RingostatExtended,
+    requests_mock: requests_mock.Mocker,
+    status: int,
+    retryable: bool,
+    config_fault: bool,
+) -> None:
+    requests_mock.post(f"{API}/a/v2", status_code=status, text="nope", headers={"Retry-After": "7"})
     with pytest.raises(ProviderError) as caught:
         extended.place(CALL)
     assert caught.value.http_status == status
@@ -90,11 +135,19 @@ def test_http_status_outcomes(extended: RingostatExtended, requests_mock: reques
 
 @pytest.mark.parametrize(
     ("exception", "retryable", "unknown"),
-    [(requests.ConnectTimeout, True, False), (requests.ConnectionError, True, False),
-     (requests.ReadTimeout, False, True)],
+    [
+        (requests.ConnectTimeout, True, False),
+        (requests.ConnectionError, True, False),
+        (requests.ReadTimeout, False, True),
+    ],
 )
-def test_transport_failures(extended: RingostatExtended, requests_mock: requests_mock.Mocker,
-                            exception: type[Exception], retryable: bool, unknown: bool) -> None:
+def test_transport_failures(
+    extended: RingostatExtended,
+    requests_mock: requests_mock.Mocker,
+    exception: type[Exception],
+    retryable: bool,
+    unknown: bool,
+) -> None:
     requests_mock.post(f"{API}/a/v2", exc=exception)
     with pytest.raises(ProviderError) as caught:
         extended.place(CALL)
@@ -102,8 +155,9 @@ def test_transport_failures(extended: RingostatExtended, requests_mock: requests
     assert caught.value.outcome_unknown is unknown
 
 
-def test_a_2xx_without_json_is_placed(extended: RingostatExtended,
-                                      requests_mock: requests_mock.Mocker) -> None:
+def test_a_2xx_without_json_is_placed(
+    extended: RingostatExtended, requests_mock: requests_mock.Mocker
+) -> None:
     requests_mock.post(f"{API}/a/v2", text="OK")
     assert extended.place(CALL).status == "placed"
 
@@ -118,7 +172,8 @@ def test_simple_callback(requests_mock: requests_mock.Mocker) -> None:
 
 
 def test_dry_run_sends_nothing_and_masks_the_key(
-    extended: RingostatExtended, requests_mock: requests_mock.Mocker,
+    extended: RingostatExtended,
+    requests_mock: requests_mock.Mocker,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level("INFO", logger="callgate")

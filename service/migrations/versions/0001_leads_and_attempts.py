@@ -54,7 +54,9 @@ def upgrade() -> None:
         "attempts",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
         sa.Column(
-            "lead_id", sa.String(32), sa.ForeignKey("leads.id", ondelete="CASCADE"),
+            "lead_id",
+            sa.String(32),
+            sa.ForeignKey("leads.id", ondelete="CASCADE"),
             nullable=False,
         ),
         sa.Column("started_at", UTCDateTime(), nullable=False),

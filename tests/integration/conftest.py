@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.provider import FakeProvider
+from tests.servers import Postgres, Redis, Service, Worker
+
+RINGOSTAT_ENV = {
+    "CALLGATE_PROVIDER": "ringostat",
+    "CALLGATE_RINGOSTAT_AUTH_KEY": "integration-auth-key",
+    "CALLGATE_RINGOSTAT_PROJECT_ID": "11111",
+    "CALLGATE_RINGOSTAT_CALLEE": "4242",
+    "CALLGATE_SECRET_KEY": "integration-secret-key-0123456789",
+}
+
+
+@pytest.fixture
+def fake_ringostat() -> Iterator[FakeProvider]:
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def start(env: dict[str, str], name: str = "service") -> Service:
+        env = {"CALLGATE_DATABASE_URL": f"sqlite:///{tmp_path}/callgate.db", **env}
+        service = Service(env=env, log_path=tmp_path / f"{name}.log").start()
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
+    started: list[Worker] = []
+
+    def start(env: dict[str, str], name: str = "worker") -> Worker:
+        worker = Worker(env=env, log_path=tmp_path / f"{name}-{len(started)}.log").start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
+    server = Postgres(tmp_path_factory.mktemp("postgres")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    server = Redis(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
