@@ -1,0 +1,127 @@
+"""``/widget.js`` and ``/api/v1/widget-config``: the drop-in widget and the public settings it reads.
+
+The script lives in ``widget/callgate.js`` and is served as written, minus indentation and
+whole-line ``//`` comments (dropped in memory at first use, so there is no build step and the
+source keeps its comments). What is served is what the size budget measures: 5 KB gzipped.
+
+Texts live in one dictionary per language (``widget/i18n/<lang>.json``) and reach the browser
+through ``/api/v1/widget-config`` in the one language chosen, so the script does not carry all
+of them. Nothing secret goes into that answer: every visitor can read it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from ..config import Settings
+from ..services import services
+
+bp = Blueprint("widget", __name__)
+
+WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+LANGUAGES = ("en", "uk", "ru", "pl")
+DEFAULT_LANGUAGE = "en"
+SIZE_BUDGET = 5 * 1024
+
+# The URL carries no version, so a fix must reach sites soon: browsers revalidate after ten
+# minutes (cheap, thanks to the ETag) and may use a stale copy meanwhile rather than wait.
+SCRIPT_CACHE = "public, max-age=600, stale-while-revalidate=86400"
+CONFIG_CACHE = "public, max-age=300"
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+def compact(source: str) -> str:
+    """Drop indentation, blank lines and whole-line ``//`` comments; nothing else is touched.
+
+    Lines stay lines, so automatic semicolon insertion reads the code exactly as written.
+    """
+    lines = (line.strip() for line in source.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
+
+
+@cache
+def script() -> Asset:
+    """The served widget, read once per process."""
+    body = compact((WIDGET_DIR / "callgate.js").read_text(encoding="utf-8")).encode()
+    return Asset(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=9, mtime=0),
+        etag=hashlib.sha256(body).hexdigest()[:20],
+    )
+
+
+@cache
+def dictionaries() -> dict[str, dict[str, str]]:
+    """Every language's texts, keyed by language code."""
+    return {
+        lang: json.loads((WIDGET_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        for lang in LANGUAGES
+    }
+
+
+def choose_language(wanted: str) -> str:
+    """The first supported language in a comma-separated preference list, else English.
+
+    The widget sends its ``data-lang`` first, then ``navigator.languages``.
+    """
+    for item in wanted.split(",")[:20]:
+        code = item.strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def public_config(settings: Settings, lang: str) -> dict[str, Any]:
+    """What the widget may know. Add public fields here (e.g. agents available, a form token);
+    anything per-visitor must also change ``CONFIG_CACHE`` to ``private, no-store``."""
+    return {
+        "lang": lang,
+        "languages": list(LANGUAGES),
+        "texts": dictionaries()[lang],
+        "default_region": settings.default_region,
+        "countries": list(settings.allowed_countries),
+    }
+
+
+@bp.get("/widget.js")
+def widget_js() -> Response:
+    """The script, gzipped when the browser accepts it, revalidated by ETag."""
+    asset = script()
+    if request.if_none_match.contains_weak(asset.etag):
+        response = Response(status=304)
+    else:
+        zipped = request.accept_encodings["gzip"] > 0
+        response = Response(asset.gzipped if zipped else asset.body, mimetype="text/javascript")
+        if zipped:
+            response.headers["Content-Encoding"] = "gzip"
+    # Weak: the gzipped and plain bodies differ in bytes but not in meaning.
+    response.set_etag(asset.etag, weak=True)
+    response.headers["Cache-Control"] = SCRIPT_CACHE
+    response.vary.add("Accept-Encoding")
+    # Sites that isolate themselves (COEP) may still load it.
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
+    return response
+
+
+@bp.get("/api/v1/widget-config")
+def widget_config() -> Response:
+    """Public settings in the visitor's language (``?lang=uk,ru,en``)."""
+    lang = choose_language(request.args.get("lang", "")[:200])
+    response = jsonify(public_config(services().settings, lang))
+    response.headers["Cache-Control"] = CONFIG_CACHE
+    response.add_etag()
+    return response.make_conditional(request)

@@ -1,0 +1,252 @@
+/*! callgate widget, see README "The widget". Never throws into the host page. */
+(() => {
+  'use strict';
+  const W = window, D = document, S = D.currentScript, old = W.Callgate;
+  const log = (m, e) => { try { console.warn('callgate: ' + m, e || ''); } catch (_) { /* no console */ } };
+  // Like umami: quit quietly without our own tag, or when already loaded once.
+  if (!S || (old && old.loaded)) return;
+  const ds = S.dataset;
+  const api = (ds.api || new URL(S.src, location.href).origin).replace(/\/+$/, '');
+  let T = {}, lang = 'en', dlg, launcher, closer, dform, host, ef, ready = false;
+  const later = [];
+  const sent = {};
+
+  const h = (tag, attrs, ...kids) => {
+    const el = D.createElement(tag);
+    for (const k in attrs) {
+      const v = attrs[k];
+      if (typeof v == 'function') el.addEventListener(k, v);
+      else if (v != null && v !== false) el.setAttribute(k, v === true ? '' : v);
+    }
+    el.append(...kids.filter((k) => k != null));
+    return el;
+  };
+  const t = (k, vars) => (T[k] || T.error || '').replace(/\{(\w+)\}/g, (_, n) => vars[n]);
+  const cookie = (n) => { const m = D.cookie.match(new RegExp('(?:^|;\\s*)' + n + '=([^;]*)')); return m ? m[1] : null; };
+  // randomUUID needs a secure context; getRandomValues does not.
+  const uuid = () => crypto.randomUUID ? crypto.randomUUID() : 'cg-' + Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(36)).join('');
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const at = (iso) => {
+    // The service writes UTC; a time without a zone must not be read as local time.
+    const d = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z');
+    const o = { hour: '2-digit', minute: '2-digit' };
+    if (d.toDateString() != new Date().toDateString()) o.weekday = 'short';
+    return d.toLocaleString(lang, o);
+  };
+  const analytics = (id) => {
+    if (sent[id]) return; // only the lead id: nothing personal
+    sent[id] = 1;
+    const dl = W.dataLayer;
+    if (dl && dl.push) dl.push({ event: 'callgate_callback_requested', callgate_lead_id: id });
+    D.dispatchEvent(new CustomEvent('callgate:callback-requested', { detail: { leadId: id } }));
+  };
+
+  // Posts one form (ours in the dialog or the site's own), shows errors in place, then polls.
+  const bind = (form, say, done) => {
+    let key = null, busy = false, errs = [];
+    const btn = form.querySelector('[type=submit],button:not([type])');
+    const lock = (b) => { busy = b; if (btn) b ? btn.setAttribute('aria-disabled', 'true') : btn.removeAttribute('aria-disabled'); };
+    const clear = () => {
+      for (const [el, p, was] of errs) {
+        el.removeAttribute('aria-invalid');
+        was ? el.setAttribute('aria-describedby', was) : el.removeAttribute('aria-describedby');
+        p.remove();
+      }
+      errs = [];
+    };
+    const bad = (name, msg) => {
+      const el = form.elements[name];
+      if (!el || !el.focus || el.type == 'hidden') return null;
+      const p = h('span', { id: 'callgate-err-' + name, class: 'callgate-error err' }, msg);
+      const was = el.getAttribute('aria-describedby');
+      el.after(p);
+      el.setAttribute('aria-invalid', 'true');
+      el.setAttribute('aria-describedby', (was ? was + ' ' : '') + p.id);
+      errs.push([el, p, was]);
+      return el;
+    };
+    const poll = async (id) => {
+      let last;
+      for (const end = Date.now() + 60000; Date.now() < end; await sleep(1500)) {
+        try {
+          const r = await fetch(api + '/api/v1/callbacks/' + encodeURIComponent(id), { credentials: 'omit' });
+          if (!r.ok) continue;
+          const d = await r.json();
+          const s = d.scheduled_for && d.status == 'queued' ? t('scheduled', { time: at(d.scheduled_for) }) : T[d.status] || T.queued;
+          if (s != last) say((last = s));
+          if (d.status == 'connected' || d.status == 'failed') return;
+        } catch (e) { /* the network comes and goes; try again until the end */ }
+      }
+    };
+    // A new submission gets a new key; a retry of the same one reuses it.
+    form.addEventListener('input', () => { key = null; });
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      if (!busy) send().catch((e) => { lock(false); log('error', e); });
+    });
+    const send = async () => {
+      clear();
+      const f = new FormData(form), body = {};
+      for (const k of ['phone', 'name', 'comment', 'website']) if (f.has(k)) body[k] = String(f.get(k));
+      if (!(body.phone || '').trim()) { say(T.validation_error); const p = bad('phone', T.phone_missing); if (p) p.focus(); return; }
+      body.page_url = location.href.slice(0, 2048);
+      // Copies of the attribution cookies: the service may live on another domain.
+      body.rngst2 = cookie('rngst2');
+      body.ga = cookie('_ga');
+      key = key || uuid();
+      lock(true);
+      say(T.sending);
+      let r, d;
+      try {
+        r = await fetch(api + '/api/v1/callbacks', {
+          method: 'POST', credentials: 'omit', body: JSON.stringify(body),
+          headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key },
+        });
+        d = await r.json().catch(() => ({}));
+      } catch (e) {
+        lock(false);
+        log('cannot reach ' + api, e);
+        return say(T.error);
+      }
+      if (r.ok && d.id) {
+        key = null;
+        analytics(d.id);
+        say(T[d.status] || T.queued);
+        done();
+        return poll(d.id);
+      }
+      lock(false);
+      if (r.status == 429) return say(t('rate_limited', { seconds: +r.headers.get('Retry-After') || 60 }));
+      const codes = d.error_codes || {};
+      let first = null;
+      for (const n in codes) {
+        const c = codes[n];
+        if (c == 'key_reused') key = null;
+        first = first || bad(n, T[c] || (c.startsWith('phone') ? T.phone_invalid : T.validation_error));
+      }
+      say(T[codes.website] || T[codes.idempotency_key] || (first ? T.validation_error : T[d.code] || T.error));
+      if (first) first.focus();
+    };
+  };
+
+  const CSS = `:host{all:initial!important}
+*{box-sizing:border-box;font:16px/1.5 system-ui,sans-serif}
+button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:44px;background:var(--callgate-accent,#0b57d0);color:var(--callgate-on-accent,#fff);font-weight:600}
+:focus-visible{outline:3px solid var(--callgate-focus,#111);outline-offset:2px}
+.l{position:fixed;z-index:2147483647;bottom:20px;right:20px;box-shadow:0 4px 16px #0004;border-radius:999px}
+.left{right:auto;left:20px}
+dialog{border:0;border-radius:12px;padding:1.25rem;width:min(24rem,calc(100vw - 1rem));max-height:calc(100vh - 1rem);overflow:auto;color:#1a1a1a;background:#fff;box-shadow:0 10px 40px #0006}
+dialog::backdrop{background:#0006}
+h2{font-size:1.25rem;font-weight:700;margin:0 2.5rem .5rem 0}
+p{margin:.5rem 0}
+label{display:block;margin-top:.75rem;font-weight:600}
+input{display:block;width:100%;margin-top:.25rem;padding:.55rem;border:1px solid #666;border-radius:6px;background:#fff}
+[aria-invalid=true]{border:2px solid #b3261e}
+.err{display:block;color:#b3261e;font-size:.9rem}
+.hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
+.x{position:absolute;top:.5rem;right:.5rem;width:44px;padding:0;background:none;color:#1a1a1a;font-size:1.5rem}
+form [type=submit]{width:100%;margin-top:1rem}
+[aria-disabled=true]{opacity:.6;cursor:progress}
+a{color:#0b57d0}
+@media (prefers-reduced-motion:no-preference){dialog[open]{animation:cg .2s ease-out}}
+@keyframes cg{from{opacity:0;transform:translateY(8px)}}`;
+
+  // Styles through a constructed sheet: a page whose CSP forbids inline styles still allows it.
+  const style = (root) => {
+    try { const s = new CSSStyleSheet(); s.replaceSync(CSS); root.adoptedStyleSheets = [s]; } catch (_) { root.append(h('style', {}, CSS)); }
+  };
+
+  const callNow = () => {
+    const n = ds.callNow;
+    if (!n) return null;
+    const d = n.replace(/[^\d+]/g, '');
+    const href = ds.callNowScheme == 'rcmobile' ? 'rcmobile://call?number=' + d.replace('+', '') : 'tel:' + d;
+    return h('p', { class: 'callgate-call-now' }, T.call_now + ' ', h('a', { href }, n));
+  };
+
+  const open = () => {
+    if (!dlg) { const p = ef && ef.elements.phone; if (p && p.focus) p.focus(); return; }
+    if (dlg.open) return;
+    dlg.showModal ? dlg.showModal() : dlg.setAttribute('open', '');
+    (dform.hidden ? closer : dform.elements.phone).focus();
+  };
+  const close = () => {
+    if (!dlg || !dlg.open) return;
+    dlg.close ? dlg.close() : dlg.removeAttribute('open');
+    launcher.focus();
+  };
+
+  const mount = () => {
+    host = h('callgate-widget');
+    if (ds.color) host.style.setProperty('--callgate-accent', ds.color);
+    const root = host.attachShadow({ mode: 'open' });
+    style(root);
+    const url = /^https?:/.test(ds.consentUrl || '') ? ds.consentUrl : null;
+    const consent = ds.consent ? h('p', {}, url ? h('a', { href: url, target: '_blank', rel: 'noopener' }, ds.consent) : ds.consent) : null;
+    const st = h('p', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+    launcher = h('button', { type: 'button', class: 'l' + (/left/.test(ds.position) ? ' left' : ''), 'aria-haspopup': 'dialog', click: open }, T.launcher);
+    closer = h('button', { type: 'button', class: 'x', 'aria-label': T.close, click: close }, '×');
+    dform = h('form', { novalidate: true },
+      h('label', { for: 'p' }, T.phone),
+      h('input', { id: 'p', name: 'phone', type: 'tel', autocomplete: 'tel', inputmode: 'tel', required: true, maxlength: 64 }),
+      h('label', { for: 'n' }, T.name),
+      h('input', { id: 'n', name: 'name', autocomplete: 'name', maxlength: 100 }),
+      h('div', { class: 'hp', 'aria-hidden': 'true' }, h('label', { for: 'w' }, T.hp), h('input', { id: 'w', name: 'website', tabindex: '-1', autocomplete: 'off' })),
+      consent,
+      h('button', { type: 'submit' }, T.submit));
+    dlg = h('dialog', { 'aria-modal': 'true', 'aria-labelledby': 't', 'aria-describedby': 'i', lang,
+      // Esc closes, focus returns; Tab and Shift+Tab cycle inside the dialog.
+      cancel: (e) => { e.preventDefault(); close(); },
+      keydown: (e) => {
+        if (e.key == 'Escape') { e.preventDefault(); return close(); }
+        if (e.key != 'Tab') return;
+        const f = [...dlg.querySelectorAll('button,input,a[href]')].filter((el) => !el.closest('[hidden],.hp'));
+        const a = root.activeElement, first = f[0], last = f[f.length - 1];
+        if (e.shiftKey ? a == first || a == dlg : a == last) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
+      } },
+    closer, h('h2', { id: 't' }, T.title), h('p', { id: 'i' }, T.intro), dform, st, callNow());
+    bind(dform, (s) => { st.textContent = s; }, () => { dform.hidden = true; closer.focus(); });
+    root.append(launcher, dlg);
+    D.body.append(host);
+  };
+
+  const enhance = (form) => {
+    ef = form;
+    // Light DOM on purpose: the site's own styles apply; .callgate-status and .callgate-error are its hooks.
+    const st = h('p', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true', class: 'callgate-status', lang });
+    form.after(st);
+    const cn = callNow();
+    if (cn) st.after(cn);
+    bind(form, (s) => { st.textContent = s; }, () => {});
+  };
+
+  const guard = (f) => (...a) => { try { return ready ? f(...a) : later.push(() => f(...a)); } catch (e) { log('error', e); } };
+  const API = (W.Callgate = { loaded: true, open: guard(open), close: guard(close) });
+
+  const start = async () => {
+    const want = [ds.lang, ...(navigator.languages || [navigator.language])].filter(Boolean).map((l) => l.slice(0, 2).toLowerCase());
+    let cfg;
+    try {
+      const r = await fetch(api + '/api/v1/widget-config?lang=' + encodeURIComponent(want.join(',')), { credentials: 'omit' });
+      if (!r.ok) throw new Error('HTTP ' + r.status);
+      cfg = await r.json();
+    } catch (e) {
+      // Without settings we stay out of the way: the site's own form still posts without us.
+      return log('cannot load settings from ' + api + '; is this site in CALLGATE_ALLOWED_ORIGINS?', e);
+    }
+    T = cfg.texts;
+    lang = cfg.lang;
+    for (const [k, a] of [['title', 'title'], ['intro', 'intro'], ['launcher', 'button'], ['submit', 'submit']]) if (ds[a]) T[k] = ds[a];
+    if (D.readyState == 'loading') await new Promise((r) => D.addEventListener('DOMContentLoaded', r));
+    if (ds.form) {
+      const f = D.querySelector(ds.form);
+      f ? enhance(f) : log('no form matches data-form="' + ds.form + '"');
+    }
+    if (!ds.form || 'launcher' in ds) mount();
+    ready = true;
+    later.splice(0).forEach((f) => f());
+  };
+  // Calls queued before we loaded: window.Callgate = {q: [["open"]]} or the README's stub.
+  try { for (const c of (old && old.q) || []) API[c[0]] && API[c[0]](); } catch (e) { log('bad queued call', e); }
+  start().catch((e) => log('failed to start', e));
+})();
