@@ -129,23 +129,24 @@
     };
   };
 
+  // px and em, never rem: rem follows the host page's root font size.
   const CSS = `:host{all:initial!important}
 *{box-sizing:border-box;font:16px/1.5 system-ui,sans-serif}
 button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:44px;background:var(--callgate-accent,#0b57d0);color:var(--callgate-on-accent,#fff);font-weight:600}
 :focus-visible{outline:3px solid var(--callgate-focus,#111);outline-offset:2px}
 .l{position:fixed;z-index:2147483647;bottom:20px;right:20px;box-shadow:0 4px 16px #0004;border-radius:999px}
 .left{right:auto;left:20px}
-dialog{border:0;border-radius:12px;padding:1.25rem;width:min(24rem,calc(100vw - 1rem));max-height:calc(100vh - 1rem);overflow:auto;color:#1a1a1a;background:#fff;box-shadow:0 10px 40px #0006}
+dialog{border:0;border-radius:12px;padding:1.25em;width:min(24em,calc(100vw - 16px));max-height:calc(100vh - 16px);overflow:auto;color:#1a1a1a;background:#fff;box-shadow:0 10px 40px #0006}
 dialog::backdrop{background:#0006}
-h2{font-size:1.25rem;font-weight:700;margin:0 2.5rem .5rem 0}
-p{margin:.5rem 0}
-label{display:block;margin-top:.75rem;font-weight:600}
-input{display:block;width:100%;margin-top:.25rem;padding:.55rem;border:1px solid #666;border-radius:6px;background:#fff}
+h2{font-size:20px;font-weight:700;margin:0 2em .4em 0}
+p{margin:.5em 0}
+label{display:block;margin-top:.75em;font-weight:600}
+input{display:block;width:100%;margin-top:.25em;padding:.55em;border:1px solid #666;border-radius:6px;background:#fff}
 [aria-invalid=true]{border:2px solid #b3261e}
-.err{display:block;color:#b3261e;font-size:.9rem}
+.err{display:block;color:#b3261e;font-size:.9em}
 .hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
-.x{position:absolute;top:.5rem;right:.5rem;width:44px;padding:0;background:none;color:#1a1a1a;font-size:1.5rem}
-form [type=submit]{width:100%;margin-top:1rem}
+.x{position:absolute;top:.5em;right:.5em;width:44px;padding:0;background:none;color:#1a1a1a;font-size:1.5em}
+form [type=submit]{width:100%;margin-top:1em}
 [aria-disabled=true]{opacity:.6;cursor:progress}
 a{color:#0b57d0}
 @media (prefers-reduced-motion:no-preference){dialog[open]{animation:cg .2s ease-out}}

@@ -169,11 +169,12 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Page]]:
-    """``new_page(url, locale=..., viewport=..., cookies=True, **context options)``."""
+    """``new_page(url, locale=, viewport=, cookies=True, init=script, **context options)``."""
     contexts: list[BrowserContext] = []
 
     def make(url: str, *, locale: str = "en-US", cookies: bool = True,
-             viewport: dict[str, int] | None = None, **options: Any) -> Page:
+             viewport: dict[str, int] | None = None, init: str | None = None,
+             **options: Any) -> Page:
         context = browser.new_context(locale=locale,
                                       viewport=viewport or {"width": 1024, "height": 768},
                                       **options)
@@ -184,6 +185,8 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
                 {"name": "_ga", "value": GA, "url": host_site.origin},
             ])
         page = context.new_page()
+        if init:
+            page.add_init_script(init)
         page.console_messages = []  # type: ignore[attr-defined]
         page.on("console", lambda m: page.console_messages.append(m.text))  # type: ignore[attr-defined]
         page.on("pageerror", lambda e: page.console_messages.append("pageerror: " + str(e)))  # type: ignore[attr-defined]
