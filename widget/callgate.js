@@ -215,7 +215,7 @@ a{color:#0b57d0}
     ef = form;
     // Light DOM on purpose: the site's own styles apply; .callgate-status and .callgate-error are its hooks.
     const st = h('p', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true', class: 'callgate-status', lang });
-    form.after(st);
+    form.append(st);
     const cn = callNow();
     if (cn) st.after(cn);
     bind(form, (s) => { st.textContent = s; }, () => {});
