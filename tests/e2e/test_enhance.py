@@ -153,3 +153,16 @@ def test_no_data_layer_is_created_when_the_site_has_none(
     dialog.get_by_role("button", name=EN["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
     assert page.evaluate("typeof window.dataLayer") == "undefined"
+
+
+def test_demo_page_enhances_its_form_and_shows_the_launcher(
+    new_page: Callable[..., Page], service: Service, ringostat: FakeProvider
+) -> None:
+    page = new_page(service.url + "/")
+    expect(page.get_by_role("button", name=EN["launcher"])).to_be_visible()
+    page.locator("#callback-form").get_by_label("Phone number").fill("067 111 22 33")
+    page.get_by_role("button", name="Request a call").click()
+    expect(page.locator(".callgate-status")).to_have_text(EN["placed"], timeout=10_000)
+    assert page.url == service.url + "/"
+    shoot(page, "demo-page-placed")
+    ringostat.wait_for(1)

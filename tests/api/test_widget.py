@@ -1,0 +1,125 @@
+"""``/widget.js`` and ``/api/v1/widget-config``: headers, caching, size budget, dictionaries."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
+
+PHONE_CODES = (
+    "phone_missing", "phone_too_long", "phone_invalid_characters", "phone_invalid",
+    "phone_country_not_allowed", "phone_type_premium_rate", "phone_type_shared_cost",
+    "phone_type_uan", "phone_type_voicemail", "phone_type_pager", "phone_type_unknown",
+)
+OTHER_CODES = ("rate_limited", "origin_not_allowed", "validation_error", "honeypot", "key_reused")
+STATUSES = ("queued", "dispatching", "placed", "connected", "failed", "scheduled")
+ORIGIN = "https://www.example.com"
+
+
+def test_widget_js_is_javascript_with_validators_and_cache_headers(client: FlaskClient) -> None:
+    response = client.get("/widget.js")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
+    assert response.headers["ETag"].startswith('W/"')
+    assert response.headers["Cache-Control"] == (
+        "public, max-age=600, stale-while-revalidate=86400")
+    assert "Accept-Encoding" in response.headers["Vary"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Encoding" not in response.headers
+    assert b"callgate" in response.data
+
+
+def test_widget_js_is_gzipped_when_accepted_and_fits_the_budget(client: FlaskClient) -> None:
+    plain = client.get("/widget.js").data
+    zipped = client.get("/widget.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain
+    assert len(zipped.data) <= SIZE_BUDGET == 5 * 1024, f"{len(zipped.data)} bytes gzipped"
+
+
+def test_widget_js_revalidates_with_its_etag(client: FlaskClient) -> None:
+    etag = client.get("/widget.js").headers["ETag"]
+    for sent in (etag, etag.removeprefix("W/")):
+        again = client.get("/widget.js", headers={"If-None-Match": sent})
+        assert again.status_code == 304 and again.data == b""
+        assert again.headers["ETag"] == etag
+    assert client.get("/widget.js", headers={"If-None-Match": 'W/"other"'}).status_code == 200
+
+
+def test_widget_js_cors_only_for_allowed_origins(make_app: Callable[..., Flask]) -> None:
+    client = make_app(allowed_origins=(ORIGIN,)).test_client()
+    allowed = client.get("/widget.js", headers={"Origin": ORIGIN})
+    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+    foreign = client.get("/widget.js", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    assert foreign.status_code == 200  # a <script> tag needs no CORS; reading it does
+
+
+def test_served_script_is_the_source_without_comment_lines_and_indentation() -> None:
+    source = (WIDGET_DIR / "callgate.js").read_text(encoding="utf-8")
+    served = compact(source)
+    code = [line.strip() for line in source.splitlines()
+            if line.strip() and not line.strip().startswith("//")]
+    assert served.splitlines() == code
+    assert compact("  a();\n  // why\n\n  b(); // kept\n") == "a();\nb(); // kept\n"
+
+
+def test_widget_config_is_public_and_in_the_chosen_language(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(allowed_countries=("UA", "PL"), allowed_origins=(ORIGIN,))
+    response = app.test_client().get("/api/v1/widget-config?lang=uk",
+                                     headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    body = response.get_json()
+    assert body == {"lang": "uk", "languages": ["en", "uk", "ru", "pl"],
+                    "texts": dictionaries()["uk"], "default_region": "UA",
+                    "countries": ["UA", "PL"]}
+    text = response.get_data(as_text=True)
+    settings = app.extensions["callgate"].settings
+    for secret in settings.secret_values():
+        assert secret not in text
+
+
+def test_widget_config_picks_the_first_supported_language_else_english(
+    client: FlaskClient,
+) -> None:
+    for wanted, lang in (("pl", "pl"), ("de,ru,en", "ru"), ("EN-gb", "en"), ("de,fr", "en"),
+                         ("", "en"), ("uk-UA,uk", "uk")):
+        body = client.get("/api/v1/widget-config", query_string={"lang": wanted}).get_json()
+        assert body["lang"] == lang, wanted
+        assert body["texts"]["launcher"] == dictionaries()[lang]["launcher"]
+
+
+def test_widget_config_revalidates(client: FlaskClient) -> None:
+    first = client.get("/api/v1/widget-config?lang=en")
+    again = client.get("/api/v1/widget-config?lang=en",
+                       headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_every_dictionary_has_every_text_and_code() -> None:
+    english = dictionaries()["en"]
+    for code in (*PHONE_CODES, *OTHER_CODES, *STATUSES, "error", "sending"):
+        assert english.get(code), code
+    for lang in LANGUAGES:
+        words = json.loads((WIDGET_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        assert set(words) == set(english), lang
+        assert all(isinstance(v, str) and v.strip() for v in words.values()), lang
+        assert "{time}" in words["scheduled"] and "{seconds}" in words["rate_limited"], lang
+        if lang != "en":
+            same = {k for k in words if words[k] == english[k]}
+            assert not same, f"{lang} still has English texts: {same}"
+
+
+def test_demo_page_uses_the_widget_on_its_plain_form(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert 'id="callback-form"' in page and 'action="/api/v1/callbacks"' in page
+    assert '<script src="/widget.js" async data-form="#callback-form"' in page
