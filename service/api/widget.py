@@ -1,4 +1,4 @@
-"""``/widget.js`` and ``/api/v1/widget-config``: the drop-in widget and the public settings it reads.
+"""``/widget.js`` and ``/api/v1/widget-config``: the drop-in widget and the settings it reads.
 
 The script lives in ``widget/callgate.js`` and is served as written, minus indentation and
 whole-line ``//`` comments (dropped in memory at first use, so there is no build step and the
@@ -124,4 +124,5 @@ def widget_config() -> Response:
     response = jsonify(public_config(services().settings, lang))
     response.headers["Cache-Control"] = CONFIG_CACHE
     response.add_etag()
-    return response.make_conditional(request)
+    response.make_conditional(request)  # turns it into a 304 in place when the ETag matches
+    return response

@@ -12,9 +12,17 @@ from flask.testing import FlaskClient
 from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
 
 PHONE_CODES = (
-    "phone_missing", "phone_too_long", "phone_invalid_characters", "phone_invalid",
-    "phone_country_not_allowed", "phone_type_premium_rate", "phone_type_shared_cost",
-    "phone_type_uan", "phone_type_voicemail", "phone_type_pager", "phone_type_unknown",
+    "phone_missing",
+    "phone_too_long",
+    "phone_invalid_characters",
+    "phone_invalid",
+    "phone_country_not_allowed",
+    "phone_type_premium_rate",
+    "phone_type_shared_cost",
+    "phone_type_uan",
+    "phone_type_voicemail",
+    "phone_type_pager",
+    "phone_type_unknown",
 )
 OTHER_CODES = ("rate_limited", "origin_not_allowed", "validation_error", "honeypot", "key_reused")
 STATUSES = ("queued", "dispatching", "placed", "connected", "failed", "scheduled")
@@ -27,7 +35,8 @@ def test_widget_js_is_javascript_with_validators_and_cache_headers(client: Flask
     assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert response.headers["ETag"].startswith('W/"')
     assert response.headers["Cache-Control"] == (
-        "public, max-age=600, stale-while-revalidate=86400")
+        "public, max-age=600, stale-while-revalidate=86400"
+    )
     assert "Accept-Encoding" in response.headers["Vary"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert "Content-Encoding" not in response.headers
@@ -63,8 +72,11 @@ def test_widget_js_cors_only_for_allowed_origins(make_app: Callable[..., Flask])
 def test_served_script_is_the_source_without_comment_lines_and_indentation() -> None:
     source = (WIDGET_DIR / "callgate.js").read_text(encoding="utf-8")
     served = compact(source)
-    code = [line.strip() for line in source.splitlines()
-            if line.strip() and not line.strip().startswith("//")]
+    code = [
+        line.strip()
+        for line in source.splitlines()
+        if line.strip() and not line.strip().startswith("//")
+    ]
     assert served.splitlines() == code
     assert compact("  a();\n  // why\n\n  b(); // kept\n") == "a();\nb(); // kept\n"
 
@@ -73,15 +85,18 @@ def test_widget_config_is_public_and_in_the_chosen_language(
     make_app: Callable[..., Flask],
 ) -> None:
     app = make_app(allowed_countries=("UA", "PL"), allowed_origins=(ORIGIN,))
-    response = app.test_client().get("/api/v1/widget-config?lang=uk",
-                                     headers={"Origin": ORIGIN})
+    response = app.test_client().get("/api/v1/widget-config?lang=uk", headers={"Origin": ORIGIN})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
     assert response.headers["Cache-Control"] == "public, max-age=300"
     body = response.get_json()
-    assert body == {"lang": "uk", "languages": ["en", "uk", "ru", "pl"],
-                    "texts": dictionaries()["uk"], "default_region": "UA",
-                    "countries": ["UA", "PL"]}
+    assert body == {
+        "lang": "uk",
+        "languages": ["en", "uk", "ru", "pl"],
+        "texts": dictionaries()["uk"],
+        "default_region": "UA",
+        "countries": ["UA", "PL"],
+    }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
     for secret in settings.secret_values():
@@ -91,8 +106,14 @@ def test_widget_config_is_public_and_in_the_chosen_language(
 def test_widget_config_picks_the_first_supported_language_else_english(
     client: FlaskClient,
 ) -> None:
-    for wanted, lang in (("pl", "pl"), ("de,ru,en", "ru"), ("EN-gb", "en"), ("de,fr", "en"),
-                         ("", "en"), ("uk-UA,uk", "uk")):
+    for wanted, lang in (
+        ("pl", "pl"),
+        ("de,ru,en", "ru"),
+        ("EN-gb", "en"),
+        ("de,fr", "en"),
+        ("", "en"),
+        ("uk-UA,uk", "uk"),
+    ):
         body = client.get("/api/v1/widget-config", query_string={"lang": wanted}).get_json()
         assert body["lang"] == lang, wanted
         assert body["texts"]["launcher"] == dictionaries()[lang]["launcher"]
@@ -100,8 +121,9 @@ def test_widget_config_picks_the_first_supported_language_else_english(
 
 def test_widget_config_revalidates(client: FlaskClient) -> None:
     first = client.get("/api/v1/widget-config?lang=en")
-    again = client.get("/api/v1/widget-config?lang=en",
-                       headers={"If-None-Match": first.headers["ETag"]})
+    again = client.get(
+        "/api/v1/widget-config?lang=en", headers={"If-None-Match": first.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 

@@ -29,18 +29,42 @@ from tests.servers import ROOT, Service, free_port
 CHROMIUM = "/usr/bin/chromium"
 # Root in a container, and no reaching out to Google's services from a test run.
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 I18N = ROOT / "widget" / "i18n"
 
-RNGST2 = quote(json.dumps({"utmz": {"utm_source": "google", "utm_medium": "cpc",
-                                    "utm_campaign": "spring", "utm_content": "ad1",
-                                    "utm_term": "call me"}, "sl": "x"}), safe="")
+RNGST2 = quote(
+    json.dumps(
+        {
+            "utmz": {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "spring",
+                "utm_content": "ad1",
+                "utm_term": "call me",
+            },
+            "sl": "x",
+        }
+    ),
+    safe="",
+)
 GA = "GA1.2.1234567890.1700000000"
-UTM_PARAMS = {"utmSource": "google", "utmMedium": "cpc", "utmCampaign": "spring",
-              "utmTerm": "call me", "utmContent": "ad1", "clientId": "1234567890.1700000000"}
+UTM_PARAMS = {
+    "utmSource": "google",
+    "utmMedium": "cpc",
+    "utmCampaign": "spring",
+    "utmTerm": "call me",
+    "utmContent": "ad1",
+    "clientId": "1234567890.1700000000",
+}
 
 
 def texts(lang: str) -> dict[str, str]:
@@ -94,15 +118,22 @@ class HostSite:
         self.server.server_close()
 
 
-def widget_page(service: str, attrs: dict[str, str] | None = None, body: str = "",
-                head: str = "", title: str = "Host site") -> str:
+def widget_page(
+    service: str,
+    attrs: dict[str, str] | None = None,
+    body: str = "",
+    head: str = "",
+    title: str = "Host site",
+) -> str:
     """A host page with the embed snippet from the README and the given ``data-*`` attributes."""
     data = "".join(f' data-{k}="{html.escape(v)}"' for k, v in (attrs or {}).items())
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{title}</title>{head}</head><body>"
-            f'<a href="#top" id="host-link">A link on the host page</a>{body}'
-            f'<script src="{service}/widget.js" async{data}></script></body></html>')
+    return (
+        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>{head}</head><body>"
+        f'<a href="#top" id="host-link">A link on the host page</a>{body}'
+        f'<script src="{service}/widget.js" async{data}></script></body></html>'
+    )
 
 
 @pytest.fixture(scope="session")
@@ -137,11 +168,13 @@ def service_env(host_site: HostSite, ringostat: FakeProvider, db: Path) -> dict[
 
 
 @pytest.fixture(scope="session")
-def service(host_site: HostSite, ringostat: FakeProvider,
-            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(
+    host_site: HostSite, ringostat: FakeProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("e2e-service")
-    started = Service(env=service_env(host_site, ringostat, tmp / "callgate.db"),
-                      log_path=tmp / "service.log").start()
+    started = Service(
+        env=service_env(host_site, ringostat, tmp / "callgate.db"), log_path=tmp / "service.log"
+    ).start()
     yield started
     started.stop()
 
@@ -172,18 +205,26 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
     """``new_page(url, locale=, viewport=, cookies=True, init=script, **context options)``."""
     contexts: list[BrowserContext] = []
 
-    def make(url: str, *, locale: str = "en-US", cookies: bool = True,
-             viewport: dict[str, int] | None = None, init: str | None = None,
-             **options: Any) -> Page:
-        context = browser.new_context(locale=locale,
-                                      viewport=viewport or {"width": 1024, "height": 768},
-                                      **options)
+    def make(
+        url: str,
+        *,
+        locale: str = "en-US",
+        cookies: bool = True,
+        viewport: dict[str, int] | None = None,
+        init: str | None = None,
+        **options: Any,
+    ) -> Page:
+        context = browser.new_context(
+            locale=locale, viewport=viewport or {"width": 1024, "height": 768}, **options
+        )
         contexts.append(context)
         if cookies:
-            context.add_cookies([
-                {"name": "rngst2", "value": RNGST2, "url": host_site.origin},
-                {"name": "_ga", "value": GA, "url": host_site.origin},
-            ])
+            context.add_cookies(
+                [
+                    {"name": "rngst2", "value": RNGST2, "url": host_site.origin},
+                    {"name": "_ga", "value": GA, "url": host_site.origin},
+                ]
+            )
         page = context.new_page()
         if init:
             page.add_init_script(init)
@@ -201,8 +242,10 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
 def shoot(page: Page, name: str) -> None:
     """A screenshot for people to review (tests/artifacts/ is git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"),
-                    animations="disabled")
+    page.screenshot(
+        path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"),
+        animations="disabled",
+    )
 
 
 DEEP_FOCUS = """() => {

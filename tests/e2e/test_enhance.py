@@ -35,14 +35,21 @@ def site_form(service: Service, host: HostSite, path: str) -> str:
 
 def _page(host_site: HostSite, service: Service, path: str, **attrs: str) -> str:
     host_site.add("/site.css", SITE_CSS)
-    return host_site.add(path, widget_page(
-        service.url, {"lang": "en", "form": "#callback-form", **attrs},
-        body=site_form(service, host_site, path),
-        head='<link rel="stylesheet" href="/site.css">'))
+    return host_site.add(
+        path,
+        widget_page(
+            service.url,
+            {"lang": "en", "form": "#callback-form", **attrs},
+            body=site_form(service, host_site, path),
+            head='<link rel="stylesheet" href="/site.css">',
+        ),
+    )
 
 
 def test_enhanced_form_posts_with_fetch_and_keeps_the_site_look(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = _page(host_site, service, "/enhance.html")
@@ -92,7 +99,9 @@ def test_enhanced_form_posts_with_fetch_and_keeps_the_site_look(
 
 
 def test_without_javascript_the_plain_form_posts_and_comes_back(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = _page(host_site, service, "/nojs.html")
@@ -118,11 +127,12 @@ def test_call_now_link_in_enhance_mode(
 def test_analytics_get_the_lead_id_and_nothing_personal(
     new_page: Callable[..., Page], host_site: HostSite, service: Service
 ) -> None:
-    listen = ("<script>window.dataLayer = []; window.events = [];"
-              "document.addEventListener('callgate:callback-requested',"
-              " (e) => events.push(e.detail));</script>")
-    url = host_site.add("/analytics.html",
-                        widget_page(service.url, {"lang": "en"}, head=listen))
+    listen = (
+        "<script>window.dataLayer = []; window.events = [];"
+        "document.addEventListener('callgate:callback-requested',"
+        " (e) => events.push(e.detail));</script>"
+    )
+    url = host_site.add("/analytics.html", widget_page(service.url, {"lang": "en"}, head=listen))
     page = new_page(url)
     page.get_by_role("button", name=EN["launcher"]).click()
     dialog = page.get_by_role("dialog")

@@ -17,18 +17,23 @@ UK = texts("uk")
 
 
 @pytest.fixture
-def strict_service(host_site: HostSite, ringostat: FakeProvider,
-                   tmp_path: Path) -> Iterator[Service]:
+def strict_service(
+    host_site: HostSite, ringostat: FakeProvider, tmp_path: Path
+) -> Iterator[Service]:
     """The service with a per-IP limit of one attempt a minute."""
-    env = {**service_env(host_site, ringostat, tmp_path / "limited.db"),
-           "CALLGATE_LIMIT_PER_IP": "1/minute"}
+    env = {
+        **service_env(host_site, ringostat, tmp_path / "limited.db"),
+        "CALLGATE_LIMIT_PER_IP": "1/minute",
+    }
     started = Service(env=env, log_path=tmp_path / "limited.log").start()
     yield started
     started.stop()
 
 
 def test_bad_number_then_rate_limit_are_shown_in_place(
-    new_page: Callable[..., Page], host_site: HostSite, strict_service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    strict_service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = host_site.add("/limited.html", widget_page(strict_service.url, {"lang": "uk"}))

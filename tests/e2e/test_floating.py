@@ -30,7 +30,9 @@ def _tab_to_launcher(page: Page) -> None:
 
 
 def test_keyboard_only_open_fill_submit_reaches_ringostat_with_attribution(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = host_site.add("/keyboard.html", widget_page(service.url, {"lang": "en"}))
@@ -112,7 +114,9 @@ def test_reduced_motion_turns_the_animation_off(
 
 
 def test_usable_at_320_css_pixels(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = host_site.add("/narrow.html", widget_page(service.url, {"lang": "uk"}))
@@ -166,10 +170,17 @@ def test_without_data_lang_the_browser_language_then_english(
 def test_data_attributes_set_texts_position_colour_and_consent(
     new_page: Callable[..., Page], host_site: HostSite, service: Service
 ) -> None:
-    attrs = {"lang": "en", "title": "Talk to sales", "button": "Ring me", "submit": "Ring",
-             "intro": "Sales answer within a minute.", "position": "bottom-left",
-             "color": "rgb(128, 0, 64)", "consent": "I agree to the privacy policy",
-             "consent-url": "https://example.com/privacy"}
+    attrs = {
+        "lang": "en",
+        "title": "Talk to sales",
+        "button": "Ring me",
+        "submit": "Ring",
+        "intro": "Sales answer within a minute.",
+        "position": "bottom-left",
+        "color": "rgb(128, 0, 64)",
+        "consent": "I agree to the privacy policy",
+        "consent-url": "https://example.com/privacy",
+    }
     url = host_site.add("/attrs.html", widget_page(service.url, attrs))
     page = new_page(url)
     launcher = page.get_by_role("button", name="Ring me")
@@ -188,8 +199,10 @@ def test_data_attributes_set_texts_position_colour_and_consent(
 def test_call_now_link_tel_and_rcmobile(
     new_page: Callable[..., Page], host_site: HostSite, service: Service
 ) -> None:
-    for scheme, href in (("", "tel:+380441234567"),
-                         ("rcmobile", "rcmobile://call?number=380441234567")):
+    for scheme, href in (
+        ("", "tel:+380441234567"),
+        ("rcmobile", "rcmobile://call?number=380441234567"),
+    ):
         attrs = {"lang": "en", "call-now": "+380 44 123 45 67"}
         if scheme:
             attrs["call-now-scheme"] = scheme
@@ -205,8 +218,10 @@ def test_call_now_link_tel_and_rcmobile(
 def test_js_api_and_calls_queued_before_the_script_loaded(
     new_page: Callable[..., Page], host_site: HostSite, service: Service
 ) -> None:
-    stub = ("<script>window.Callgate=window.Callgate||{q:[],open(){this.q.push(['open'])},"
-            "close(){this.q.push(['close'])}};Callgate.open();</script>")
+    stub = (
+        "<script>window.Callgate=window.Callgate||{q:[],open(){this.q.push(['open'])},"
+        "close(){this.q.push(['close'])}};Callgate.open();</script>"
+    )
     url = host_site.add("/queue.html", widget_page(service.url, {"lang": "en"}, head=stub))
     page = new_page(url)
     dialog = page.get_by_role("dialog", name=EN["title"])
@@ -219,13 +234,17 @@ def test_js_api_and_calls_queued_before_the_script_loaded(
 
 
 def test_scheduled_and_failed_states_are_shown(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     url = host_site.add("/states.html", widget_page(service.url, {"lang": "en"}))
     before, after = EN["scheduled"].split("{time}")
-    for statuses, expected, name in (([503], before + r"\d{1,2}:\d{2}" + after, "scheduled"),
-                                     ([400], EN["failed"], "failed")):
+    for statuses, expected, name in (
+        ([503], before + r"\d{1,2}:\d{2}" + after, "scheduled"),
+        ([400], EN["failed"], "failed"),
+    ):
         ringostat.set(statuses=statuses)
         page = new_page(url)
         page.get_by_role("button", name=EN["launcher"]).click()

@@ -18,17 +18,25 @@ document.addEventListener('securitypolicyviolation',
 
 
 def test_strict_csp_page_works_without_unsafe_inline(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
-    csp = (f"default-src 'none'; script-src {service.url}; connect-src {service.url}; "
-           f"style-src 'self'; img-src 'self'; form-action {service.url}; base-uri 'none'; "
-           "frame-ancestors 'none'; require-trusted-types-for 'script'")
+    csp = (
+        f"default-src 'none'; script-src {service.url}; connect-src {service.url}; "
+        f"style-src 'self'; img-src 'self'; form-action {service.url}; base-uri 'none'; "
+        "frame-ancestors 'none'; require-trusted-types-for 'script'"
+    )
     # Inline script and style that the policy must block: proof that it is in force.
-    canary = ("<style>body{background:rgb(255, 0, 0)}</style>"
-              "<script>window.inlineRan = true</script>")
-    url = host_site.add("/csp.html", widget_page(service.url, {"lang": "en"}, body=canary),
-                        {"Content-Security-Policy": csp})
+    canary = (
+        "<style>body{background:rgb(255, 0, 0)}</style><script>window.inlineRan = true</script>"
+    )
+    url = host_site.add(
+        "/csp.html",
+        widget_page(service.url, {"lang": "en"}, body=canary),
+        {"Content-Security-Policy": csp},
+    )
     page = new_page(url, init=RECORD_VIOLATIONS)
     launcher = page.get_by_role("button", name=EN["launcher"])
     expect(launcher).to_be_visible()
@@ -68,12 +76,18 @@ callgate-widget, body > *:last-child { display: none !important; position: absol
 
 
 def test_hostile_host_stylesheet_cannot_break_it(
-    new_page: Callable[..., Page], host_site: HostSite, service: Service,
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    service: Service,
     ringostat: FakeProvider,
 ) -> None:
     host_site.add("/hostile.css", HOSTILE_CSS)
-    url = host_site.add("/hostile.html", widget_page(
-        service.url, {"lang": "en"}, head='<link rel="stylesheet" href="/hostile.css">'))
+    url = host_site.add(
+        "/hostile.html",
+        widget_page(
+            service.url, {"lang": "en"}, head='<link rel="stylesheet" href="/hostile.css">'
+        ),
+    )
     page = new_page(url)
     launcher = page.get_by_role("button", name=EN["launcher"])
     expect(launcher).to_be_visible()
@@ -116,8 +130,9 @@ def test_our_styles_do_not_leak_into_the_host_page(
     new_page: Callable[..., Page], host_site: HostSite, service: Service
 ) -> None:
     plain = host_site.add("/leak-without.html", f"<!doctype html><body>{HOST_ELEMENTS}</body>")
-    with_widget = host_site.add("/leak-with.html",
-                                widget_page(service.url, {"lang": "en"}, body=HOST_ELEMENTS))
+    with_widget = host_site.add(
+        "/leak-with.html", widget_page(service.url, {"lang": "en"}, body=HOST_ELEMENTS)
+    )
     expected = new_page(plain).evaluate(COMPUTED)
     page = new_page(with_widget)
     page.get_by_role("button", name=EN["launcher"]).click()
