@@ -67,7 +67,9 @@
     };
     const poll = async (id) => {
       let last;
-      for (const end = Date.now() + 60000; Date.now() < end; await sleep(1500)) {
+      // Soon at first (the call is usually placed within a second), then backing off.
+      for (let wait = 400, end = Date.now() + 60000; Date.now() < end; wait = Math.min(wait * 1.5, 3000)) {
+        await sleep(wait);
         try {
           const r = await fetch(api + '/api/v1/callbacks/' + encodeURIComponent(id), { credentials: 'omit' });
           if (!r.ok) continue;
@@ -198,6 +200,8 @@ a{color:#0b57d0}
     dlg = h('dialog', { 'aria-modal': 'true', 'aria-labelledby': 't', 'aria-describedby': 'i', lang,
       // Esc closes, focus returns; Tab and Shift+Tab cycle inside the dialog.
       cancel: (e) => { e.preventDefault(); close(); },
+      // A click on the backdrop lands on the dialog itself, outside its box.
+      click: (e) => { const r = dlg.getBoundingClientRect(); if (e.target == dlg && (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom)) close(); },
       keydown: (e) => {
         if (e.key == 'Escape') { e.preventDefault(); return close(); }
         if (e.key != 'Tab') return;

@@ -29,6 +29,8 @@ bp = Blueprint("widget", __name__)
 WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
 LANGUAGES = ("en", "uk", "ru", "pl")
 DEFAULT_LANGUAGE = "en"
+# What people write instead: "ua" is Ukraine's country code, not the language's.
+ALIASES = {"ua": "uk"}
 SIZE_BUDGET = 5 * 1024
 
 # The URL carries no version, so a fix must reach sites soon: browsers revalidate after ten
@@ -80,6 +82,7 @@ def choose_language(wanted: str) -> str:
     """
     for item in wanted.split(",")[:20]:
         code = item.strip().lower()[:2]
+        code = ALIASES.get(code, code)
         if code in LANGUAGES:
             return code
     return DEFAULT_LANGUAGE

@@ -113,6 +113,7 @@ def test_widget_config_picks_the_first_supported_language_else_english(
         ("de,fr", "en"),
         ("", "en"),
         ("uk-UA,uk", "uk"),
+        ("ua", "uk"),
     ):
         body = client.get("/api/v1/widget-config", query_string={"lang": wanted}).get_json()
         assert body["lang"] == lang, wanted

@@ -228,15 +228,26 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
         page = context.new_page()
         if init:
             page.add_init_script(init)
-        page.console_messages = []  # type: ignore[attr-defined]
-        page.on("console", lambda m: page.console_messages.append(m.text))  # type: ignore[attr-defined]
-        page.on("pageerror", lambda e: page.console_messages.append("pageerror: " + str(e)))  # type: ignore[attr-defined]
+        messages = _console.setdefault(id(page), [])
+        page.on("console", lambda m: messages.append(m.text))
+        page.on("pageerror", lambda e: messages.append("pageerror: " + str(e)))
         page.goto(url)
         return page
 
     yield make
+    # Whatever a test did, the widget never threw into the host page.
+    errors = [m for c in contexts for p in c.pages for m in console(p) if m.startswith("pageerror")]
     for context in contexts:
         context.close()
+    assert not errors, errors
+
+
+_console: dict[int, list[str]] = {}
+
+
+def console(page: Page) -> list[str]:
+    """Everything the page logged, and ``pageerror: ...`` for every uncaught exception."""
+    return _console.setdefault(id(page), [])
 
 
 def shoot(page: Page, name: str) -> None:

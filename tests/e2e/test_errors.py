@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,11 +15,13 @@ from tests.servers import Service
 UK = texts("uk")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def strict_service(
-    host_site: HostSite, ringostat: FakeProvider, tmp_path: Path
+    host_site: HostSite, ringostat: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    """The service with a per-IP limit of one attempt a minute."""
+    """The service with a per-IP limit of one attempt a minute (the empty-number test sends
+    nothing, so it does not use up that attempt)."""
+    tmp_path = tmp_path_factory.mktemp("limited")
     env = {
         **service_env(host_site, ringostat, tmp_path / "limited.db"),
         "CALLGATE_LIMIT_PER_IP": "1/minute",
