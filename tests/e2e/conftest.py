@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from tests.fakes.provider import FakeProvider
 from tests.integration.conftest import RINGOSTAT_ENV
-from tests.servers import ROOT, Service, free_port
+from tests.servers import ROOT, Service
 
 CHROMIUM = "/usr/bin/chromium"
 # Root in a container, and no reaching out to Google's services from a test run.
@@ -76,7 +76,7 @@ def texts(lang: str) -> dict[str, str]:
 class HostSite:
     """A customer's web site: pages registered by tests, served from another origin."""
 
-    port: int = field(default_factory=free_port)
+    port: int = 0  # chosen by the OS when the server binds: no race with other processes
     pages: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
     posts: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -109,6 +109,7 @@ class HostSite:
                 self.wfile.write(payload)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.port = int(self.server.server_address[1])
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
