@@ -33,6 +33,8 @@
     if (d.toDateString() != new Date().toDateString()) o.weekday = 'short';
     return d.toLocaleString(lang, o);
   };
+  // A status we have no words for (a newer service) reads as "received".
+  const said = (d) => d.scheduled_for && /queued|scheduled/.test(d.status) ? t('scheduled', { time: at(d.scheduled_for) }) : (d.status != 'scheduled' && T[d.status]) || T.queued;
   const analytics = (id) => {
     if (sent[id]) return; // only the lead id: nothing personal
     sent[id] = 1;
@@ -74,9 +76,11 @@
           const r = await fetch(api + '/api/v1/callbacks/' + encodeURIComponent(id), { credentials: 'omit' });
           if (!r.ok) continue;
           const d = await r.json();
-          const s = d.scheduled_for && d.status == 'queued' ? t('scheduled', { time: at(d.scheduled_for) }) : T[d.status] || T.queued;
+          const s = said(d);
           if (s != last) say((last = s));
-          if (d.status == 'connected' || d.status == 'failed') return;
+          if (d.status == 'connected') return;
+          // A failed call may be asked for again.
+          if (d.status == 'failed') return lock(false), done(false);
         } catch (e) { /* the network comes and goes; try again until the end */ }
       }
     };
@@ -113,8 +117,8 @@
       if (r.ok && d.id) {
         key = null;
         analytics(d.id);
-        say(T[d.status] || T.queued);
-        done();
+        say(said(d));
+        done(true);
         return poll(d.id);
       }
       lock(false);
@@ -210,7 +214,7 @@ a{color:#0b57d0}
         if (e.shiftKey ? a == first || a == dlg : a == last) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
       } },
     closer, h('h2', { id: 't' }, T.title), h('p', { id: 'i' }, T.intro), dform, st, callNow());
-    bind(dform, (s) => { st.textContent = s; }, () => { dform.hidden = true; closer.focus(); });
+    bind(dform, (s) => { st.textContent = s; }, (ok) => { dform.hidden = ok; if (ok) closer.focus(); });
     root.append(launcher, dlg);
     D.body.append(host);
   };

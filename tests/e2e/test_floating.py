@@ -263,6 +263,10 @@ def test_scheduled_and_failed_states_are_shown(
         dialog.get_by_label(EN["phone"]).press("Enter")
         expect(dialog.get_by_role("status")).to_have_text(expected, timeout=10_000)
         shoot(page, f"floating-4-{name}")
+    # After a failure the visitor may ask again: the form is back, and unlocked.
+    expect(dialog.get_by_label(EN["phone"])).to_be_visible()
+    submit = dialog.get_by_role("button", name=EN["submit"])
+    expect(submit).not_to_have_attribute("aria-disabled", "true")
 
 
 def test_a_site_that_is_not_allowed_gets_a_console_warning_and_no_widget(
