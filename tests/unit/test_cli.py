@@ -61,6 +61,5 @@ def test_db_upgrade_is_idempotent(app_with_leads: Flask) -> None:
 
 def test_unknown_lead(app_with_leads: Flask) -> None:
     url = services(app_with_leads).settings.database_url
-    result = CliRunner().invoke(main, ["leads", "show", "nope"],
-                                env={"CALLGATE_DATABASE_URL": url})
+    result = CliRunner().invoke(main, ["leads", "show", "nope"], env={"CALLGATE_DATABASE_URL": url})
     assert result.exit_code == 1 and "no lead nope" in result.output

@@ -19,8 +19,14 @@ URL = "/api/v1/callbacks"
 
 def _app(make_app: Callable[..., Flask], fake: FakeProvider | None, **overrides: object) -> Flask:
     api_url = fake.url if fake else f"http://127.0.0.1:{free_port()}"
-    return make_app(provider="ringostat", ringostat={"api_url": api_url}, dedupe_window=0,
-                    limit_per_ip="1000/minute", limit_per_phone="1000/minute", **overrides)
+    return make_app(
+        provider="ringostat",
+        ringostat={"api_url": api_url},
+        dedupe_window=0,
+        limit_per_ip="1000/minute",
+        limit_per_phone="1000/minute",
+        **overrides,
+    )
 
 
 def _submit(app: Flask, phone: str = "0671112233") -> str:
@@ -121,18 +127,25 @@ def test_a_configuration_fault_makes_readyz_fail_until_a_call_succeeds(
     assert client.get("/readyz").status_code == 200
 
 
-def test_jsonrpc_error_fails_the_lead(make_app: Callable[..., Flask],
-                                      fake_provider: FakeProvider) -> None:
-    fake_provider.set(body=lambda _: {"jsonrpc": "2.0", "id": 1,
-                                      "error": {"code": 1, "message": "invalid caller"}})
+def test_jsonrpc_error_fails_the_lead(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    fake_provider.set(
+        body=lambda _: {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "error": {"code": 1, "message": "invalid caller"},
+        }
+    )
     app = _app(make_app, fake_provider)
     lead_id = _submit(app)
     services(app).dispatcher.run_once()
     assert _lead(app, lead_id).status == "failed"
 
 
-def test_gives_up_after_max_attempts(make_app: Callable[..., Flask],
-                                     fake_provider: FakeProvider) -> None:
+def test_gives_up_after_max_attempts(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
     fake_provider.set(statuses=[500])
     app = _app(make_app, fake_provider, max_attempts=3)
     lead_id = _submit(app)
@@ -226,13 +239,15 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_outcome(
     assert services(app).dispatcher.run_once()  # another worker places it
     from service.leads import Outcome
 
-    assert not store.finish(stale, Outcome(status="failed", attempt_outcome="failed",
-                                           duration_ms=1))
+    assert not store.finish(
+        stale, Outcome(status="failed", attempt_outcome="failed", duration_ms=1)
+    )
     assert _lead(app, lead_id).status == "placed"
 
 
-def test_inline_dispatcher_is_woken_at_once(make_app: Callable[..., Flask],
-                                            fake_provider: FakeProvider) -> None:
+def test_inline_dispatcher_is_woken_at_once(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
     # With a 60 s poll, a call within the wait below can only come from the notification.
     app = _app(make_app, fake_provider, dispatcher="inline", dispatch_poll=60.0)
     lead_id = _submit(app)
@@ -240,8 +255,9 @@ def test_inline_dispatcher_is_woken_at_once(make_app: Callable[..., Flask],
     wait_until(lambda: _lead(app, lead_id).status == "placed", 10, "placed")
 
 
-def test_operator_retry_of_a_failed_lead(make_app: Callable[..., Flask],
-                                         fake_provider: FakeProvider) -> None:
+def test_operator_retry_of_a_failed_lead(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
     fake_provider.set(statuses=[400, 200])
     app = _app(make_app, fake_provider)
     store = services(app).store
