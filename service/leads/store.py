@@ -19,7 +19,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -31,12 +43,14 @@ from .model import (
     QUEUED,
     Attempt,
     Lead,
+    new_lead_id,
     utcnow,
 )
 
 log = logging.getLogger("callgate.leads")
 
 NOTIFY_CHANNEL = "callgate_leads"
+LEADS: Table = Lead.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -64,10 +78,18 @@ class LeadStore:
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: a transaction that reads and then writes must hold the write lock from its
+        # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
+        # connection wrote since its read. Reads keep a plain BEGIN and never block.
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"),
+            expire_on_commit=False,
+        )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+    def session(self, write: bool = True) -> Iterator[Session]:
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -83,51 +105,46 @@ class LeadStore:
         self, *, phone: str, idempotency_key: str | None, window: timedelta
     ) -> Lead | None:
         """The lead this request repeats: same idempotency key, else same number recently."""
-        with self.session() as s:
+        # Core statements built once: this runs on every visitor request.
+        with self.engine.connect() as conn:
             if idempotency_key:
-                lead = s.scalar(select(Lead).where(Lead.idempotency_key == idempotency_key))
-                if lead is not None:
-                    if lead.phone != phone:
+                row = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+                if row is not None:
+                    if row.phone != phone:
                         raise IdempotencyConflict(idempotency_key)
-                    return lead
+                    return Lead(**row._mapping)
             if window.total_seconds() <= 0:
                 return None
-            return s.scalar(
-                select(Lead)
-                .where(
-                    Lead.phone == phone,
-                    Lead.created_at >= utcnow() - window,
-                    Lead.status.in_(OPEN_STATUSES),
-                )
-                .order_by(Lead.created_at.desc())
-                .limit(1)
-            )
+            row = conn.execute(_RECENT, {"phone": phone, "since": utcnow() - window}).first()
+            return None if row is None else Lead(**row._mapping)
 
     def insert(self, lead: Lead) -> tuple[Lead, bool]:
         """Store a new queued lead; on a key raced by a twin request, return the twin's."""
         now = utcnow()
-        lead.created_at = now
+        lead.id = lead.id or new_lead_id()
+        lead.created_at = lead.updated_at = now
         lead.status = QUEUED
         lead.due_at = lead.due_at or now
+        lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
+        values = {column.key: getattr(lead, column.key) for column in LEADS.columns}
         try:
-            with self.session() as s:
-                s.add(lead)
+            with self.engine.begin() as conn:
+                conn.execute(_INSERT, values)
                 if self.is_postgres:
-                    s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+                    conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
-            with self.session() as s:
-                twin = s.scalar(select(Lead).where(Lead.idempotency_key == lead.idempotency_key))
+            twin = self.find_existing(
+                phone=lead.phone, idempotency_key=lead.idempotency_key, window=timedelta(0)
+            )
             if twin is None:
                 raise
-            if twin.phone != lead.phone:
-                raise IdempotencyConflict(lead.idempotency_key) from None
             return twin, False
         return lead, True
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
-        with self.session() as s:
+        with self.session(write=False) as s:
             query = select(Lead).where(Lead.id == lead_id)
             if with_attempts:
                 query = query.options(selectinload(Lead.attempts))
@@ -256,16 +273,12 @@ class LeadStore:
             log.warning("expired leases: %d requeued, %d settled as unknown", requeued, settled)
         return requeued, settled
 
-    def next_due(self) -> datetime | None:
-        with self.session() as s:
-            return s.scalar(select(func.min(Lead.due_at)).where(Lead.status == QUEUED))
-
     # -- operators ----------------------------------------------------------------------------
 
     def list(
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
-        with self.session() as s:
+        with self.session(write=False) as s:
             query = select(Lead).order_by(Lead.created_at.desc())
             if status:
                 query = query.where(Lead.status == status)
@@ -293,13 +306,28 @@ class LeadStore:
                 .execution_options(synchronize_session=False)
             )
             if self.is_postgres:
-                s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+                s.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
             return _rowcount(result) == 1
 
     def count_by_status(self) -> dict[str, int]:
-        with self.session() as s:
+        with self.session(write=False) as s:
             rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
             return {status: count for status, count in rows}
+
+
+_INSERT = insert(LEADS)
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+_BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
+_RECENT = (
+    select(LEADS)
+    .where(
+        LEADS.c.phone == bindparam("phone"),
+        LEADS.c.created_at >= bindparam("since"),
+        LEADS.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(LEADS.c.created_at.desc())
+    .limit(1)
+)
 
 
 def _held(lead: Lead) -> tuple[Any, ...]:
@@ -321,10 +349,14 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=60
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, emit BEGIN (see _sqlite_begin).
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             # WAL: readers never block the writer. FULL syncs every commit: an accepted lead
             # survives a power cut, not only a crash of the process.
@@ -334,5 +366,9 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=20, max_overflow=60)
