@@ -12,8 +12,9 @@ Concurrency rules, the same on both backends:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,15 +82,30 @@ class LeadStore:
         # SQLite: a transaction that reads and then writes must hold the write lock from its
         # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
         # connection wrote since its read. Reads keep a plain BEGIN and never block.
-        self._write_sessions = sessionmaker(
-            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"),
-            expire_on_commit=False,
+        self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+
+        # SQLite has one write lock per database, and a connection that finds it taken sleeps
+        # in growing steps (1, 2, 5, 10… ms) before trying again: under load the lock sits
+        # idle while writers sleep. Writers of one process therefore queue on a Python lock
+        # first, which hands over at once; only processes contend in SQLite itself.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if not self.is_postgres else nullcontext()
         )
 
     @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A Core write transaction (the dispatcher's hot path), serialised as above."""
+        with self._write_lock, self._write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def session(self, write: bool = True) -> Iterator[Session]:
-        factory = self._write_sessions if write else self._sessions
-        with factory() as session, session.begin():
+        if not write:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -128,7 +144,7 @@ class LeadStore:
         lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
         values = {column.key: getattr(lead, column.key) for column in LEADS.columns}
         try:
-            with self.engine.begin() as conn:
+            with self._write_lock, self.engine.begin() as conn:
                 conn.execute(_INSERT, values)
                 if self.is_postgres:
                     conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
@@ -155,45 +171,24 @@ class LeadStore:
     def claim(self, lease: timedelta, limit: int = 1) -> list[Lead]:
         """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only."""
         now = utcnow()
-        with self.session() as s:
-            query = (
-                select(Lead.id)
-                .where(Lead.status == QUEUED, Lead.due_at <= now)
-                .order_by(Lead.due_at)
-                .limit(limit)
-            )
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
+        query = _DUE.with_for_update(skip_locked=True) if self.is_postgres else _DUE
+        with self._write() as conn:
             won = []
-            for lead_id in s.scalars(query).all():
-                result = s.execute(
-                    update(Lead)
-                    .where(Lead.id == lead_id, Lead.status == QUEUED)
-                    .values(
-                        status=DISPATCHING,
-                        lease_until=now + lease,
-                        in_flight=False,
-                        attempt_count=Lead.attempt_count + 1,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
+            for (lead_id,) in conn.execute(query, {"now": now, "limit": limit}).all():
+                result = conn.execute(
+                    _CLAIM, {"lead_id": lead_id, "lease_until": now + lease, "now": now}
                 )
                 if _rowcount(result) == 1:
                     won.append(lead_id)
             if not won:
                 return []
-            return list(s.scalars(select(Lead).where(Lead.id.in_(won))).all())
+            rows = conn.execute(select(LEADS).where(LEADS.c.id.in_(won))).all()
+            return [Lead(**row._mapping) for row in rows]
 
     def mark_in_flight(self, lead: Lead) -> bool:
         """Record that the request is about to leave; False if the claim was lost."""
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(*_held(lead))
-                .values(in_flight=True)
-                .execution_options(synchronize_session=False)
-            )
-            return _rowcount(result) == 1
+        with self._write() as conn:
+            return _rowcount(conn.execute(_IN_FLIGHT, _held_params(lead))) == 1
 
     def finish(self, lead: Lead, outcome: Outcome) -> bool:
         """Write an attempt's outcome; False (and nothing written) if the claim was lost."""
@@ -210,25 +205,21 @@ class LeadStore:
             values.update(
                 placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
             )
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(*_held(lead))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        with self._write() as conn:
+            result = conn.execute(update(LEADS).where(*_held(lead)).values(**values))
             if _rowcount(result) != 1:
                 return False
-            s.add(
-                Attempt(
-                    lead_id=lead.id,
-                    started_at=now - timedelta(milliseconds=outcome.duration_ms),
-                    duration_ms=outcome.duration_ms,
-                    outcome=outcome.attempt_outcome,
-                    http_status=outcome.http_status,
-                    error=outcome.error,
-                    detail=outcome.detail,
-                )
+            conn.execute(
+                _ADD_ATTEMPT,
+                {
+                    "lead_id": lead.id,
+                    "started_at": now - timedelta(milliseconds=outcome.duration_ms),
+                    "duration_ms": outcome.duration_ms,
+                    "outcome": outcome.attempt_outcome,
+                    "http_status": outcome.http_status,
+                    "error": outcome.error,
+                    "detail": outcome.detail,
+                },
             )
         return True
 
@@ -328,6 +319,36 @@ _RECENT = (
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
+
+
+_DUE = (
+    select(LEADS.c.id)
+    .where(LEADS.c.status == QUEUED, LEADS.c.due_at <= bindparam("now"))
+    .order_by(LEADS.c.due_at)
+    .limit(bindparam("limit"))
+)
+_CLAIM = (
+    update(LEADS)
+    .where(LEADS.c.id == bindparam("lead_id"), LEADS.c.status == QUEUED)
+    .values(
+        status=DISPATCHING,
+        lease_until=bindparam("lease_until"),
+        in_flight=False,
+        attempt_count=LEADS.c.attempt_count + 1,
+        updated_at=bindparam("now"),
+    )
+)
+_HELD = (
+    LEADS.c.id == bindparam("held_id"),
+    LEADS.c.status == DISPATCHING,
+    LEADS.c.attempt_count == bindparam("held_count"),
+)
+_IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
+_ADD_ATTEMPT = insert(Attempt)
+
+
+def _held_params(lead: Lead) -> dict[str, Any]:
+    return {"held_id": lead.id, "held_count": lead.attempt_count}
 
 
 def _held(lead: Lead) -> tuple[Any, ...]:
