@@ -11,9 +11,11 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from ..attribution import collect
 from ..leads import IdempotencyConflict, Lead
-from ..limits import LimitExceeded, check_destination, limiter, per_ip_limit
+from ..leads.model import HELD, QUEUED, utcnow
+from ..limits import limiter, per_ip_limit
 from ..phone import PhoneRejected
 from ..services import services
+from .defences import check_destination_allowed, check_human, over_budget
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
 from .schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, CallbackAccepted, CallbackRequest
@@ -33,9 +35,9 @@ _JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 def create() -> Response:
     """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
     svc = services()
-    data = _load(_body())
-    if data.get("website"):
-        raise validation("website", "Must be empty.", "honeypot")
+    raw = _body()
+    data = _load(raw)
+    check_human(svc, data, raw)
     try:
         phone = svc.phone_policy.vet(data["phone"])
     except PhoneRejected as rejected:
@@ -55,17 +57,7 @@ def create() -> Response:
     if existing is not None:
         return _answer(existing, data, status=200)
 
-    try:
-        check_destination(svc.settings, phone.e164)
-    except LimitExceeded as exc:
-        raise Problem(
-            429,
-            "rate_limited",
-            "Too many requests.",
-            f"Too many call requests {'to this number' if exc.scope == 'phone' else 'right now'};"
-            f" try again in {exc.retry_after} seconds.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+    check_destination_allowed(svc, phone)
 
     attribution = collect(
         cookie_rngst2=request.cookies.get("rngst2"),
@@ -90,7 +82,11 @@ def create() -> Response:
         user_agent=attribution.user_agent,
         provider=svc.provider.name,
         idempotency_key=key,
+        status=HELD if over_budget(svc) else QUEUED,
     )
+    if data.get("consent"):
+        lead.consent_at = utcnow()
+        lead.consent_version = svc.settings.consent_version
     lead, created = svc.store.insert(lead)
     if created:
         svc.dispatcher.notify()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -36,13 +37,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from ..phone import mask
 from .model import (
     DISPATCHING,
     FAILED,
+    HELD,
     OPEN_STATUSES,
     PLACED,
     QUEUED,
     Attempt,
+    BlockedNumber,
     Lead,
     new_lead_id,
     utcnow,
@@ -52,6 +56,7 @@ log = logging.getLogger("callgate.leads")
 
 NOTIFY_CHANNEL = "callgate_leads"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
+BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,7 @@ class LeadStore:
         now = utcnow()
         lead.id = lead.id or new_lead_id()
         lead.created_at = lead.updated_at = now
-        lead.status = QUEUED
+        lead.status = lead.status if lead.status == HELD else QUEUED
         lead.due_at = lead.due_at or now
         lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
         values = {column.key: getattr(lead, column.key) for column in LEADS.columns}
@@ -266,7 +271,7 @@ class LeadStore:
 
     # -- operators ----------------------------------------------------------------------------
 
-    def list(
+    def search(
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
         with self.session(write=False) as s:
@@ -299,6 +304,111 @@ class LeadStore:
             if self.is_postgres:
                 s.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
             return _rowcount(result) == 1
+
+    def release_held(self, lead_id: str | None = None) -> int:
+        """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
+        now = utcnow()
+        query = update(LEADS).where(LEADS.c.status == HELD)
+        if lead_id:
+            query = query.where(LEADS.c.id == lead_id)
+        with self._write() as conn:
+            released = _rowcount(
+                conn.execute(query.values(status=QUEUED, due_at=now, updated_at=now))
+            )
+            if self.is_postgres and released:
+                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+        return released
+
+    def purge(self, older_than: datetime) -> int:
+        """Anonymise leads created before ``older_than``: mask the number, drop name,
+        comment, IP and user agent. Attribution and outcomes stay for the statistics."""
+        now = utcnow()
+        with self._write() as conn:
+            rows = conn.execute(
+                select(LEADS.c.id, LEADS.c.phone).where(
+                    LEADS.c.created_at < older_than, LEADS.c.anonymised_at.is_(None)
+                )
+            ).all()
+            for lead_id, phone in rows:
+                conn.execute(
+                    update(LEADS)
+                    .where(LEADS.c.id == lead_id)
+                    .values(
+                        phone=mask(phone),
+                        name=None,
+                        comment=None,
+                        client_ip=None,
+                        user_agent=None,
+                        anonymised_at=now,
+                        updated_at=now,
+                    )
+                )
+            if rows:
+                conn.execute(
+                    update(Attempt)
+                    .where(Attempt.lead_id.in_([r[0] for r in rows]))
+                    .values(detail=None)
+                )
+        return len(rows)
+
+    # -- abuse defences -----------------------------------------------------------------------
+
+    def numbers_from_ip(self, client_ip: str, since: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` distinct numbers this address asked us to call since ``since``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(LEADS.c.phone)
+                .where(LEADS.c.client_ip == client_ip, LEADS.c.created_at >= since)
+                .distinct()
+                .limit(limit)
+            ).all()
+        return [row[0] for row in rows]
+
+    def calls_since(self, since: datetime) -> int:
+        """Leads since ``since`` that were or will be called (not held, not failed)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(LEADS)
+                .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
+            ).scalar_one()
+        return int(count)
+
+    def is_blocked(self, number_digest: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == number_digest)
+            ).first()
+        if row is None:
+            return False
+        expires = row[0]
+        return expires is None or expires > utcnow()
+
+    def block(
+        self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest))
+            conn.execute(
+                insert(BLOCKED).values(
+                    digest=number_digest,
+                    masked=masked,
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                    reason=reason,
+                )
+            )
+
+    def unblock(self, number_digest: str) -> bool:
+        with self._write() as conn:
+            return (
+                _rowcount(conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest)))
+                == 1
+            )
+
+    def blocked(self) -> Sequence[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
 
     def count_by_status(self) -> dict[str, int]:
         with self.session(write=False) as s:

@@ -39,7 +39,7 @@ def test_leads_list_masks_numbers(app_with_leads: Flask) -> None:
 
 def test_leads_show_and_retry(app_with_leads: Flask) -> None:
     store = services(app_with_leads).store
-    placed = store.list(status="placed")[0]
+    placed = store.search(status="placed")[0]
     output = _run(app_with_leads, "leads", "show", placed.id)
     assert "status: placed" in output and "attempt" in output and "placed http=None" in output
     assert f"lead {placed.id} queued" in _run(app_with_leads, "leads", "retry", placed.id)
