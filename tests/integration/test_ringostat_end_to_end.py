@@ -102,7 +102,11 @@ def test_dry_run_logs_every_param_and_calls_nobody(
     start_service: Callable[..., Service], fake_ringostat: FakeProvider
 ) -> None:
     service = start_service(
-        {"CALLGATE_RINGOSTAT_API_URL": fake_ringostat.url, "CALLGATE_RINGOSTAT_PROJECT_ID": "11111"}
+        {
+            "CALLGATE_RINGOSTAT_API_URL": fake_ringostat.url,
+            "CALLGATE_RINGOSTAT_PROJECT_ID": "11111",
+            "CALLGATE_FORM_TOKEN": "optional",
+        }
     )
     lead_id = requests.post(
         f"{service.url}/api/v1/callbacks",
