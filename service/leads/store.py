@@ -174,21 +174,29 @@ class LeadStore:
     # -- the dispatcher's side ----------------------------------------------------------------
 
     def claim(self, lease: timedelta, limit: int = 1) -> list[Lead]:
-        """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only."""
+        """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only.
+
+        One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``.
+        """
         now = utcnow()
-        query = _DUE.with_for_update(skip_locked=True) if self.is_postgres else _DUE
+        due = _DUE.with_for_update(skip_locked=True) if self.is_postgres else _DUE
+        claim = (
+            update(LEADS)
+            .where(LEADS.c.id.in_(due), LEADS.c.status == QUEUED)
+            .values(
+                status=DISPATCHING,
+                lease_until=bindparam("lease_until"),
+                in_flight=False,
+                attempt_count=LEADS.c.attempt_count + 1,
+                updated_at=bindparam("now"),
+            )
+            .returning(*LEADS.c)
+        )
         with self._write() as conn:
-            won = []
-            for (lead_id,) in conn.execute(query, {"now": now, "limit": limit}).all():
-                result = conn.execute(
-                    _CLAIM, {"lead_id": lead_id, "lease_until": now + lease, "now": now}
-                )
-                if _rowcount(result) == 1:
-                    won.append(lead_id)
-            if not won:
-                return []
-            rows = conn.execute(select(LEADS).where(LEADS.c.id.in_(won))).all()
-            return [Lead(**row._mapping) for row in rows]
+            rows = conn.execute(
+                claim, {"now": now, "limit": limit, "lease_until": now + lease}
+            ).all()
+        return [Lead(**row._mapping) for row in rows]
 
     def mark_in_flight(self, lead: Lead) -> bool:
         """Record that the request is about to leave; False if the claim was lost."""
@@ -436,17 +444,6 @@ _DUE = (
     .where(LEADS.c.status == QUEUED, LEADS.c.due_at <= bindparam("now"))
     .order_by(LEADS.c.due_at)
     .limit(bindparam("limit"))
-)
-_CLAIM = (
-    update(LEADS)
-    .where(LEADS.c.id == bindparam("lead_id"), LEADS.c.status == QUEUED)
-    .values(
-        status=DISPATCHING,
-        lease_until=bindparam("lease_until"),
-        in_flight=False,
-        attempt_count=LEADS.c.attempt_count + 1,
-        updated_at=bindparam("now"),
-    )
 )
 _HELD = (
     LEADS.c.id == bindparam("held_id"),
