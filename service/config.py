@@ -89,7 +89,7 @@ class Settings:
     limit_per_phone: str = "3/hour"
     limit_global: str = "300/hour"
     dispatcher: str = "inline"
-    dispatch_threads: int = 8
+    dispatch_threads: int = 16
     dispatch_lease: float = 30.0
     dispatch_poll: float = 1.0
     max_attempts: int = 6
@@ -163,7 +163,7 @@ class Settings:
             limit_per_phone=env.limit("LIMIT_PER_PHONE", cls.limit_per_phone),
             limit_global=env.limit("LIMIT_GLOBAL", cls.limit_global),
             dispatcher=env.choice("DISPATCHER", DISPATCHERS, "inline"),
-            dispatch_threads=env.integer("DISPATCH_THREADS", 8, minimum=1, maximum=256),
+            dispatch_threads=env.integer("DISPATCH_THREADS", 16, minimum=1, maximum=256),
             dispatch_lease=env.duration("DISPATCH_LEASE", "30s"),
             dispatch_poll=env.duration("DISPATCH_POLL", "1s"),
             max_attempts=env.integer("MAX_ATTEMPTS", 6, minimum=1, maximum=100),
