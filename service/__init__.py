@@ -11,6 +11,7 @@ from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .api import origins, problems, register_blueprints
+from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore
@@ -46,8 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         provider=provider,
         dispatcher=dispatcher,
         phone_policy=PhonePolicy(
-            settings.default_region, settings.allowed_countries, settings.blocked_number_types
+            settings.default_region,
+            settings.allowed_countries,
+            settings.blocked_number_types,
+            settings.blocked_prefixes,
         ),
+        captcha=CaptchaVerifier(settings),
     )
     init_limits(app, settings)
     origins.init_app(app, settings.allowed_origins)
@@ -71,6 +76,9 @@ def _log_requests(app: Flask) -> None:
         response.headers["X-Request-Id"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        # Nothing of ours belongs in someone else's frame (clickjacking a "call me" button).
+        response.headers.setdefault("Content-Security-Policy", "frame-ancestors 'none'")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         elapsed = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
         access_log.info(
             "rid=%s %s %s %d %.1fms ip=%s",

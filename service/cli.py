@@ -7,15 +7,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, TypeVar
 
 import click
+import phonenumbers
 
-from .config import ConfigError, Settings
+from .config import ConfigError, Settings, parse_duration
 from .leads import Lead, LeadStore, migrate
-from .phone import mask
+from .phone import digest, mask
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,7 +113,7 @@ def leads() -> None:
 @_with_store
 def leads_list(store: LeadStore, status: str | None, limit: int) -> None:
     """The newest leads, one line each (numbers masked)."""
-    for lead in store.list(status=status, limit=limit):
+    for lead in store.search(status=status, limit=limit):
         flag = "" if lead.confirmed else " (unconfirmed)"
         click.echo(
             f"{lead.id}  {lead.created_at:%Y-%m-%d %H:%M:%S}  {lead.status:<11}{flag}  "
@@ -147,6 +148,99 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
     click.echo(f"lead {lead_id} queued")
 
 
+@leads.command("release")
+@click.argument("lead_id", required=False)
+@click.option("--all", "release_all", is_flag=True, help="Release every held lead.")
+@_with_store
+def leads_release(store: LeadStore, lead_id: str | None, release_all: bool) -> None:
+    """Queue leads held by the daily call budget (one by id, or --all)."""
+    if not lead_id and not release_all:
+        raise click.UsageError("give a lead id or --all")
+    count = store.release_held(None if release_all else lead_id)
+    click.echo(f"{count} lead(s) released")
+
+
+@leads.command("purge")
+@click.option(
+    "--older-than",
+    "older_than",
+    required=True,
+    metavar="DURATION",
+    help="e.g. 90d: anonymise leads created before then.",
+)
+@_with_store
+def leads_purge(store: LeadStore, older_than: str) -> None:
+    """Anonymise old leads: mask the number; drop name, comment, IP and user agent."""
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--older-than") from None
+    count = store.purge(datetime.now(UTC) - timedelta(seconds=seconds))
+    click.echo(f"{count} lead(s) anonymised")
+
+
+@main.group()
+def block() -> None:
+    """Numbers nobody may ask us to call (stored as keyed hashes)."""
+
+
+def _number(text: str, settings: Settings) -> str:
+    try:
+        parsed = phonenumbers.parse(text, settings.default_region)
+    except phonenumbers.NumberParseException:
+        raise click.BadParameter(f"{text!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(parsed):
+        raise click.BadParameter(f"{text!r} is not a phone number")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+@block.command("add")
+@click.argument("number")
+@click.option("--ttl", default=None, metavar="DURATION", help="e.g. 30d; default: forever.")
+@click.option("--reason", default=None)
+def block_add(number: str, ttl: str | None, reason: str | None) -> None:
+    """Block a number (as typed by a person, in the default region or international)."""
+    settings = _settings()
+    e164 = _number(number, settings)
+    expires = None
+    if ttl:
+        try:
+            expires = datetime.now(UTC) + timedelta(seconds=parse_duration(ttl))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--ttl") from None
+    store = LeadStore(settings.database_url)
+    try:
+        store.block(digest(e164, settings.secret_key), mask(e164), expires, reason)
+    finally:
+        store.close()
+    until = f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
+    click.echo(f"blocked {mask(e164)}{until}")
+
+
+@block.command("remove")
+@click.argument("number")
+def block_remove(number: str) -> None:
+    settings = _settings()
+    e164 = _number(number, settings)
+    store = LeadStore(settings.database_url)
+    try:
+        removed = store.unblock(digest(e164, settings.secret_key))
+    finally:
+        store.close()
+    if not removed:
+        raise click.ClickException(f"{mask(e164)} was not blocked")
+    click.echo(f"unblocked {mask(e164)}")
+
+
+@block.command("list")
+@_with_store
+def block_list(store: LeadStore) -> None:
+    """Blocked numbers, masked, with their expiry."""
+    for row in store.blocked():
+        expires = f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "forever"
+        click.echo(f"{row.masked}  {expires}  {row.reason or ''}".rstrip())
+
+
 EXPORT_COLUMNS = (
     "created_at",
     "status",
@@ -174,7 +268,7 @@ def leads_export(store: LeadStore, since: datetime) -> None:
     """CSV for analysts: time, status, masked number, UTM fields, client ID, page."""
     writer = csv.writer(sys.stdout)
     writer.writerow(EXPORT_COLUMNS)
-    for lead in reversed(store.list(since=since.replace(tzinfo=UTC))):
+    for lead in reversed(store.search(since=since.replace(tzinfo=UTC))):
         row = []
         for column in EXPORT_COLUMNS:
             value = getattr(lead, column)

@@ -42,6 +42,16 @@ NUMBER_TYPES: dict[str, int] = {
 DEFAULT_BLOCKED_TYPES = ("premium-rate", "shared-cost", "uan", "voicemail", "pager", "unknown")
 
 
+CAPTCHA_VERIFY_URLS = {
+    "none": "",
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    "hcaptcha": "https://api.hcaptcha.com/siteverify",
+}
+# Where the embedded default keeps the secret it generates, so that every process and the
+# CLI agree on it (form tokens, hashed numbers in the blocklist).
+GENERATED_SECRET = Path("var/secret_key")
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; ``str()`` names the variable."""
 
@@ -79,7 +89,7 @@ class Settings:
     limit_per_phone: str = "3/hour"
     limit_global: str = "300/hour"
     dispatcher: str = "inline"
-    dispatch_threads: int = 8
+    dispatch_threads: int = 16
     dispatch_lease: float = 30.0
     dispatch_poll: float = 1.0
     max_attempts: int = 6
@@ -91,6 +101,20 @@ class Settings:
     provider_read_timeout: float = 10.0
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    # Abuse defences (see README, "Security").
+    blocked_prefixes: tuple[str, ...] = ()
+    limit_per_country: str = "100/hour"
+    max_numbers_per_ip: int = 3
+    daily_call_budget: int = 1000
+    form_token_required: bool = True
+    form_token_min_age: float = 2.0
+    form_token_max_age: float = 4 * 3600.0
+    captcha: str = "none"
+    captcha_secret: str = field(default="", repr=False)
+    captcha_site_key: str = ""
+    captcha_verify_url: str = ""
+    require_consent: bool = False
+    consent_version: str = "1"
     bind: str = "127.0.0.1:8000"
     workers: int = 2
     threads: int = 4
@@ -121,8 +145,11 @@ class Settings:
         if not secret_key:
             if provider != "dry-run":
                 raise ConfigError(_name("SECRET_KEY"), "required unless CALLGATE_PROVIDER=dry-run")
-            # Embedded default only: form tokens last as long as the process.
-            secret_key = secrets.token_urlsafe(32)
+            secret_key = _generated_secret(GENERATED_SECRET)
+        captcha = env.choice("CAPTCHA", ("none", "turnstile", "hcaptcha"), "none")
+        captcha_secret = env.secret("CAPTCHA_SECRET")
+        if captcha != "none" and not captcha_secret:
+            raise ConfigError(_name("CAPTCHA_SECRET"), f"required when CALLGATE_CAPTCHA={captcha}")
         settings = cls(
             provider=provider,
             database_url=env.text("DATABASE_URL", cls.database_url),
@@ -136,7 +163,7 @@ class Settings:
             limit_per_phone=env.limit("LIMIT_PER_PHONE", cls.limit_per_phone),
             limit_global=env.limit("LIMIT_GLOBAL", cls.limit_global),
             dispatcher=env.choice("DISPATCHER", DISPATCHERS, "inline"),
-            dispatch_threads=env.integer("DISPATCH_THREADS", 8, minimum=1, maximum=256),
+            dispatch_threads=env.integer("DISPATCH_THREADS", 16, minimum=1, maximum=256),
             dispatch_lease=env.duration("DISPATCH_LEASE", "30s"),
             dispatch_poll=env.duration("DISPATCH_POLL", "1s"),
             max_attempts=env.integer("MAX_ATTEMPTS", 6, minimum=1, maximum=100),
@@ -150,6 +177,22 @@ class Settings:
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            blocked_prefixes=env.prefixes("BLOCKED_PREFIXES"),
+            limit_per_country=env.limit("LIMIT_PER_COUNTRY", cls.limit_per_country),
+            max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=1, maximum=10**7),
+            daily_call_budget=env.integer("DAILY_CALL_BUDGET", 1000, minimum=0, maximum=10**7),
+            form_token_required=env.choice("FORM_TOKEN", ("required", "optional"), "required")
+            == "required",
+            form_token_min_age=env.duration("FORM_TOKEN_MIN_AGE", "2s"),
+            form_token_max_age=env.duration("FORM_TOKEN_MAX_AGE", "4h"),
+            captcha=captcha,
+            captcha_secret=captcha_secret,
+            captcha_site_key=env.text("CAPTCHA_SITE_KEY"),
+            captcha_verify_url=env.url("CAPTCHA_VERIFY_URL", CAPTCHA_VERIFY_URLS[captcha])
+            if captcha != "none"
+            else "",
+            require_consent=env.boolean("REQUIRE_CONSENT", False),
+            consent_version=env.text("CONSENT_VERSION", "1")[:32],
             bind=env.text("BIND", cls.bind),
             workers=env.integer("WORKERS", 2, minimum=1, maximum=64),
             threads=env.integer("THREADS", 4, minimum=1, maximum=256),
@@ -177,7 +220,7 @@ class Settings:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every secret in force, so logs can redact them wherever they turn up."""
-        values = [self.secret_key, self.ringostat.auth_key]
+        values = [self.secret_key, self.ringostat.auth_key, self.captcha_secret]
         return tuple(v for v in values if v)
 
     @property
@@ -291,6 +334,29 @@ class _Env:
             suffix, ",".join(default), lambda text: tuple(_region(p) for p in _items(text))
         )
 
+    def boolean(self, suffix: str, default: bool) -> bool:
+        def parse(text: str) -> bool:
+            value = text.lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{text!r} is not true or false")
+
+        return self._parse(suffix, "true" if default else "false", parse)
+
+    def prefixes(self, suffix: str) -> tuple[str, ...]:
+        def parse(text: str) -> tuple[str, ...]:
+            found = []
+            for item in _items(text):
+                prefix = re.sub(r"[\s\-()]", "", item)
+                if not re.fullmatch(r"\+\d{1,14}", prefix):
+                    raise ValueError(f"{item!r} is not a number prefix like +3809 or +44 70")
+                found.append(prefix)
+            return tuple(found)
+
+        return self._parse(suffix, "", parse)
+
     def origins(self, suffix: str) -> tuple[str, ...]:
         def parse(text: str) -> tuple[str, ...]:
             origins = []
@@ -314,6 +380,23 @@ class _Env:
         if text is None:
             return DEFAULT_BLOCKED_TYPES
         return self._parse(suffix, "", lambda _: parse(text))
+
+
+def _generated_secret(path: Path) -> str:
+    """Read the generated secret, or create it (0600) on first use."""
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process won the race
+        return path.read_text(encoding="utf-8").strip()
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(value)
+    return value
 
 
 def _items(text: str) -> list[str]:

@@ -14,6 +14,8 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
@@ -49,13 +51,21 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 
 class Dispatcher:
+    """One claiming thread and a pool of calling threads.
+
+    The claimer takes as many due leads as there are idle callers, in one transaction, and
+    hands them over; so the database sees one claim per batch, not one poll per thread.
+    """
+
     def __init__(self, settings: Settings, store: LeadStore, provider: Provider) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
-        self._wake = threading.Semaphore(0)
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._idle = threading.Semaphore(settings.dispatch_threads)
         self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self.config_fault: str | None = None
 
@@ -64,48 +74,80 @@ class Dispatcher:
     def start(self) -> None:
         if self._threads:
             return
-        for n in range(self.settings.dispatch_threads):
-            thread = threading.Thread(target=self._run, name=f"callgate-dispatch-{n}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(self.settings.dispatch_threads, "callgate-call")
+        self._spawn(self._claim_loop, "callgate-claim")
         if self.store.is_postgres:
-            listener = threading.Thread(target=self._listen, name="callgate-listen", daemon=True)
-            listener.start()
-            self._threads.append(listener)
+            self._spawn(self._listen, "callgate-listen")
         log.info(
             "dispatcher started: provider=%s threads=%d",
             self.provider.name,
             self.settings.dispatch_threads,
         )
 
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
     def stop(self, timeout: float = 15.0) -> None:
-        """Let in-flight calls finish (up to ``timeout``), then return."""
+        """Stop claiming; let in-flight calls finish (up to ``timeout``), then return."""
         self._stop.set()
-        for _ in self._threads:
-            self._wake.release()
+        self._wake.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        if self._pool is not None:
+            # Calls already handed over finish; a lead still waiting for a caller keeps its
+            # claim until the lease expires and then goes back to the queue, unsent.
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def notify(self) -> None:
-        """A lead was stored: wake one idle thread now rather than at the next poll."""
-        self._wake.release()
+        """A lead was stored: claim now rather than at the next poll."""
+        self._wake.set()
 
     # -- the loop -----------------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _claim_loop(self) -> None:
         lease = timedelta(seconds=self.settings.dispatch_lease)
+        next_reclaim = 0.0
         while not self._stop.is_set():
             try:
-                self.store.reclaim_expired()
-                while not self._stop.is_set() and self.run_once(lease):
-                    pass
+                if time.monotonic() >= next_reclaim:
+                    self.store.reclaim_expired()
+                    next_reclaim = time.monotonic() + self.settings.dispatch_poll
+                self._wake.clear()
+                if self._claim_batch(lease):
+                    continue
             except Exception:
                 log.exception("dispatch loop error; retrying after the poll interval")
-                self._stop.wait(self.settings.dispatch_poll)
-                continue
-            self._wake.acquire(timeout=self.settings.dispatch_poll)
+            self._wake.wait(self.settings.dispatch_poll)
+
+    def _claim_batch(self, lease: timedelta) -> bool:
+        """Claim up to the number of idle callers; True if any lead was handed over."""
+        if not self._idle.acquire(timeout=self.settings.dispatch_poll):
+            return False  # every caller is busy
+        idle = 1
+        while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
+            idle += 1
+        claimed = self.store.claim(lease, limit=idle)
+        for _ in range(idle - len(claimed)):
+            self._idle.release()
+        assert self._pool is not None
+        for lead in claimed:
+            self._pool.submit(self._call, lead)
+        return bool(claimed)
+
+    def _call(self, lead: Lead) -> None:
+        try:
+            self.dispatch(lead)
+        except Exception:
+            log.exception("lead %s: dispatch failed; its lease will return it", lead.id)
+        finally:
+            self._idle.release()
+            self._wake.set()
 
     def run_once(self, lease: timedelta | None = None) -> bool:
         """Claim and dispatch one due lead; False when none was due."""
@@ -222,7 +264,7 @@ class Dispatcher:
                     conn.execute("LISTEN callgate_leads")
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=self.settings.dispatch_poll):
-                            self._wake.release()
+                            self._wake.set()
             except psycopg.Error:
                 log.warning("LISTEN connection lost; reconnecting")
                 self._stop.wait(1.0)

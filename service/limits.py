@@ -7,7 +7,6 @@ hashed in the key so storage (Redis) never holds it in clear.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 
@@ -16,6 +15,7 @@ from flask import Flask, current_app, request
 from flask_limiter import Limiter
 
 from .config import Settings
+from .phone import digest
 
 
 def client_ip() -> str:
@@ -44,17 +44,13 @@ def per_ip_limit() -> str:
     return settings.limit_per_ip
 
 
-def phone_key(e164: str, secret: str) -> str:
-    """A keyed hash: the same number maps to the same key, and the key reveals nothing."""
-    return hashlib.blake2b(e164.encode(), key=secret.encode()[:64], digest_size=16).hexdigest()
-
-
-def check_destination(settings: Settings, e164: str) -> None:
+def check_destination(settings: Settings, e164: str, region: str) -> None:
     """Count one request that will lead to a call; raise :class:`LimitExceeded` when over."""
     checks = [
-        ("phone", item, phone_key(e164, settings.secret_key))
+        ("phone", item, digest(e164, settings.secret_key))
         for item in limits.parse_many(settings.limit_per_phone)
     ] + [("global", item, "all") for item in limits.parse_many(settings.limit_global)]
+    checks += [("country", item, region) for item in limits.parse_many(settings.limit_per_country)]
     strategy = limiter.limiter
     for scope, item, key in checks:
         if not strategy.test(item, scope, key):

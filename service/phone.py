@@ -6,6 +6,8 @@ The rules run before anything is stored or dialled: they are the first toll-frau
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -66,10 +68,12 @@ class PhonePolicy:
         default_region: str,
         allowed_countries: Iterable[str],
         blocked_types: Iterable[str],
+        blocked_prefixes: Iterable[str] = (),
     ) -> None:
         self.default_region = default_region
         self.allowed_countries = frozenset(allowed_countries)
         self.blocked_types = frozenset(blocked_types)
+        self.blocked_prefixes = tuple(blocked_prefixes)
 
     def vet(self, text: str) -> PhoneNumber:
         """Return the normalised number or raise :class:`PhoneRejected`."""
@@ -101,7 +105,15 @@ class PhonePolicy:
                 _TYPE_MESSAGES.get(number_type, "This kind of number cannot be called back."),
             )
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if e164.startswith(self.blocked_prefixes):
+            raise PhoneRejected("phone_prefix_blocked", "Numbers in this range cannot be called.")
         return PhoneNumber(e164=e164, region=region, number_type=number_type)
+
+
+def digest(e164: str, key: str) -> str:
+    """A keyed hash of a number: equal numbers match, and the hash does not reveal the number
+    (an unkeyed hash of a phone number is easily reversed by trying them all)."""
+    return hmac.new(key.encode(), e164.encode(), hashlib.sha256).hexdigest()
 
 
 def mask(e164: str) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore
@@ -20,6 +21,7 @@ class Services:
     provider: Provider
     dispatcher: Dispatcher
     phone_policy: PhonePolicy
+    captcha: CaptchaVerifier
 
 
 def services() -> Services:

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,11 +66,17 @@ class Service:
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [str(BIN / self.command[0]), *self.command[1:]],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, timeout,
-                   f"callgate on {self.url} (log: {self.log_path})")
+        wait_until(
+            lambda: requests.get(f"{self.url}/healthz", timeout=1).ok,
+            timeout,
+            f"callgate on {self.url} (log: {self.log_path})",
+        )
         return self
 
     def stop(self) -> None:
@@ -95,12 +102,15 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
-               **self.env}
+        env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), **self.env}
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "callgate"), "worker"], cwd=ROOT, env=env, stdout=self._log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [str(BIN / "callgate"), "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         return self
 
@@ -122,7 +132,8 @@ class Worker:
 
 def _pg_bin(name: str) -> str:
     found = shutil.which(name) or next(
-        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+        iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None
+    )
     if not found:
         raise RuntimeError(f"{name} not found: install Debian's postgresql (make test does)")
     return found
@@ -131,8 +142,10 @@ def _pg_bin(name: str) -> str:
 class Postgres:
     """A throw-away PostgreSQL cluster on loopback (run as user postgres when we are root)."""
 
-    def __init__(self, base: Path) -> None:
-        self.dir = base / "pg"
+    def __init__(self) -> None:
+        # Not under pytest's tmp dirs: those are private to root, and the server runs as
+        # the postgres user when we are root.
+        self.dir = Path(tempfile.mkdtemp(prefix="callgate-pg-"))
         self.port = free_port()
         self._as_postgres = os.geteuid() == 0
 
@@ -147,29 +160,58 @@ class Postgres:
         return f"postgresql+psycopg://callgate@127.0.0.1:{self.port}/callgate"
 
     def start(self) -> Postgres:
-        self.dir.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
-            os.chmod(self.dir.parent, 0o755)  # noqa: S103 - postgres must reach its dir
         data = self.dir / "data"
         if not data.exists():
-            self._run(_pg_bin("initdb"), "-D", str(data), "-U", "callgate", "-A", "trust",
-                      "--no-sync", "-E", "UTF8")
+            self._run(
+                _pg_bin("initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "callgate",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+            )
         self._ctl("start")
         wait_until(lambda: self._ready(), 30, "PostgreSQL")
-        self._run(_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                  "callgate", "callgate", check=False)
+        self._run(
+            _pg_bin("createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "callgate",
+            "callgate",
+            check=False,
+        )
         return self
 
     def _ctl(self, action: str) -> None:
-        options = (f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c max_connections=200")
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-l",
-                  str(self.dir / "log"), "-o", options, "-w", action)
+        options = (
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c max_connections=200"
+        )
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "log"),
+            "-o",
+            options,
+            "-w",
+            action,
+        )
 
     def _ready(self) -> bool:
-        result = self._run(_pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port),
-                           check=False)
+        result = self._run(
+            _pg_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), check=False
+        )
         return result.returncode == 0
 
     def restart(self) -> None:
@@ -177,8 +219,17 @@ class Postgres:
         wait_until(lambda: self._ready(), 30, "PostgreSQL")
 
     def stop(self) -> None:
-        self._run(_pg_bin("pg_ctl"), "-D", str(self.dir / "data"), "-m", "immediate", "-w",
-                  "stop", check=False)
+        self._run(
+            _pg_bin("pg_ctl"),
+            "-D",
+            str(self.dir / "data"),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            check=False,
+        )
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Redis:
@@ -197,9 +248,21 @@ class Redis:
             raise RuntimeError("redis-server not found: install Debian's redis-server")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.dir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                server,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         import redis
 

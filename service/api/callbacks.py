@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -11,9 +11,11 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from ..attribution import collect
 from ..leads import IdempotencyConflict, Lead
-from ..limits import LimitExceeded, check_destination, limiter, per_ip_limit
+from ..leads.model import HELD, QUEUED, utcnow
+from ..limits import limiter, per_ip_limit
 from ..phone import PhoneRejected
 from ..services import services
+from .defences import check_destination_allowed, check_human, over_budget
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
 from .schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, CallbackAccepted, CallbackRequest
@@ -22,6 +24,10 @@ bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _accepted = CallbackAccepted()
+# A site's own form may carry fields of its own (CSRF tokens…): ignore them there, but a
+# JSON client that sends an unknown field has a bug worth hearing about.
+_FORM_SCHEMA = CallbackRequest(unknown=EXCLUDE)
+_JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 
 
 @bp.post("")
@@ -29,9 +35,9 @@ _accepted = CallbackAccepted()
 def create() -> Response:
     """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
     svc = services()
-    data = _load(_body())
-    if data.get("website"):
-        raise validation("website", "Must be empty.", "honeypot")
+    raw = _body()
+    data = _load(raw)
+    check_human(svc, data, raw)
     try:
         phone = svc.phone_policy.vet(data["phone"])
     except PhoneRejected as rejected:
@@ -51,17 +57,7 @@ def create() -> Response:
     if existing is not None:
         return _answer(existing, data, status=200)
 
-    try:
-        check_destination(svc.settings, phone.e164)
-    except LimitExceeded as exc:
-        raise Problem(
-            429,
-            "rate_limited",
-            "Too many requests.",
-            f"Too many call requests {'to this number' if exc.scope == 'phone' else 'right now'};"
-            f" try again in {exc.retry_after} seconds.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
+    check_destination_allowed(svc, phone)
 
     attribution = collect(
         cookie_rngst2=request.cookies.get("rngst2"),
@@ -86,10 +82,11 @@ def create() -> Response:
         user_agent=attribution.user_agent,
         provider=svc.provider.name,
         idempotency_key=key,
-        attempt_count=0,
-        in_flight=False,
-        confirmed=True,
+        status=HELD if over_budget(svc) else QUEUED,
     )
+    if data.get("consent"):
+        lead.consent_at = utcnow()
+        lead.consent_version = svc.settings.consent_version
     lead, created = svc.store.insert(lead)
     if created:
         svc.dispatcher.notify()
@@ -151,11 +148,9 @@ def _body() -> dict[str, Any]:
 
 
 def _load(body: dict[str, Any]) -> dict[str, Any]:
-    # A site's own form may carry fields of its own (CSRF tokens…): ignore them there, but a
-    # JSON client that sends an unknown field has a bug worth hearing about.
-    unknown: Literal["exclude", "raise"] = EXCLUDE if request.mimetype in _FORM_TYPES else RAISE
+    schema = _FORM_SCHEMA if request.mimetype in _FORM_TYPES else _JSON_SCHEMA
     try:
-        data: dict[str, Any] = CallbackRequest(unknown=unknown).load(body)
+        data: dict[str, Any] = schema.load(body)
     except ValidationError as exc:
         errors = _flatten(exc.messages)
         first = next(iter(errors))

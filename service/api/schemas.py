@@ -42,6 +42,13 @@ class CallbackRequest(Schema):
         metadata={"description": "Same key, same lead: a retried submission never calls twice."},
     )
     website = _text(256, "Honeypot: must be empty.")
+    form_token = _text(100, "The signed token from /api/v1/widget-config (bot check).")
+    captcha_token = _text(4096, "The CAPTCHA response, when CALLGATE_CAPTCHA is set.")
+    consent = fields.Boolean(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "The visitor agreed to be called (CALLGATE_REQUIRE_CONSENT)."},
+    )
     rngst2 = _text(4096, "Copy of the rngst2 cookie (cross-domain).")
     ga = _text(256, "Copy of the _ga cookie (cross-domain).")
 

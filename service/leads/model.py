@@ -6,6 +6,7 @@ A lead is one visitor's request for a call. Its ``status`` moves along::
        ^          |
        +----------+  a passing failure, with a later due_at
                   +-> failed          permanent error, too many attempts, or too old
+    held -> queued                    over the daily call budget, released by an operator
 
 Every try at the provider is an :class:`Attempt` row of its own.
 """
@@ -61,8 +62,9 @@ DISPATCHING = "dispatching"
 PLACED = "placed"
 CONNECTED = "connected"
 FAILED = "failed"
+HELD = "held"
 
-OPEN_STATUSES = (QUEUED, DISPATCHING, PLACED, CONNECTED)
+OPEN_STATUSES = (QUEUED, DISPATCHING, PLACED, CONNECTED, HELD)
 
 
 class Base(DeclarativeBase):
@@ -102,6 +104,10 @@ class Lead(Base):
     # assume it was placed rather than risk ringing the visitor twice, and say so.
     confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    consent_version: Mapped[str | None] = mapped_column(String(32))
+    # Set by `callgate leads purge`: phone masked, name, comment, IP and user agent removed.
+    anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"
@@ -111,6 +117,7 @@ class Lead(Base):
         Index("ix_leads_status_due", "status", "due_at"),
         Index("ix_leads_phone_created", "phone", "created_at"),
         Index("ix_leads_created", "created_at"),
+        Index("ix_leads_ip_created", "client_ip", "created_at"),
     )
 
 
@@ -129,3 +136,15 @@ class Attempt(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
     lead: Mapped[Lead] = relationship(back_populates="attempts")
+
+
+class BlockedNumber(Base):
+    """A number nobody may ask us to call, stored as a keyed hash (see ``phone.digest``)."""
+
+    __tablename__ = "blocked_numbers"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    masked: Mapped[str] = mapped_column(String(20))  # enough for an operator to recognise it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(String(200))

@@ -12,31 +12,51 @@ Concurrency rules, the same on both backends:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from ..phone import mask
 from .model import (
     DISPATCHING,
     FAILED,
+    HELD,
     OPEN_STATUSES,
     PLACED,
     QUEUED,
     Attempt,
+    BlockedNumber,
     Lead,
+    new_lead_id,
     utcnow,
 )
 
 log = logging.getLogger("callgate.leads")
 
 NOTIFY_CHANNEL = "callgate_leads"
+LEADS: Table = Lead.__table__  # type: ignore[assignment]
+BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -64,10 +84,33 @@ class LeadStore:
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite: a transaction that reads and then writes must hold the write lock from its
+        # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
+        # connection wrote since its read. Reads keep a plain BEGIN and never block.
+        self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
+
+        # SQLite has one write lock per database, and a connection that finds it taken sleeps
+        # in growing steps (1, 2, 5, 10… ms) before trying again: under load the lock sits
+        # idle while writers sleep. Writers of one process therefore queue on a Python lock
+        # first, which hands over at once; only processes contend in SQLite itself.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if not self.is_postgres else nullcontext()
+        )
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+    def _write(self) -> Iterator[Connection]:
+        """A Core write transaction (the dispatcher's hot path), serialised as above."""
+        with self._write_lock, self._write_engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def session(self, write: bool = True) -> Iterator[Session]:
+        if not write:
+            with self._sessions() as session, session.begin():
+                yield session
+            return
+        with self._write_lock, self._write_sessions() as session, session.begin():
             yield session
 
     def ping(self) -> None:
@@ -83,51 +126,46 @@ class LeadStore:
         self, *, phone: str, idempotency_key: str | None, window: timedelta
     ) -> Lead | None:
         """The lead this request repeats: same idempotency key, else same number recently."""
-        with self.session() as s:
+        # Core statements built once: this runs on every visitor request.
+        with self.engine.connect() as conn:
             if idempotency_key:
-                lead = s.scalar(select(Lead).where(Lead.idempotency_key == idempotency_key))
-                if lead is not None:
-                    if lead.phone != phone:
+                row = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
+                if row is not None:
+                    if row.phone != phone:
                         raise IdempotencyConflict(idempotency_key)
-                    return lead
+                    return Lead(**row._mapping)
             if window.total_seconds() <= 0:
                 return None
-            return s.scalar(
-                select(Lead)
-                .where(
-                    Lead.phone == phone,
-                    Lead.created_at >= utcnow() - window,
-                    Lead.status.in_(OPEN_STATUSES),
-                )
-                .order_by(Lead.created_at.desc())
-                .limit(1)
-            )
+            row = conn.execute(_RECENT, {"phone": phone, "since": utcnow() - window}).first()
+            return None if row is None else Lead(**row._mapping)
 
     def insert(self, lead: Lead) -> tuple[Lead, bool]:
         """Store a new queued lead; on a key raced by a twin request, return the twin's."""
         now = utcnow()
-        lead.created_at = now
-        lead.status = QUEUED
+        lead.id = lead.id or new_lead_id()
+        lead.created_at = lead.updated_at = now
+        lead.status = lead.status if lead.status == HELD else QUEUED
         lead.due_at = lead.due_at or now
+        lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
+        values = {column.key: getattr(lead, column.key) for column in LEADS.columns}
         try:
-            with self.session() as s:
-                s.add(lead)
+            with self._write_lock, self.engine.begin() as conn:
+                conn.execute(_INSERT, values)
                 if self.is_postgres:
-                    s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+                    conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
-            with self.session() as s:
-                twin = s.scalar(select(Lead).where(Lead.idempotency_key == lead.idempotency_key))
+            twin = self.find_existing(
+                phone=lead.phone, idempotency_key=lead.idempotency_key, window=timedelta(0)
+            )
             if twin is None:
                 raise
-            if twin.phone != lead.phone:
-                raise IdempotencyConflict(lead.idempotency_key) from None
             return twin, False
         return lead, True
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
-        with self.session() as s:
+        with self.session(write=False) as s:
             query = select(Lead).where(Lead.id == lead_id)
             if with_attempts:
                 query = query.options(selectinload(Lead.attempts))
@@ -136,47 +174,34 @@ class LeadStore:
     # -- the dispatcher's side ----------------------------------------------------------------
 
     def claim(self, lease: timedelta, limit: int = 1) -> list[Lead]:
-        """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only."""
+        """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only.
+
+        One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``.
+        """
         now = utcnow()
-        with self.session() as s:
-            query = (
-                select(Lead.id)
-                .where(Lead.status == QUEUED, Lead.due_at <= now)
-                .order_by(Lead.due_at)
-                .limit(limit)
+        due = _DUE.with_for_update(skip_locked=True) if self.is_postgres else _DUE
+        claim = (
+            update(LEADS)
+            .where(LEADS.c.id.in_(due), LEADS.c.status == QUEUED)
+            .values(
+                status=DISPATCHING,
+                lease_until=bindparam("lease_until"),
+                in_flight=False,
+                attempt_count=LEADS.c.attempt_count + 1,
+                updated_at=bindparam("now"),
             )
-            if self.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            won = []
-            for lead_id in s.scalars(query).all():
-                result = s.execute(
-                    update(Lead)
-                    .where(Lead.id == lead_id, Lead.status == QUEUED)
-                    .values(
-                        status=DISPATCHING,
-                        lease_until=now + lease,
-                        in_flight=False,
-                        attempt_count=Lead.attempt_count + 1,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if _rowcount(result) == 1:
-                    won.append(lead_id)
-            if not won:
-                return []
-            return list(s.scalars(select(Lead).where(Lead.id.in_(won))).all())
+            .returning(*LEADS.c)
+        )
+        with self._write() as conn:
+            rows = conn.execute(
+                claim, {"now": now, "limit": limit, "lease_until": now + lease}
+            ).all()
+        return [Lead(**row._mapping) for row in rows]
 
     def mark_in_flight(self, lead: Lead) -> bool:
         """Record that the request is about to leave; False if the claim was lost."""
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(*_held(lead))
-                .values(in_flight=True)
-                .execution_options(synchronize_session=False)
-            )
-            return _rowcount(result) == 1
+        with self._write() as conn:
+            return _rowcount(conn.execute(_IN_FLIGHT, _held_params(lead))) == 1
 
     def finish(self, lead: Lead, outcome: Outcome) -> bool:
         """Write an attempt's outcome; False (and nothing written) if the claim was lost."""
@@ -193,25 +218,21 @@ class LeadStore:
             values.update(
                 placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
             )
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(*_held(lead))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+        with self._write() as conn:
+            result = conn.execute(update(LEADS).where(*_held(lead)).values(**values))
             if _rowcount(result) != 1:
                 return False
-            s.add(
-                Attempt(
-                    lead_id=lead.id,
-                    started_at=now - timedelta(milliseconds=outcome.duration_ms),
-                    duration_ms=outcome.duration_ms,
-                    outcome=outcome.attempt_outcome,
-                    http_status=outcome.http_status,
-                    error=outcome.error,
-                    detail=outcome.detail,
-                )
+            conn.execute(
+                _ADD_ATTEMPT,
+                {
+                    "lead_id": lead.id,
+                    "started_at": now - timedelta(milliseconds=outcome.duration_ms),
+                    "duration_ms": outcome.duration_ms,
+                    "outcome": outcome.attempt_outcome,
+                    "http_status": outcome.http_status,
+                    "error": outcome.error,
+                    "detail": outcome.detail,
+                },
             )
         return True
 
@@ -256,16 +277,12 @@ class LeadStore:
             log.warning("expired leases: %d requeued, %d settled as unknown", requeued, settled)
         return requeued, settled
 
-    def next_due(self) -> datetime | None:
-        with self.session() as s:
-            return s.scalar(select(func.min(Lead.due_at)).where(Lead.status == QUEUED))
-
     # -- operators ----------------------------------------------------------------------------
 
-    def list(
+    def search(
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
-        with self.session() as s:
+        with self.session(write=False) as s:
             query = select(Lead).order_by(Lead.created_at.desc())
             if status:
                 query = query.where(Lead.status == status)
@@ -293,13 +310,152 @@ class LeadStore:
                 .execution_options(synchronize_session=False)
             )
             if self.is_postgres:
-                s.execute(text("SELECT pg_notify(:channel, '')"), {"channel": NOTIFY_CHANNEL})
+                s.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
             return _rowcount(result) == 1
 
+    def release_held(self, lead_id: str | None = None) -> int:
+        """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
+        now = utcnow()
+        query = update(LEADS).where(LEADS.c.status == HELD)
+        if lead_id:
+            query = query.where(LEADS.c.id == lead_id)
+        with self._write() as conn:
+            released = _rowcount(
+                conn.execute(query.values(status=QUEUED, due_at=now, updated_at=now))
+            )
+            if self.is_postgres and released:
+                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+        return released
+
+    def purge(self, older_than: datetime) -> int:
+        """Anonymise leads created before ``older_than``: mask the number, drop name,
+        comment, IP and user agent. Attribution and outcomes stay for the statistics."""
+        now = utcnow()
+        with self._write() as conn:
+            rows = conn.execute(
+                select(LEADS.c.id, LEADS.c.phone).where(
+                    LEADS.c.created_at < older_than, LEADS.c.anonymised_at.is_(None)
+                )
+            ).all()
+            for lead_id, phone in rows:
+                conn.execute(
+                    update(LEADS)
+                    .where(LEADS.c.id == lead_id)
+                    .values(
+                        phone=mask(phone),
+                        name=None,
+                        comment=None,
+                        client_ip=None,
+                        user_agent=None,
+                        anonymised_at=now,
+                        updated_at=now,
+                    )
+                )
+            if rows:
+                conn.execute(
+                    update(Attempt)
+                    .where(Attempt.lead_id.in_([r[0] for r in rows]))
+                    .values(detail=None)
+                )
+        return len(rows)
+
+    # -- abuse defences -----------------------------------------------------------------------
+
+    def numbers_from_ip(self, client_ip: str, since: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` distinct numbers this address asked us to call since ``since``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(LEADS.c.phone)
+                .where(LEADS.c.client_ip == client_ip, LEADS.c.created_at >= since)
+                .distinct()
+                .limit(limit)
+            ).all()
+        return [row[0] for row in rows]
+
+    def calls_since(self, since: datetime) -> int:
+        """Leads since ``since`` that were or will be called (not held, not failed)."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(LEADS)
+                .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
+            ).scalar_one()
+        return int(count)
+
+    def is_blocked(self, number_digest: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == number_digest)
+            ).first()
+        if row is None:
+            return False
+        expires = row[0]
+        return expires is None or expires > utcnow()
+
+    def block(
+        self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
+    ) -> None:
+        with self._write() as conn:
+            conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest))
+            conn.execute(
+                insert(BLOCKED).values(
+                    digest=number_digest,
+                    masked=masked,
+                    created_at=utcnow(),
+                    expires_at=expires_at,
+                    reason=reason,
+                )
+            )
+
+    def unblock(self, number_digest: str) -> bool:
+        with self._write() as conn:
+            return (
+                _rowcount(conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest)))
+                == 1
+            )
+
+    def blocked(self) -> Sequence[Any]:
+        with self.engine.connect() as conn:
+            return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
+
     def count_by_status(self) -> dict[str, int]:
-        with self.session() as s:
+        with self.session(write=False) as s:
             rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
             return {status: count for status, count in rows}
+
+
+_INSERT = insert(LEADS)
+_NOTIFY = text("SELECT pg_notify(:channel, '')")
+_BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
+_RECENT = (
+    select(LEADS)
+    .where(
+        LEADS.c.phone == bindparam("phone"),
+        LEADS.c.created_at >= bindparam("since"),
+        LEADS.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(LEADS.c.created_at.desc())
+    .limit(1)
+)
+
+
+_DUE = (
+    select(LEADS.c.id)
+    .where(LEADS.c.status == QUEUED, LEADS.c.due_at <= bindparam("now"))
+    .order_by(LEADS.c.due_at)
+    .limit(bindparam("limit"))
+)
+_HELD = (
+    LEADS.c.id == bindparam("held_id"),
+    LEADS.c.status == DISPATCHING,
+    LEADS.c.attempt_count == bindparam("held_count"),
+)
+_IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
+_ADD_ATTEMPT = insert(Attempt)
+
+
+def _held_params(lead: Lead) -> dict[str, Any]:
+    return {"held_id": lead.id, "held_count": lead.attempt_count}
 
 
 def _held(lead: Lead) -> tuple[Any, ...]:
@@ -321,10 +477,14 @@ def make_engine(database_url: str) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(
+            database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=60
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not the driver, emit BEGIN (see _sqlite_begin).
+            dbapi_conn.isolation_level = None
             cursor = dbapi_conn.cursor()
             # WAL: readers never block the writer. FULL syncs every commit: an accepted lead
             # survives a power cut, not only a crash of the process.
@@ -334,5 +494,9 @@ def make_engine(database_url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(database_url, pool_pre_ping=True, pool_size=20, max_overflow=60)

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.request import getproxies
 
 import requests
 
@@ -102,6 +103,10 @@ class HttpClient:
         if session is None:
             session = requests.Session()
             session.headers["User-Agent"] = "callgate/0.1"
+            # Proxies from the environment once, not per request (requests re-reads the
+            # environment and netrc on every call when trust_env is on).
+            session.trust_env = False
+            session.proxies.update(getproxies())
             self._local.session = session
         return session
 

@@ -267,7 +267,7 @@ def test_idempotency_key_returns_the_same_lead(app: Flask, client: FlaskClient) 
     )
     assert (first.status_code, again.status_code) == (202, 200)
     assert first.get_json()["id"] == again.get_json()["id"]
-    assert len(services(app).store.list()) == 1
+    assert len(services(app).store.search()) == 1
 
 
 def test_idempotency_key_in_the_body(client: FlaskClient) -> None:

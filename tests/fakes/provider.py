@@ -64,6 +64,10 @@ class FakeProvider:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per answer and no Nagle delay: headers and body sent separately
+            # would stall keep-alive clients on delayed ACKs (about 40 ms).
+            wbufsize = 64 * 1024
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass

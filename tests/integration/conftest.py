@@ -14,6 +14,7 @@ RINGOSTAT_ENV = {
     "CALLGATE_RINGOSTAT_PROJECT_ID": "11111",
     "CALLGATE_RINGOSTAT_CALLEE": "4242",
     "CALLGATE_SECRET_KEY": "integration-secret-key-0123456789",
+    "CALLGATE_FORM_TOKEN": "optional",
 }
 
 
@@ -54,8 +55,8 @@ def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    server = Postgres(tmp_path_factory.mktemp("postgres")).start()
+def postgres() -> Iterator[Postgres]:
+    server = Postgres().start()
     yield server
     server.stop()
 
@@ -65,3 +66,19 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
     server = Redis(tmp_path_factory.mktemp("redis")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pg_database(postgres: Postgres) -> Iterator[str]:
+    """A fresh database on the session's PostgreSQL server; its SQLAlchemy URL."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = f"postgresql://callgate@127.0.0.1:{postgres.port}/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

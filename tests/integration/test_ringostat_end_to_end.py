@@ -12,17 +12,39 @@ from tests.fakes.provider import FakeProvider
 from tests.integration.conftest import RINGOSTAT_ENV
 from tests.servers import Service, wait_until
 
-RNGST2 = quote(json.dumps({"utmz": {"utm_source": "google", "utm_medium": "cpc",
-                                    "utm_campaign": "spring", "utm_content": "ad1",
-                                    "utm_term": "call me"}, "sl": "x"}), safe="")
+RNGST2 = quote(
+    json.dumps(
+        {
+            "utmz": {
+                "utm_source": "google",
+                "utm_medium": "cpc",
+                "utm_campaign": "spring",
+                "utm_content": "ad1",
+                "utm_term": "call me",
+            },
+            "sl": "x",
+        }
+    ),
+    safe="",
+)
 GA = "GA1.2.1234567890.1700000000"
 UA = "Mozilla/5.0 (X11; Linux x86_64) callgate-test"
 EXPECTED_PARAMS = {
-    "callee_type": "scheme", "caller_type": "default", "caller": "380671112233",
-    "callee": "4242", "manager_dst": 0, "direction": "out", "projectId": "11111",
-    "clientIp": "127.0.0.1", "utmSource": "google", "utmMedium": "cpc",
-    "utmCampaign": "spring", "utmTerm": "call me", "utmContent": "ad1",
-    "clientId": "1234567890.1700000000", "clientUserAgent": UA,
+    "callee_type": "scheme",
+    "caller_type": "default",
+    "caller": "380671112233",
+    "callee": "4242",
+    "manager_dst": 0,
+    "direction": "out",
+    "projectId": "11111",
+    "clientIp": "127.0.0.1",
+    "utmSource": "google",
+    "utmMedium": "cpc",
+    "utmCampaign": "spring",
+    "utmTerm": "call me",
+    "utmContent": "ad1",
+    "clientId": "1234567890.1700000000",
+    "clientUserAgent": UA,
 }
 
 
@@ -32,7 +54,8 @@ def _service(start_service: Callable[..., Service], fake: FakeProvider) -> Servi
 
 def _status(service: Service, lead_id: str) -> str:
     status: str = requests.get(f"{service.url}/api/v1/callbacks/{lead_id}", timeout=5).json()[
-        "status"]
+        "status"
+    ]
     return status
 
 
@@ -78,11 +101,19 @@ def test_widget_copies_give_the_same_params(
 def test_dry_run_logs_every_param_and_calls_nobody(
     start_service: Callable[..., Service], fake_ringostat: FakeProvider
 ) -> None:
-    service = start_service({"CALLGATE_RINGOSTAT_API_URL": fake_ringostat.url,
-                             "CALLGATE_RINGOSTAT_PROJECT_ID": "11111"})
-    lead_id = requests.post(f"{service.url}/api/v1/callbacks",
-                            json={"phone": "0671112233", "rngst2": RNGST2, "ga": GA},
-                            headers={"User-Agent": UA}, timeout=5).json()["id"]
+    service = start_service(
+        {
+            "CALLGATE_RINGOSTAT_API_URL": fake_ringostat.url,
+            "CALLGATE_RINGOSTAT_PROJECT_ID": "11111",
+            "CALLGATE_FORM_TOKEN": "optional",
+        }
+    )
+    lead_id = requests.post(
+        f"{service.url}/api/v1/callbacks",
+        json={"phone": "0671112233", "rngst2": RNGST2, "ga": GA},
+        headers={"User-Agent": UA},
+        timeout=5,
+    ).json()["id"]
     wait_until(lambda: _status(service, lead_id) == "placed", 10, "placed")
     line = next(line for line in service.log().splitlines() if "dry-run: would send" in line)
     request = json.loads(line.split("would send to ringostat: ", 1)[1])

@@ -1,0 +1,326 @@
+"""``make bench``: callgate against a bare Flask "hello" and a naive synchronous proxy.
+
+Everything runs on loopback in separate processes: gunicorn (production settings), a fake
+provider that takes 300 ms per call, and the load generators (wrk for maximum throughput,
+``bench.load`` for a fixed rate). Figures are printed and written to ``bench/results/``.
+Nothing passes or fails on time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.servers import free_port, wait_until
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+BIN = Path(sys.executable).parent
+
+PROVIDER_DELAY = 0.3
+RATE = 200.0
+RATE_SECONDS = 10.0
+WRK_SECONDS = 10
+WRK_CONNECTIONS = 32
+# Production-like gunicorn: gthread workers, shared by all three targets.
+GUNICORN = {"workers": "4", "threads": "8"}
+CALLGATE_ENV = {
+    "CALLGATE_WORKERS": GUNICORN["workers"],
+    "CALLGATE_THREADS": GUNICORN["threads"],
+    "CALLGATE_DISPATCH_THREADS": "32",
+    "CALLGATE_LOG_LEVEL": "WARNING",
+    # The benchmark is one client address sending thousands of numbers: lift the limits
+    # and de-duplication so they measure the path, not the defences.
+    "CALLGATE_LIMIT_PER_IP": "10000000/minute",
+    "CALLGATE_LIMIT_PER_PHONE": "1000/minute",
+    "CALLGATE_LIMIT_GLOBAL": "10000000/minute",
+    "CALLGATE_DEDUPE_WINDOW": "0",
+    "CALLGATE_MAX_NUMBERS_PER_IP": "10000000",
+    "CALLGATE_LIMIT_PER_COUNTRY": "10000000/minute",
+    "CALLGATE_DAILY_CALL_BUDGET": "0",
+    "CALLGATE_FORM_TOKEN": "optional",
+    "CALLGATE_PROVIDER": "ringostat",
+    "CALLGATE_RINGOSTAT_AUTH_KEY": "bench-key",
+    "CALLGATE_RINGOSTAT_PROJECT_ID": "1",
+    "CALLGATE_RINGOSTAT_CALLEE": "1",
+    "CALLGATE_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+}
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[index]
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+
+
+@contextmanager
+def fake_provider(work: Path, name: str) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    out = work / f"{name}-provider.json"
+    args = [
+        sys.executable,
+        "-m",
+        "bench.fake_provider",
+        "--port",
+        str(port),
+        "--delay",
+        str(PROVIDER_DELAY),
+        "--out",
+        str(out),
+    ]
+    with process(args, {}, work / f"{name}-provider.log") as proc:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: requests.get(url, timeout=2).status_code, 15, "fake provider")
+        yield url, out
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+
+
+@contextmanager
+def target(name: str, work: Path, provider_url: str) -> Iterator[str]:
+    port = free_port()
+    bind = f"127.0.0.1:{port}"
+    if name == "callgate":
+        env = {
+            **CALLGATE_ENV,
+            "CALLGATE_BIND": bind,
+            "CALLGATE_DATABASE_URL": f"sqlite:///{work}/callgate.db",
+            "CALLGATE_RINGOSTAT_API_URL": provider_url,
+        }
+        args = [str(BIN / "callgate"), "serve"]
+        health = "/healthz"
+    else:
+        env = {"BENCH_PROVIDER_URL": provider_url}
+        args = [
+            str(BIN / "gunicorn"),
+            "-b",
+            bind,
+            "-k",
+            "gthread",
+            "-w",
+            GUNICORN["workers"],
+            "--threads",
+            GUNICORN["threads"],
+            "--no-control-socket",
+            f"bench.apps:{name}",
+        ]
+        health = "/hello" if name == "hello" else None
+    with process(args, env, work / f"{name}-server.log"):
+        url = f"http://{bind}"
+        if health:
+            wait_until(lambda: requests.get(url + health, timeout=2).ok, 30, name)
+        else:
+            wait_until(lambda: requests.get(url + "/", timeout=2).status_code == 404, 30, name)
+        yield url
+
+
+def wrk(url: str, path: str, post: bool) -> dict[str, float]:
+    args = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(WRK_CONNECTIONS),
+        "-d",
+        f"{WRK_SECONDS}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    if post:
+        args += ["-s", str(ROOT / "bench" / "post.lua")]
+    output = subprocess.run([*args, url + path], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    latency = {p: _wrk_ms(output, p) for p in ("50%", "99%")}
+    return {
+        "requests_per_s": rps,
+        "p50_ms": latency["50%"],
+        "p99_ms": latency["99%"],
+        "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+    }
+
+
+def _wrk_ms(output: str, label: str) -> float:
+    match = re.search(rf"^\s+{re.escape(label)}\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+    if not match:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def fixed_rate(url: str, work: Path, name: str, base: int) -> list[dict[str, Any]]:
+    out = work / f"{name}-load.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--url",
+            url + "/api/v1/callbacks",
+            "--rate",
+            str(RATE),
+            "--duration",
+            str(RATE_SECONDS),
+            "--base",
+            str(base),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    samples: list[dict[str, Any]] = json.loads(out.read_text())
+    return samples
+
+
+def summarise(samples: list[dict[str, Any]], received: dict[str, float] | None) -> dict[str, Any]:
+    ok = [s for s in samples if 200 <= s["status"] < 300]
+    latencies = [(s["done"] - s["scheduled"]) * 1000 for s in ok]
+    span = max(s["done"] for s in samples) - min(s["scheduled"] for s in samples)
+    result: dict[str, Any] = {
+        "sent": len(samples),
+        "accepted": len(ok),
+        "achieved_per_s": round(len(ok) / span, 1),
+        "visitor_p50_ms": round(percentile(latencies, 50), 2),
+        "visitor_p99_ms": round(percentile(latencies, 99), 2),
+    }
+    if received is not None:
+        speed = [
+            (received[s["phone"].lstrip("+")] - s["sent"]) * 1000
+            for s in ok
+            if s["phone"].lstrip("+") in received
+        ]
+        result.update(
+            {
+                "reached_provider": len(speed),
+                "speed_to_lead_p50_ms": round(percentile(speed, 50), 2),
+                "speed_to_lead_p99_ms": round(percentile(speed, 99), 2),
+            }
+        )
+    return result
+
+
+def main() -> None:
+    if not shutil.which("wrk"):
+        sys.exit("bench: wrk not found (make bench installs Debian's wrk)")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="callgate-bench-"))
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count()},
+        "settings": {
+            "provider_delay_s": PROVIDER_DELAY,
+            "rate": RATE,
+            "rate_seconds": RATE_SECONDS,
+            "wrk_seconds": WRK_SECONDS,
+            "wrk_connections": WRK_CONNECTIONS,
+            "gunicorn": GUNICORN,
+        },
+    }
+    with (
+        fake_provider(work, "hello") as (provider_url, _),
+        target("hello", work, provider_url) as url,
+    ):
+        results["hello"] = {"max": wrk(url, "/hello", post=False)}
+    print(f"hello      {results['hello']['max']['requests_per_s']:>8.0f} req/s", flush=True)
+
+    with (
+        fake_provider(work, "naive") as (provider_url, received_path),
+        target("naive", work, provider_url) as url,
+    ):
+        fixed = fixed_rate(url, work, "naive", base=0)
+        maximum = wrk(url, "/api/v1/callbacks", post=True)
+    received = json.loads(received_path.read_text())
+    results["naive"] = {"max": maximum, "fixed_rate": summarise(fixed, received)}
+    print(f"naive      {maximum['requests_per_s']:>8.0f} req/s", flush=True)
+
+    with (
+        fake_provider(work, "callgate") as (provider_url, received_path),
+        target("callgate", work, provider_url) as url,
+    ):
+        fixed = fixed_rate(url, work, "callgate", base=0)
+        time.sleep(2)  # let the last leads reach the provider before it stops
+        maximum = wrk(url, "/api/v1/callbacks", post=True)
+    received = json.loads(received_path.read_text())
+    results["callgate"] = {"max": maximum, "fixed_rate": summarise(fixed, received)}
+
+    hello_rps = results["hello"]["max"]["requests_per_s"]
+    for name in ("naive", "callgate"):
+        results[name]["ratio_to_hello"] = round(
+            results[name]["max"]["requests_per_s"] / hello_rps, 3
+        )
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    text = json.dumps(results, indent=2)
+    (RESULTS / f"{stamp}.json").write_text(text + "\n")
+    (RESULTS / "latest.json").write_text(text + "\n")
+    print_table(results)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    print()
+    print(
+        f"{'target':<10}{'max req/s':>11}{'x hello':>9}{'p50 ms':>9}{'p99 ms':>9}"
+        f"  | at {RATE:.0f}/s: {'ok/s':>6}{'p50 ms':>9}{'p99 ms':>9}"
+        f"{'lead p50':>10}{'lead p99':>10}"
+    )
+    for name in ("hello", "naive", "callgate"):
+        r = results[name]
+        m = r["max"]
+        line = (
+            f"{name:<10}{m['requests_per_s']:>11.0f}{r.get('ratio_to_hello', 1.0):>9.2f}"
+            f"{m['p50_ms']:>9.1f}{m['p99_ms']:>9.1f}"
+        )
+        f = r.get("fixed_rate")
+        if f:
+            line += (
+                f"  | {'':>9}{f['achieved_per_s']:>6.0f}{f['visitor_p50_ms']:>9.1f}"
+                f"{f['visitor_p99_ms']:>9.1f}{f['speed_to_lead_p50_ms']:>10.1f}"
+                f"{f['speed_to_lead_p99_ms']:>10.1f}"
+            )
+        print(line)
+    print(f"\nwritten to {RESULTS / 'latest.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""The abuse defences a callback request passes before anything is stored or dialled.
+
+Order matters: cheap, stateless checks first (honeypot, form token, consent), then the ones
+that cost a round trip (CAPTCHA verification, the database). Each refusal is a problem that
+names the field or the limit, never a silent drop.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import request
+
+from ..captcha import CaptchaRejected
+from ..limits import LimitExceeded, check_destination
+from ..phone import PhoneNumber, digest, mask
+from ..services import Services
+from ..tokens import TokenRejected, verify
+from .problems import Problem, validation
+
+log = logging.getLogger("callgate.defences")
+
+# The widget's field names, and the ones Turnstile and hCaptcha give their form fields.
+CAPTCHA_FIELDS = ("captcha_token", "cf-turnstile-response", "h-captcha-response")
+
+
+def check_human(svc: Services, data: dict[str, Any], raw: dict[str, Any]) -> None:
+    """Honeypot, signed form token, CAPTCHA and consent."""
+    settings = svc.settings
+    if data.get("website"):
+        raise validation("website", "Must be empty.", "honeypot")
+    if settings.form_token_required:
+        try:
+            verify(
+                data.get("form_token"),
+                settings.secret_key,
+                settings.form_token_min_age,
+                settings.form_token_max_age,
+            )
+        except TokenRejected as rejected:
+            raise validation("form_token", rejected.message, rejected.code) from None
+    if svc.captcha.enabled:
+        response = next((str(raw[f]) for f in CAPTCHA_FIELDS if raw.get(f)), None)
+        try:
+            svc.captcha.verify(response, request.remote_addr)
+        except CaptchaRejected as rejected:
+            if rejected.unavailable:
+                raise Problem(
+                    503,
+                    rejected.code,
+                    "Service Unavailable",
+                    rejected.message,
+                    headers={"Retry-After": "5"},
+                ) from None
+            raise validation("captcha_token", rejected.message, rejected.code) from None
+    if settings.require_consent and not data.get("consent"):
+        raise validation("consent", "Agree to be called before sending.", "consent_required")
+
+
+def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
+    """The blocklist, the distinct-numbers-per-address cap, and the rate limits."""
+    settings = svc.settings
+    if svc.store.is_blocked(digest(phone.e164, settings.secret_key)):
+        raise validation("phone", "This number cannot be called.", "phone_blocked")
+    client_ip = request.remote_addr or "unknown"
+    since = datetime.now(UTC) - timedelta(hours=1)
+    cap = settings.max_numbers_per_ip
+    numbers = svc.store.numbers_from_ip(client_ip, since, cap + 1)
+    if phone.e164 not in numbers and len(numbers) >= cap:
+        log.warning(
+            "call bombing? %s asked for more than %d numbers in an hour (now %s)",
+            client_ip,
+            cap,
+            mask(phone.e164),
+        )
+        raise Problem(
+            429,
+            "too_many_numbers",
+            "Too many requests.",
+            f"This address asked for calls to {cap} different numbers in the last "
+            "hour; try again later.",
+            headers={"Retry-After": "3600"},
+        )
+    try:
+        check_destination(settings, phone.e164, phone.region)
+    except LimitExceeded as exc:
+        target = {"phone": "to this number", "country": "to this country"}.get(
+            exc.scope, "right now"
+        )
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many requests.",
+            f"Too many call requests {target}; try again in {exc.retry_after} seconds.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+
+
+def over_budget(svc: Services) -> bool:
+    """True when today's calls reached ``CALLGATE_DAILY_CALL_BUDGET``: hold, don't drop."""
+    budget = svc.settings.daily_call_budget
+    if budget <= 0:
+        return False
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if svc.store.calls_since(midnight) < budget:
+        return False
+    log.error(
+        "ALERT: daily call budget of %d reached; new leads are held until `callgate leads release`",
+        budget,
+    )
+    return True

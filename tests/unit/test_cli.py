@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+
+from service.cli import main
+from tests.conftest import services
+
+
+@pytest.fixture
+def app_with_leads(make_app: Callable[..., Flask]) -> Flask:
+    app = make_app(dedupe_window=0)
+    client = app.test_client()
+    client.set_cookie("rngst2", "%7B%22utmz%22%3A%7B%22utm_source%22%3A%22google%22%7D%7D")
+    client.post("/api/v1/callbacks", json={"phone": "0671112233", "page_url": "https://s.ex/a"})
+    client.post("/api/v1/callbacks", json={"phone": "0671112234"})
+    services(app).dispatcher.run_once()  # dry-run places the oldest
+    return app
+
+
+def _run(app: Flask, *args: str) -> str:
+    url = services(app).settings.database_url
+    result = CliRunner().invoke(main, list(args), env={"CALLGATE_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_leads_list_masks_numbers(app_with_leads: Flask) -> None:
+    output = _run(app_with_leads, "leads", "list")
+    assert "+38067*****33" in output and "+38067*****34" in output
+    assert "380671112233" not in output
+    assert len(_run(app_with_leads, "leads", "list", "--status", "placed").splitlines()) == 1
+
+
+def test_leads_show_and_retry(app_with_leads: Flask) -> None:
+    store = services(app_with_leads).store
+    placed = store.search(status="placed")[0]
+    output = _run(app_with_leads, "leads", "show", placed.id)
+    assert "status: placed" in output and "attempt" in output and "placed http=None" in output
+    assert f"lead {placed.id} queued" in _run(app_with_leads, "leads", "retry", placed.id)
+    lead = store.get(placed.id)
+    assert lead is not None and lead.status == "queued"
+
+
+def test_leads_export_csv(app_with_leads: Flask) -> None:
+    output = _run(app_with_leads, "leads", "export", "--since", "2000-01-01")
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert [r["phone"] for r in rows] == ["+38067*****33", "+38067*****34"]
+    assert rows[0]["utm_source"] == "google" and rows[0]["page_url"] == "https://s.ex/a"
+    assert rows[0]["status"] == "placed" and rows[1]["status"] == "queued"
+
+
+def test_db_upgrade_is_idempotent(app_with_leads: Flask) -> None:
+    assert "up to date" in _run(app_with_leads, "db", "upgrade")
+
+
+def test_unknown_lead(app_with_leads: Flask) -> None:
+    url = services(app_with_leads).settings.database_url
+    result = CliRunner().invoke(main, ["leads", "show", "nope"], env={"CALLGATE_DATABASE_URL": url})
+    assert result.exit_code == 1 and "no lead nope" in result.output
