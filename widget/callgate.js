@@ -7,9 +7,8 @@
   if (!S || (old && old.loaded)) return;
   const ds = S.dataset;
   const api = (ds.api || new URL(S.src, location.href).origin).replace(/\/+$/, '');
-  let T = {}, lang = 'en', dlg, launcher, closer, dform, host, ef, ready = false;
+  let T = {}, cfg, tok, tokAt = 0, lang = 'en', dlg, launcher, closer, dform, host, ef, ready = false;
   const later = [];
-  const sent = {};
 
   const h = (tag, attrs, ...kids) => {
     const el = D.createElement(tag);
@@ -36,11 +35,21 @@
   // A status we have no words for (a newer service) reads as "received".
   const said = (d) => d.scheduled_for && /queued|scheduled/.test(d.status) ? t('scheduled', { time: at(d.scheduled_for) }) : (d.status != 'scheduled' && T[d.status]) || T.queued;
   const analytics = (id) => {
-    if (sent[id]) return; // only the lead id: nothing personal
-    sent[id] = 1;
+    // Only the lead id: nothing personal.
     const dl = W.dataLayer;
     if (dl && dl.push) dl.push({ event: 'callgate_callback_requested', callgate_lead_id: id });
     D.dispatchEvent(new CustomEvent('callgate:callback-requested', { detail: { leadId: id } }));
+  };
+
+  // Settings, texts and a fresh signed form token (the service refuses posts without one).
+  const load = async () => {
+    const want = [ds.lang, ...(navigator.languages || [navigator.language])].filter(Boolean).map((l) => l.slice(0, 2).toLowerCase());
+    const r = await fetch(api + '/api/v1/widget-config?lang=' + encodeURIComponent(want.join(',')), { credentials: 'omit' });
+    if (!r.ok) throw new Error('HTTP ' + r.status);
+    const c = await r.json();
+    tok = c.form_token;
+    tokAt = Date.now();
+    return c;
   };
 
   // Posts one form (ours in the dialog or the site's own), shows errors in place, then polls.
@@ -58,7 +67,8 @@
     };
     const bad = (name, msg) => {
       const el = form.elements[name];
-      if (!el || !el.focus || el.type == 'hidden') return null;
+      // Never point at hidden fields or the honeypot (tabindex -1).
+      if (!el || !el.focus || el.type == 'hidden' || el.tabIndex < 0) return null;
       const p = h('span', { id: 'callgate-err-' + name, class: 'callgate-error err' }, msg);
       const was = el.getAttribute('aria-describedby');
       el.after(p);
@@ -90,11 +100,16 @@
       ev.preventDefault();
       if (!busy) send().catch((e) => { lock(false); log('error', e); });
     });
-    const send = async () => {
+    const send = async (again) => {
       clear();
-      const f = new FormData(form), body = {};
+      const f = new FormData(form), body = {}, agree = form.elements.consent;
       for (const k of ['phone', 'name', 'comment', 'website']) if (f.has(k)) body[k] = String(f.get(k));
-      if (!(body.phone || '').trim()) { say(T.validation_error); const p = bad('phone', T.phone_missing); if (p) p.focus(); return; }
+      const missing = !(body.phone || '').trim() ? ['phone', T.phone_missing] : agree && !agree.checked ? ['consent', T.consent_required] : null;
+      if (missing) { say(T.validation_error); const p = bad(...missing); if (p) p.focus(); return; }
+      if (agree) body.consent = true;
+      const cap = f.get('cf-turnstile-response') || f.get('h-captcha-response');
+      if (cap) body.captcha_token = String(cap);
+      body.form_token = tok;
       body.page_url = location.href.slice(0, 2048);
       // Copies of the attribution cookies: the service may live on another domain.
       body.rngst2 = cookie('rngst2');
@@ -104,6 +119,8 @@
       say(T.sending);
       let r, d;
       try {
+        // No person sends a form faster than the service's minimum token age: wait it out.
+        await sleep(tokAt + (cfg.form_token_min_age || 0) * 1000 - Date.now());
         r = await fetch(api + '/api/v1/callbacks', {
           method: 'POST', credentials: 'omit', body: JSON.stringify(body),
           headers: { 'Content-Type': 'application/json', Accept: 'application/json', 'Idempotency-Key': key },
@@ -121,16 +138,18 @@
         done(true);
         return poll(d.id);
       }
+      const codes = d.error_codes || {};
+      // A stale or early token: take a fresh one and send the same submission once more.
+      if (codes.form_token && !again) return load().then(() => send(1));
       lock(false);
       if (r.status == 429) return say(t('rate_limited', { seconds: +r.headers.get('Retry-After') || 60 }));
-      const codes = d.error_codes || {};
       let first = null;
       for (const n in codes) {
         const c = codes[n];
         if (c == 'key_reused') key = null;
         first = first || bad(n, T[c] || (c.startsWith('phone') ? T.phone_invalid : T.validation_error));
       }
-      say(T[codes.website] || T[codes.idempotency_key] || (first ? T.validation_error : T[d.code] || T.error));
+      say(first ? T.validation_error : T[Object.values(codes)[0]] || T[d.code] || T.error);
       if (first) first.focus();
     };
   };
@@ -142,13 +161,17 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
 :focus-visible{outline:3px solid var(--callgate-focus,#111);outline-offset:2px}
 .l{position:fixed;z-index:2147483647;bottom:20px;right:20px;box-shadow:0 4px 16px #0004;border-radius:999px}
 .left{right:auto;left:20px}
-dialog{border:0;border-radius:12px;padding:1.25em;width:min(24em,calc(100vw - 16px));max-height:calc(100vh - 16px);overflow:auto;color:#1a1a1a;background:#fff;box-shadow:0 10px 40px #0006}
+dialog{border:0;border-radius:12px;padding:0;width:min(24em,calc(100vw - 16px));max-height:calc(100vh - 16px);overflow:auto;color:#1a1a1a;background:#fff;box-shadow:0 10px 40px #0006}
 dialog::backdrop{background:#0006}
+.in{padding:1.25em}
 h2{font-size:20px;font-weight:700;margin:0 2em .4em 0}
 p{margin:.5em 0}
 label{display:block;margin-top:.75em;font-weight:600}
 input{display:block;width:100%;margin-top:.25em;padding:.55em;border:1px solid #666;border-radius:6px;background:#fff}
 [aria-invalid=true]{border:2px solid #b3261e}
+.c{display:flex;gap:.5em;flex-wrap:wrap;align-items:center}
+.c input{width:24px;height:24px;margin:0}
+.c label{margin:0;font-weight:400;flex:1}
 .err{display:block;color:#b3261e;font-size:.9em}
 .hp{position:absolute;left:-9999px;width:1px;height:1px;overflow:hidden}
 .x{position:absolute;top:.5em;right:.5em;width:44px;padding:0;background:none;color:#1a1a1a;font-size:1.5em}
@@ -159,8 +182,11 @@ a{color:#0b57d0}
 @keyframes cg{from{opacity:0;transform:translateY(8px)}}`;
 
   // Styles through a constructed sheet: a page whose CSP forbids inline styles still allows it.
+  // (Browsers without one, before 2023, get no launcher; a site's own form still works.)
   const style = (root) => {
-    try { const s = new CSSStyleSheet(); s.replaceSync(CSS); root.adoptedStyleSheets = [s]; } catch (_) { root.append(h('style', {}, CSS)); }
+    const s = new CSSStyleSheet();
+    s.replaceSync(CSS);
+    root.adoptedStyleSheets = [s];
   };
 
   const callNow = () => {
@@ -189,8 +215,10 @@ a{color:#0b57d0}
     const root = host.attachShadow({ mode: 'open' });
     style(root);
     const url = /^https?:/.test(ds.consentUrl || '') ? ds.consentUrl : null;
-    const consent = ds.consent ? h('p', {}, url ? h('a', { href: url, target: '_blank', rel: 'noopener' }, ds.consent) : ds.consent) : null;
-    const st = h('p', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' });
+    const consent = ds.consent || cfg.require_consent ? h('p', { class: 'c' },
+      h('input', { type: 'checkbox', id: 'c', name: 'consent' }), h('label', { for: 'c' }, ds.consent || T.consent),
+      url ? h('a', { href: url, target: '_blank', rel: 'noopener' }, T.privacy) : null) : null;
+    const st = h('p', { role: 'status', 'aria-live': 'polite' });
     launcher = h('button', { type: 'button', class: 'l' + (/left/.test(ds.position) ? ' left' : ''), 'aria-haspopup': 'dialog', click: open }, T.launcher);
     closer = h('button', { type: 'button', class: 'x', 'aria-label': T.close, click: close }, '×');
     dform = h('form', { novalidate: true },
@@ -204,8 +232,8 @@ a{color:#0b57d0}
     dlg = h('dialog', { 'aria-modal': 'true', 'aria-labelledby': 't', 'aria-describedby': 'i', lang,
       // Esc closes, focus returns; Tab and Shift+Tab cycle inside the dialog.
       cancel: (e) => { e.preventDefault(); close(); },
-      // A click on the backdrop lands on the dialog itself, outside its box.
-      click: (e) => { const r = dlg.getBoundingClientRect(); if (e.target == dlg && (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom)) close(); },
+      // The dialog has no padding of its own, so a click on it is a click on the backdrop.
+      click: (e) => e.target == dlg && close(),
       keydown: (e) => {
         if (e.key == 'Escape') { e.preventDefault(); return close(); }
         if (e.key != 'Tab') return;
@@ -213,7 +241,7 @@ a{color:#0b57d0}
         const a = root.activeElement, first = f[0], last = f[f.length - 1];
         if (e.shiftKey ? a == first || a == dlg : a == last) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
       } },
-    closer, h('h2', { id: 't' }, T.title), h('p', { id: 'i' }, T.intro), dform, st, callNow());
+    h('div', { class: 'in' }, closer, h('h2', { id: 't' }, T.title), h('p', { id: 'i' }, T.intro), dform, st, callNow()));
     bind(dform, (s) => { st.textContent = s; }, (ok) => { dform.hidden = ok; if (ok) closer.focus(); });
     root.append(launcher, dlg);
     D.body.append(host);
@@ -222,7 +250,7 @@ a{color:#0b57d0}
   const enhance = (form) => {
     ef = form;
     // Light DOM on purpose: the site's own styles apply; .callgate-status and .callgate-error are its hooks.
-    const st = h('p', { role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true', class: 'callgate-status', lang });
+    const st = h('p', { role: 'status', 'aria-live': 'polite', class: 'callgate-status', lang });
     form.append(st);
     const cn = callNow();
     if (cn) st.after(cn);
@@ -233,12 +261,8 @@ a{color:#0b57d0}
   const API = (W.Callgate = { loaded: true, open: guard(open), close: guard(close) });
 
   const start = async () => {
-    const want = [ds.lang, ...(navigator.languages || [navigator.language])].filter(Boolean).map((l) => l.slice(0, 2).toLowerCase());
-    let cfg;
     try {
-      const r = await fetch(api + '/api/v1/widget-config?lang=' + encodeURIComponent(want.join(',')), { credentials: 'omit' });
-      if (!r.ok) throw new Error('HTTP ' + r.status);
-      cfg = await r.json();
+      cfg = await load();
     } catch (e) {
       // Without settings we stay out of the way: the site's own form still posts without us.
       return log('cannot load settings from ' + api + '; is this site in CALLGATE_ALLOWED_ORIGINS?', e);

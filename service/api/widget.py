@@ -23,6 +23,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from ..config import Settings
 from ..services import services
+from ..tokens import issue
 
 bp = Blueprint("widget", __name__)
 
@@ -36,7 +37,8 @@ SIZE_BUDGET = 5 * 1024
 # The URL carries no version, so a fix must reach sites soon: browsers revalidate after ten
 # minutes (cheap, thanks to the ETag) and may use a stale copy meanwhile rather than wait.
 SCRIPT_CACHE = "public, max-age=600, stale-while-revalidate=86400"
-CONFIG_CACHE = "public, max-age=300"
+# The answer carries a signed form token whose age the service checks: never from a cache.
+CONFIG_CACHE = "no-store"
 
 
 @dataclass(frozen=True)
@@ -89,14 +91,21 @@ def choose_language(wanted: str) -> str:
 
 
 def public_config(settings: Settings, lang: str) -> dict[str, Any]:
-    """What the widget may know. Add public fields here (e.g. agents available, a form token);
-    anything per-visitor must also change ``CONFIG_CACHE`` to ``private, no-store``."""
+    """What the widget may know; every visitor can read it. Add public fields here (e.g.
+    agents available).
+
+    ``form_token`` is the signed token the service asks every post for (``CALLGATE_FORM_TOKEN``);
+    the widget waits until it is ``form_token_min_age`` seconds old before sending.
+    """
     return {
         "lang": lang,
         "languages": list(LANGUAGES),
         "texts": dictionaries()[lang],
         "default_region": settings.default_region,
         "countries": list(settings.allowed_countries),
+        "require_consent": settings.require_consent,
+        "form_token": issue(settings.secret_key),
+        "form_token_min_age": settings.form_token_min_age,
     }
 
 
@@ -126,6 +135,4 @@ def widget_config() -> Response:
     lang = choose_language(request.args.get("lang", "")[:200])
     response = jsonify(public_config(services().settings, lang))
     response.headers["Cache-Control"] = CONFIG_CACHE
-    response.add_etag()
-    response.make_conditional(request)  # turns it into a 304 in place when the ETag matches
     return response

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
+from service.tokens import verify
 
 PHONE_CODES = (
     "phone_missing",
@@ -24,7 +25,20 @@ PHONE_CODES = (
     "phone_type_pager",
     "phone_type_unknown",
 )
-OTHER_CODES = ("rate_limited", "origin_not_allowed", "validation_error", "honeypot", "key_reused")
+OTHER_CODES = (
+    "rate_limited",
+    "origin_not_allowed",
+    "validation_error",
+    "honeypot",
+    "key_reused",
+    "phone_blocked",
+    "too_many_numbers",
+    "consent_required",
+    "form_token_missing",
+    "form_token_invalid",
+    "form_token_expired",
+    "form_token_too_fast",
+)
 STATUSES = ("queued", "dispatching", "placed", "connected", "failed", "scheduled")
 ORIGIN = "https://www.example.com"
 
@@ -84,18 +98,24 @@ def test_served_script_is_the_source_without_comment_lines_and_indentation() -> 
 def test_widget_config_is_public_and_in_the_chosen_language(
     make_app: Callable[..., Flask],
 ) -> None:
-    app = make_app(allowed_countries=("UA", "PL"), allowed_origins=(ORIGIN,))
+    app = make_app(
+        allowed_countries=("UA", "PL"), allowed_origins=(ORIGIN,), form_token_min_age=2.0
+    )
     response = app.test_client().get("/api/v1/widget-config?lang=uk", headers={"Origin": ORIGIN})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert response.headers["Cache-Control"] == "public, max-age=300"
+    assert response.headers["Cache-Control"] == "no-store"
     body = response.get_json()
+    token = body.pop("form_token")
+    verify(token, app.extensions["callgate"].settings.secret_key, 0, 60)
     assert body == {
         "lang": "uk",
         "languages": ["en", "uk", "ru", "pl"],
         "texts": dictionaries()["uk"],
         "default_region": "UA",
         "countries": ["UA", "PL"],
+        "require_consent": False,
+        "form_token_min_age": 2.0,
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
@@ -120,12 +140,15 @@ def test_widget_config_picks_the_first_supported_language_else_english(
         assert body["texts"]["launcher"] == dictionaries()[lang]["launcher"]
 
 
-def test_widget_config_revalidates(client: FlaskClient) -> None:
-    first = client.get("/api/v1/widget-config?lang=en")
-    again = client.get(
-        "/api/v1/widget-config?lang=en", headers={"If-None-Match": first.headers["ETag"]}
-    )
-    assert again.status_code == 304
+def test_widget_config_tokens_are_accepted_by_the_callbacks_api(
+    make_app: Callable[..., Flask],
+) -> None:
+    client = make_app(form_token_required=True, form_token_min_age=0.0).test_client()
+    token = client.get("/api/v1/widget-config").get_json()["form_token"]
+    accepted = client.post("/api/v1/callbacks", json={"phone": "0671112233", "form_token": token})
+    assert accepted.status_code == 202
+    refused = client.post("/api/v1/callbacks", json={"phone": "0671112234"})
+    assert refused.get_json()["error_codes"] == {"form_token": "form_token_missing"}
 
 
 def test_every_dictionary_has_every_text_and_code() -> None:

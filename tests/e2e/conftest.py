@@ -161,6 +161,13 @@ def service_env(host_site: HostSite, ringostat: FakeProvider, db: Path) -> dict[
         "CALLGATE_DEDUPE_WINDOW": "0s",
         "CALLGATE_LIMIT_PER_IP": "1000/minute",
         "CALLGATE_LIMIT_PER_PHONE": "1000/minute",
+        "CALLGATE_LIMIT_PER_COUNTRY": "1000/minute",
+        "CALLGATE_MAX_NUMBERS_PER_IP": "1000",
+        "CALLGATE_DAILY_CALL_BUDGET": "0",
+        # The widget always sends the signed token; waiting for its minimum age is tested
+        # on its own (test_defences.py), the other tests need not wait.
+        "CALLGATE_FORM_TOKEN": "required",
+        "CALLGATE_FORM_TOKEN_MIN_AGE": "0s",
         # A failed attempt is retried well in the future, so "scheduled" stays visible.
         "CALLGATE_RETRY_BASE": "10m",
         "CALLGATE_RETRY_CAP": "20m",

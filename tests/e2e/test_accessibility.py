@@ -52,6 +52,7 @@ def test_every_floating_state_passes_axe(
     dialog = page.get_by_role("dialog", name=EN["title"])
     expect(dialog).to_be_visible()
     assert_accessible(page, "dialog open")
+    dialog.get_by_label("I agree").check()
     phone = dialog.get_by_label(EN["phone"])
     phone.fill("abc")
     phone.press("Enter")

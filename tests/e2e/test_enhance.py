@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
+import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import UTM_PARAMS, HostSite, focused, shoot, texts, widget_page
+from tests.e2e.conftest import (
+    UTM_PARAMS,
+    HostSite,
+    focused,
+    service_env,
+    shoot,
+    texts,
+    widget_page,
+)
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
@@ -98,12 +108,27 @@ def test_enhanced_form_posts_with_fetch_and_keeps_the_site_look(
     assert posts == [f"{service.url}/api/v1/callbacks"] * 2  # the refused one, the good one
 
 
+@pytest.fixture
+def tokenless_service(
+    host_site: HostSite, ringostat: FakeProvider, tmp_path: Path
+) -> Iterator[Service]:
+    """A service for sites whose form must also work without JavaScript: no form token."""
+    env = {
+        **service_env(host_site, ringostat, tmp_path / "plain.db"),
+        "CALLGATE_FORM_TOKEN": "optional",
+    }
+    started = Service(env=env, log_path=tmp_path / "plain.log").start()
+    yield started
+    started.stop()
+
+
 def test_without_javascript_the_plain_form_posts_and_comes_back(
     new_page: Callable[..., Page],
     host_site: HostSite,
-    service: Service,
+    tokenless_service: Service,
     ringostat: FakeProvider,
 ) -> None:
+    service = tokenless_service
     url = _page(host_site, service, "/nojs.html")
     page = new_page(url, java_script_enabled=False)
     page.get_by_label("Your phone").fill("067 111 22 33")

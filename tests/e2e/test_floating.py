@@ -201,7 +201,8 @@ def test_data_attributes_set_texts_position_colour_and_consent(
     dialog = page.get_by_role("dialog", name="Talk to sales")
     expect(dialog).to_have_accessible_description("Sales answer within a minute.")
     expect(dialog.get_by_role("button", name="Ring")).to_be_visible()
-    link = dialog.get_by_role("link", name=attrs["consent"])
+    expect(dialog.get_by_role("checkbox", name=attrs["consent"])).not_to_be_checked()
+    link = dialog.get_by_role("link", name=EN["privacy"])
     expect(link).to_have_attribute("href", attrs["consent-url"])
     shoot(page, "floating-data-attributes")
 

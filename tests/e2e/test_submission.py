@@ -65,7 +65,17 @@ def test_a_retry_reuses_the_key_and_a_new_submission_gets_a_new_one(
     last = sent[2]
     assert last["website"] == "" and last["page_url"] == url
     assert last["rngst2"] == RNGST2 and last["ga"] == GA
-    assert set(last) == {"key", "phone", "name", "website", "page_url", "rngst2", "ga"}
+    assert last["form_token"] == sent[0]["form_token"]
+    assert set(last) == {
+        "key",
+        "phone",
+        "name",
+        "website",
+        "page_url",
+        "rngst2",
+        "ga",
+        "form_token",
+    }
     ringostat.wait_for(1)
 
 
