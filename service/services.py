@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .agents import AgentMonitor
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore
 from .phone import PhonePolicy
 from .providers import Provider
+from .routing import Router
 
 
 @dataclass
@@ -20,6 +22,9 @@ class Services:
     provider: Provider
     dispatcher: Dispatcher
     phone_policy: PhonePolicy
+    # None without a Ringostat auth key: nothing to ask about agents.
+    agents: AgentMonitor | None = None
+    router: Router | None = None
 
 
 def services() -> Services:

@@ -61,8 +61,10 @@ DISPATCHING = "dispatching"
 PLACED = "placed"
 CONNECTED = "connected"
 FAILED = "failed"
+# CALLGATE_REQUIRE_AGENT_ONLINE: nobody can answer yet; re-checked with backoff.
+WAITING_FOR_AGENT = "waiting_for_agent"
 
-OPEN_STATUSES = (QUEUED, DISPATCHING, PLACED, CONNECTED)
+OPEN_STATUSES = (QUEUED, WAITING_FOR_AGENT, DISPATCHING, PLACED, CONNECTED)
 
 
 class Base(DeclarativeBase):
@@ -102,6 +104,11 @@ class Lead(Base):
     # assume it was placed rather than risk ringing the visitor twice, and say so.
     confirmed: Mapped[bool] = mapped_column(Boolean, default=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # Where the callback's agent leg went (number or SIP login): a later call from the
+    # visitor is routed there (the Ringostat call-routing webhook).
+    destination: Mapped[str | None] = mapped_column(String(64))
+    # How often the lead found no agent online (CALLGATE_REQUIRE_AGENT_ONLINE): its backoff.
+    agent_checks: Mapped[int] = mapped_column(Integer, default=0)
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"

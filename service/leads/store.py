@@ -24,11 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from .model import (
+    CONNECTED,
     DISPATCHING,
     FAILED,
     OPEN_STATUSES,
     PLACED,
     QUEUED,
+    WAITING_FOR_AGENT,
     Attempt,
     Lead,
     utcnow,
@@ -259,6 +261,69 @@ class LeadStore:
     def next_due(self) -> datetime | None:
         with self.session() as s:
             return s.scalar(select(func.min(Lead.due_at)).where(Lead.status == QUEUED))
+
+    # -- agents and routing -------------------------------------------------------------------
+
+    def wait_for_agent(self, lead: Lead, due_at: datetime) -> bool:
+        """Park a claimed lead until ``due_at``: no agent can answer, so nothing was sent.
+
+        The claim counted an attempt; waiting is not one, so the count is given back.
+        """
+        with self.session() as s:
+            result = s.execute(
+                update(Lead)
+                .where(*_held(lead))
+                .values(
+                    status=WAITING_FOR_AGENT,
+                    due_at=due_at,
+                    lease_until=None,
+                    in_flight=False,
+                    attempt_count=Lead.attempt_count - 1,
+                    agent_checks=Lead.agent_checks + 1,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def release_waiting(self) -> int:
+        """Queue again the waiting leads whose re-check fell due; how many."""
+        now = utcnow()
+        with self.session() as s:
+            result = s.execute(
+                update(Lead)
+                .where(Lead.status == WAITING_FOR_AGENT, Lead.due_at <= now)
+                .values(status=QUEUED, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result)
+
+    def record_destination(self, lead_id: str, destination: str) -> None:
+        """Remember where the callback's agent leg went, for the call-routing webhook."""
+        with self.session() as s:
+            s.execute(
+                update(Lead)
+                .where(Lead.id == lead_id)
+                .values(destination=destination)
+                .execution_options(synchronize_session=False)
+            )
+
+    def sticky_destination(self, phone: str, window: timedelta) -> str | None:
+        """Where the newest callback to ``phone`` placed within ``window`` was sent."""
+        with self.session() as s:
+            found: str | None = s.scalar(
+                select(Lead.destination)
+                .where(
+                    Lead.phone == phone,
+                    Lead.created_at >= utcnow() - window,
+                    Lead.placed_at >= utcnow() - window,
+                    Lead.status.in_((PLACED, CONNECTED)),
+                    Lead.destination.is_not(None),
+                )
+                .order_by(Lead.created_at.desc())
+                .limit(1)
+            )
+            return found
 
     # -- operators ----------------------------------------------------------------------------
 
