@@ -25,6 +25,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, request
 
 from ..config import RouteSettings
+from ..limits import limiter
 from ..routing import FALLBACK, Route
 from ..services import services
 from . import origins
@@ -108,6 +109,7 @@ def answer(route: Route, settings: RouteSettings, rpc_id: Any) -> Response:
 
 @bp.route("/route", methods=METHODS)
 @bp.route("/route/<path_token>", methods=METHODS)
+@limiter.exempt  # Ringostat calls from a few addresses; a live call is never rate limited
 def route(path_token: str | None = None) -> Response:
     svc = services()
     settings = svc.settings.route
