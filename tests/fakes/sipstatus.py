@@ -67,6 +67,11 @@ class FakeSipStatus:
         return [r for r in self.http.received if not r.path.startswith("/sipstatus/")]
 
     def start(self) -> FakeSipStatus:
+        # A short poll interval: stopping takes 50 ms instead of serve_forever's 500.
+        server = self.http.server
+        self.http.thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.http.start()
         return self
 
