@@ -17,7 +17,9 @@ callers match a placed lead (sticky), the rest go to the least recently routed f
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -103,10 +106,24 @@ def run(
                 return FALLBACK not in answers
 
             wait_until(warm, 60, "every worker's SIP-status cache warm")
-            return _measure(url, requests_total, rate, concurrency, sticky_callers)
+            result = _measure(url, requests_total, rate, concurrency, sticky_callers)
         finally:
             service.stop()
             sip.stop()
+        result.update(_server_side(service.log(), requests_total))
+        return result
+
+
+def _server_side(log: str, last: int) -> dict[str, Any]:
+    """The service's own timing of the measured requests (its access log, request to answer)."""
+    found = re.findall(r"/api/v1/ringostat/route/\S+ 200 ([\d.]+)ms", log)
+    samples = [float(ms) for ms in found[-last:]]
+    if len(samples) < 2:
+        return {}
+    return {
+        "server_p50_ms": round(statistics.median(samples), 2),
+        "server_p99_ms": round(_percentile(samples, 99), 2),
+    }
 
 
 def _measure(
@@ -118,6 +135,7 @@ def _measure(
     a stall is charged to every request it delayed (no coordinated omission).
     """
     local = threading.local()
+    target = urlsplit(url)
     callers = sticky_callers + [f"38050{2000000 + n:07d}" for n in range(80)]
     interval = 1.0 / rate if rate > 0 else 0.0
 
@@ -128,13 +146,18 @@ def _measure(
             time.sleep(pause)
         else:
             due = due if interval else time.perf_counter()
-        session: requests.Session | None = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        response = session.get(url, params={"caller": callers[n % len(callers)]}, timeout=5)
+        # http.client, not requests: a light client leaves the CPU to the service measured.
+        conn: http.client.HTTPConnection | None = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+        conn.request("GET", f"{target.path}?caller={callers[n % len(callers)]}")
+        response = conn.getresponse()
+        body = response.read()
         elapsed = (time.perf_counter() - due) * 1000
-        response.raise_for_status()
-        return elapsed, response.json()["destination"]
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}")
+        destination: str = json.loads(body)["destination"]
+        return elapsed, destination
 
     with ThreadPoolExecutor(concurrency) as pool:
         warmup = time.perf_counter()
