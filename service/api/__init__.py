@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import callbacks, health, openapi, site
+from . import callbacks, health, openapi, ringostat_route, site
 
 
 def register_blueprints(app: Flask) -> None:
-    for module in (callbacks, health, openapi, site):
+    for module in (callbacks, health, openapi, ringostat_route, site):
         app.register_blueprint(module.bp)
