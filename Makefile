@@ -35,6 +35,7 @@ lint: $(VENV)/.dev
 	$(BIN)/mypy
 
 bench: $(VENV)/.dev system-deps
+	scripts/system-deps.sh wrk
 	$(BIN)/python -m bench
 
 clean:

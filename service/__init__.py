@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
 from .captcha import CaptchaVerifier
 from .config import Settings
@@ -19,7 +20,9 @@ from .limits import init_app as init_limits
 from .logs import configure_logging
 from .phone import PhonePolicy
 from .providers import build_provider
+from .routing import RoutedLedger, Router
 from .services import Services
+from .shared import connect
 
 MAX_BODY = 16 * 1024
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -40,7 +43,10 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     store = LeadStore(settings.database_url)
     provider = build_provider(settings)
-    dispatcher = Dispatcher(settings, store, provider)
+    shared = connect(settings.redis_url)
+    agents = build_monitor(settings, shared)
+    dispatcher = Dispatcher(settings, store, provider, agents=agents)
+    router = Router(settings, store, agents, RoutedLedger(shared, namespace(settings)))
     app.extensions["callgate"] = Services(
         settings=settings,
         store=store,
@@ -53,6 +59,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.blocked_prefixes,
         ),
         captcha=CaptchaVerifier(settings),
+        agents=agents,
+        router=router,
     )
     init_limits(app, settings)
     origins.init_app(app, settings.allowed_origins)
@@ -61,6 +69,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     _log_requests(app)
     if settings.dispatcher == "inline":
         dispatcher.start()
+    if settings.route.token and agents is not None:
+        # The webhook reads status without waiting: keep it warm between calls.
+        agents.start()
     return app
 
 

@@ -19,10 +19,14 @@ from typing import TypeVar
 import limits
 import phonenumbers
 
+from .destinations import destination
+
 PREFIX = "CALLGATE_"
 
 PROVIDERS = ("dry-run", "ringostat", "ringostat-simple")
 DISPATCHERS = ("inline", "external")
+SIP_STATUS_SOURCES = ("sip", "smart-phone", "both")
+ROUTE_RESPONSES = ("json", "http", "jsonrpc")
 
 # libphonenumber's PhoneNumberType names, spelt the way people write them in configuration.
 NUMBER_TYPES: dict[str, int] = {
@@ -74,6 +78,32 @@ class RingostatSettings:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Ringostat SIP status: who is online and not speaking, and what depends on it."""
+
+    logins: tuple[str, ...] = ()  # empty: any SIP login of the project
+    require_online: bool = False
+    source: str = "sip"  # sip | smart-phone | both
+    smart_phone_token: str = field(default="", repr=False)
+    with_dnd: bool = False  # withRspDoNotDisturbSips
+    status_ttl: float = 5.0
+    status_max_age: float = 30.0
+    recheck_cap: float = 30.0
+
+
+@dataclass(frozen=True)
+class RouteSettings:
+    """Ringostat's call-routing webhook, ``/api/v1/ringostat/route``."""
+
+    token: str = field(default="", repr=False)  # empty: the endpoint answers 404
+    response: str = "json"  # json | http | jsonrpc: Ringostat's "data import type"
+    response_key: str = "destination"
+    caller_param: str = "caller"
+    fallback: str = ""  # empty: no destination, Ringostat goes on with its scheme
+    sticky_window: float = 86400.0
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
@@ -119,6 +149,9 @@ class Settings:
     workers: int = 2
     threads: int = 4
     ringostat: RingostatSettings = field(default_factory=RingostatSettings)
+    redis_url: str = ""  # short shared caches; empty: each process keeps its own
+    agents: AgentSettings = field(default_factory=AgentSettings)
+    route: RouteSettings = field(default_factory=RouteSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +174,7 @@ class Settings:
             direction=env.choice("RINGOSTAT_DIRECTION", ("out", "in"), "out"),
             extension=env.text("RINGOSTAT_EXTENSION"),
         )
+        ratelimit_storage_url = env.text("RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url)
         secret_key = env.secret("SECRET_KEY")
         if not secret_key:
             if provider != "dry-run":
@@ -153,7 +187,7 @@ class Settings:
         settings = cls(
             provider=provider,
             database_url=env.text("DATABASE_URL", cls.database_url),
-            ratelimit_storage_url=env.text("RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url),
+            ratelimit_storage_url=ratelimit_storage_url,
             allowed_origins=env.origins("ALLOWED_ORIGINS"),
             default_region=default_region,
             allowed_countries=env.regions("ALLOWED_COUNTRIES", (default_region,)),
@@ -197,8 +231,12 @@ class Settings:
             workers=env.integer("WORKERS", 2, minimum=1, maximum=64),
             threads=env.integer("THREADS", 4, minimum=1, maximum=256),
             ringostat=ringostat,
+            redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
+            agents=_agent_settings(env),
+            route=_route_settings(env),
         )
         settings.check_provider()
+        settings.check_agents()
         return settings
 
     def check_provider(self) -> None:
@@ -218,9 +256,37 @@ class Settings:
             if not value:
                 raise ConfigError(_name(suffix), f"required when CALLGATE_PROVIDER={self.provider}")
 
+    def check_agents(self) -> None:
+        """Fail when agent status or routing is asked for without what it needs."""
+        if self.agents.require_online and not self.ringostat.auth_key:
+            raise ConfigError(
+                _name("RINGOSTAT_AUTH_KEY"), "required when CALLGATE_REQUIRE_AGENT_ONLINE=true"
+            )
+        if self.agents.source != "sip":
+            if not self.agents.smart_phone_token:
+                raise ConfigError(
+                    _name("RINGOSTAT_SMART_PHONE_TOKEN"),
+                    f"required when CALLGATE_SIPSTATUS_SOURCE={self.agents.source}",
+                )
+            if not self.ringostat.project_id:
+                raise ConfigError(
+                    _name("RINGOSTAT_PROJECT_ID"),
+                    f"required when CALLGATE_SIPSTATUS_SOURCE={self.agents.source}",
+                )
+        if self.agents.status_max_age < self.agents.status_ttl:
+            raise ConfigError(
+                _name("SIPSTATUS_MAX_AGE"), "must not be shorter than CALLGATE_SIPSTATUS_TTL"
+            )
+
     def secret_values(self) -> tuple[str, ...]:
         """Every secret in force, so logs can redact them wherever they turn up."""
-        values = [self.secret_key, self.ringostat.auth_key, self.captcha_secret]
+        values = [
+            self.secret_key,
+            self.ringostat.auth_key,
+            self.captcha_secret,
+            self.agents.smart_phone_token,
+            self.route.token,
+        ]
         return tuple(v for v in values if v)
 
     @property
@@ -230,6 +296,45 @@ class Settings:
 
 def _name(suffix: str) -> str:
     return PREFIX + suffix
+
+
+def _agent_settings(env: _Env) -> AgentSettings:
+    return AgentSettings(
+        logins=env.destinations("AGENT_LOGINS"),
+        require_online=env.boolean("REQUIRE_AGENT_ONLINE", False),
+        source=env.choice("SIPSTATUS_SOURCE", SIP_STATUS_SOURCES, "sip"),
+        smart_phone_token=env.secret("RINGOSTAT_SMART_PHONE_TOKEN"),
+        with_dnd=env.boolean("SIPSTATUS_WITH_DND", False),
+        status_ttl=env.duration("SIPSTATUS_TTL", "5s"),
+        status_max_age=env.duration("SIPSTATUS_MAX_AGE", "30s"),
+        recheck_cap=env.duration("AGENT_RECHECK_CAP", "30s"),
+    )
+
+
+def _route_settings(env: _Env) -> RouteSettings:
+    fallback = env.destinations("ROUTE_FALLBACK")
+    if len(fallback) > 1:
+        raise ConfigError(_name("ROUTE_FALLBACK"), "give one number or SIP login")
+    key = env.text("ROUTE_RESPONSE_KEY", RouteSettings.response_key)
+    if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", key):
+        raise ConfigError(_name("ROUTE_RESPONSE_KEY"), f"{key!r} is not a JSON key like number_01")
+    caller_param = env.text("ROUTE_CALLER_PARAM", RouteSettings.caller_param)
+    if not re.match(r"^[A-Za-z0-9_\-]{1,64}$", caller_param):
+        raise ConfigError(_name("ROUTE_CALLER_PARAM"), f"{caller_param!r} is not a parameter name")
+    token = env.secret("ROUTE_TOKEN")
+    if token and (len(token) < 16 or not re.match(r"^[A-Za-z0-9_\-]+$", token)):
+        # It travels in a URL Ringostat stores: long, random, and URL-safe as it is.
+        raise ConfigError(
+            _name("ROUTE_TOKEN"), "use at least 16 letters, digits, '-' or '_' (not shown here)"
+        )
+    return RouteSettings(
+        token=token,
+        response=env.choice("ROUTE_RESPONSE", ROUTE_RESPONSES, "json"),
+        response_key=key,
+        caller_param=caller_param,
+        fallback=fallback[0] if fallback else "",
+        sticky_window=env.duration("STICKY_WINDOW", "24h"),
+    )
 
 
 T = TypeVar("T")
@@ -306,6 +411,34 @@ class _Env:
     def duration(self, suffix: str, default: str) -> float:
         return self._parse(suffix, default, parse_duration)
 
+    def boolean(self, suffix: str, default: bool) -> bool:
+        def parse(text: str) -> bool:
+            value = text.lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{text!r} is not true or false")
+
+        return self._parse(suffix, "true" if default else "false", parse)
+
+    def destinations(self, suffix: str) -> tuple[str, ...]:
+        """Comma-separated numbers in international format or SIP logins."""
+        return self._parse(suffix, "", lambda text: tuple(destination(p) for p in _items(text)))
+
+    def redis_url(self, suffix: str, ratelimit_storage_url: str) -> str:
+        """Its own value, else the rate-limit storage when that is a plain Redis URL."""
+
+        def parse(text: str) -> str:
+            if not re.match(r"^rediss?://", text):
+                raise ValueError(f"{text!r} is not a redis:// or rediss:// URL")
+            return text
+
+        text = self.raw(suffix)
+        if text is not None:
+            return self._parse(suffix, "", lambda _: parse(text))
+        return ratelimit_storage_url if re.match(r"^rediss?://", ratelimit_storage_url) else ""
+
     def limit(self, suffix: str, default: str) -> str:
         def parse(text: str) -> str:
             try:
@@ -333,17 +466,6 @@ class _Env:
         return self._parse(
             suffix, ",".join(default), lambda text: tuple(_region(p) for p in _items(text))
         )
-
-    def boolean(self, suffix: str, default: bool) -> bool:
-        def parse(text: str) -> bool:
-            value = text.lower()
-            if value in ("1", "true", "yes", "on"):
-                return True
-            if value in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(f"{text!r} is not true or false")
-
-        return self._parse(suffix, "true" if default else "false", parse)
 
     def prefixes(self, suffix: str) -> tuple[str, ...]:
         def parse(text: str) -> tuple[str, ...]:

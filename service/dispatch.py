@@ -19,11 +19,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
+from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError
+from .routing import placed_destination
 
 log = logging.getLogger("callgate.dispatch")
 
@@ -57,10 +59,20 @@ class Dispatcher:
     hands them over; so the database sees one claim per batch, not one poll per thread.
     """
 
-    def __init__(self, settings: Settings, store: LeadStore, provider: Provider) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: LeadStore,
+        provider: Provider,
+        agents: AgentMonitor | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.provider = provider
+        # CALLGATE_REQUIRE_AGENT_ONLINE: a lead is placed only when an agent can answer.
+        self.agents = agents
+        if agents is None and settings.agents.require_online:
+            self.agents = build_monitor(settings)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -117,6 +129,7 @@ class Dispatcher:
             try:
                 if time.monotonic() >= next_reclaim:
                     self.store.reclaim_expired()
+                    self.store.release_waiting()
                     next_reclaim = time.monotonic() + self.settings.dispatch_poll
                 self._wake.clear()
                 if self._claim_batch(lease):
@@ -171,6 +184,8 @@ class Dispatcher:
                 ),
             )
             return
+        if self.settings.agents.require_online and not self._agent_can_answer(lead):
+            return
         call = call_request(lead)
         if not self.store.mark_in_flight(lead):
             log.warning("lead %s: claim lost before sending", lead.id)
@@ -200,6 +215,9 @@ class Dispatcher:
             ),
         )
         self.config_fault = None
+        destination = placed_destination(self.settings, placement)
+        if destination:
+            self.store.record_destination(lead.id, destination)
         log.info(
             "lead %s placed with %s to %s in %dms (attempt %d)",
             lead.id,
@@ -208,6 +226,32 @@ class Dispatcher:
             _ms(started),
             lead.attempt_count,
         )
+
+    def _agent_can_answer(self, lead: Lead) -> bool:
+        """True when an agent is online and not speaking; else park the lead and say False.
+
+        An unknown status (Ringostat unreachable) counts as nobody: the rule is "only when".
+        The wait is not an attempt; re-checks back off up to ``CALLGATE_AGENT_RECHECK_CAP``.
+        """
+        snapshot = self.agents.current_or_fetch() if self.agents is not None else None
+        if snapshot is not None and snapshot.free(self.settings.agents.logins):
+            return True
+        delay = backoff(
+            lead.agent_checks + 1,
+            self.settings.retry_base,
+            self.settings.agents.recheck_cap,
+            self._rng,
+        )
+        if self.store.wait_for_agent(lead, utcnow() + timedelta(seconds=delay)):
+            log.info(
+                "lead %s: no agent online and free%s; re-check in %.1fs",
+                lead.id,
+                "" if snapshot is not None else " (status unknown)",
+                delay,
+            )
+        else:
+            log.warning("lead %s: lease lost while waiting for an agent", lead.id)
+        return False
 
     def _failure(self, lead: Lead, exc: ProviderError, duration_ms: int) -> Outcome:
         common = Outcome(

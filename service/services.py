@@ -6,12 +6,14 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from .agents import AgentMonitor
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore
 from .phone import PhonePolicy
 from .providers import Provider
+from .routing import Router
 
 
 @dataclass
@@ -22,6 +24,9 @@ class Services:
     dispatcher: Dispatcher
     phone_policy: PhonePolicy
     captcha: CaptchaVerifier
+    # None without a Ringostat auth key: nothing to ask about agents.
+    agents: AgentMonitor | None = None
+    router: Router | None = None
 
 
 def services() -> Services:

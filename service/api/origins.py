@@ -13,6 +13,14 @@ from flask_cors import CORS
 from ..services import services
 from .problems import Problem
 
+# Blueprints of server-to-server endpoints (webhooks): their callers set Origin as they like.
+_EXEMPT: set[str] = set()
+
+
+def exempt(blueprint: str) -> None:
+    """Let posts to this blueprint carry any ``Origin``: a server calls it, not a page."""
+    _EXEMPT.add(blueprint)
+
 
 def allowed_origin(origin: str) -> bool:
     return origin.lower().rstrip("/") in services().settings.allowed_origins
@@ -37,7 +45,7 @@ def init_app(app: Flask, allowed: tuple[str, ...]) -> None:
 
     @app.before_request
     def _refuse_foreign_posts() -> None:
-        if request.method != "POST":
+        if request.method != "POST" or request.blueprint in _EXEMPT:
             return
         origin = request.headers.get("Origin")
         if origin is None or same_origin(origin) or allowed_origin(origin):

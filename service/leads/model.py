@@ -63,8 +63,10 @@ PLACED = "placed"
 CONNECTED = "connected"
 FAILED = "failed"
 HELD = "held"
+# CALLGATE_REQUIRE_AGENT_ONLINE: nobody can answer yet; re-checked with backoff.
+WAITING_FOR_AGENT = "waiting_for_agent"
 
-OPEN_STATUSES = (QUEUED, DISPATCHING, PLACED, CONNECTED, HELD)
+OPEN_STATUSES = (QUEUED, WAITING_FOR_AGENT, DISPATCHING, PLACED, CONNECTED, HELD)
 
 
 class Base(DeclarativeBase):
@@ -108,6 +110,11 @@ class Lead(Base):
     consent_version: Mapped[str | None] = mapped_column(String(32))
     # Set by `callgate leads purge`: phone masked, name, comment, IP and user agent removed.
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the callback's agent leg went (number or SIP login): a later call from the
+    # visitor is routed there (the Ringostat call-routing webhook).
+    destination: Mapped[str | None] = mapped_column(String(64))
+    # How often the lead found no agent online (CALLGATE_REQUIRE_AGENT_ONLINE): its backoff.
+    agent_checks: Mapped[int] = mapped_column(Integer, default=0)
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"

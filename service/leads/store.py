@@ -30,6 +30,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     text,
     update,
@@ -39,12 +40,14 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..phone import mask
 from .model import (
+    CONNECTED,
     DISPATCHING,
     FAILED,
     HELD,
     OPEN_STATUSES,
     PLACED,
     QUEUED,
+    WAITING_FOR_AGENT,
     Attempt,
     BlockedNumber,
     Lead,
@@ -57,6 +60,20 @@ log = logging.getLogger("callgate.leads")
 NOTIFY_CHANNEL = "callgate_leads"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
+
+_STICKY_DESTINATION = (
+    select(Lead.destination)
+    .where(
+        Lead.phone == bindparam("phone"),
+        Lead.created_at >= bindparam("since"),
+        Lead.placed_at >= bindparam("since"),
+        # Two equalities, not IN: an expanding IN is re-rendered on every execution.
+        or_(Lead.status == PLACED, Lead.status == CONNECTED),
+        Lead.destination.is_not(None),
+    )
+    .order_by(Lead.created_at.desc())
+    .limit(1)
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +164,12 @@ class LeadStore:
         lead.status = lead.status if lead.status == HELD else QUEUED
         lead.due_at = lead.due_at or now
         lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
-        values = {column.key: getattr(lead, column.key) for column in LEADS.columns}
+        # Unset columns are left out so that their defaults apply.
+        values = {
+            column.key: value
+            for column in LEADS.columns
+            if (value := getattr(lead, column.key)) is not None
+        }
         try:
             with self._write_lock, self.engine.begin() as conn:
                 conn.execute(_INSERT, values)
@@ -276,6 +298,65 @@ class LeadStore:
         if requeued or settled:
             log.warning("expired leases: %d requeued, %d settled as unknown", requeued, settled)
         return requeued, settled
+
+    # -- agents and routing -------------------------------------------------------------------
+
+    def wait_for_agent(self, lead: Lead, due_at: datetime) -> bool:
+        """Park a claimed lead until ``due_at``: no agent can answer, so nothing was sent.
+
+        The claim counted an attempt; waiting is not one, so the count is given back.
+        """
+        with self.session() as s:
+            result = s.execute(
+                update(Lead)
+                .where(*_held(lead))
+                .values(
+                    status=WAITING_FOR_AGENT,
+                    due_at=due_at,
+                    lease_until=None,
+                    in_flight=False,
+                    attempt_count=Lead.attempt_count - 1,
+                    agent_checks=Lead.agent_checks + 1,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result) == 1
+
+    def release_waiting(self) -> int:
+        """Queue again the waiting leads whose re-check fell due; how many."""
+        now = utcnow()
+        with self.session() as s:
+            result = s.execute(
+                update(Lead)
+                .where(Lead.status == WAITING_FOR_AGENT, Lead.due_at <= now)
+                .values(status=QUEUED, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result)
+
+    def record_destination(self, lead_id: str, destination: str) -> None:
+        """Remember where the callback's agent leg went, for the call-routing webhook."""
+        with self.session() as s:
+            s.execute(
+                update(Lead)
+                .where(Lead.id == lead_id)
+                .values(destination=destination)
+                .execution_options(synchronize_session=False)
+            )
+
+    def sticky_destination(self, phone: str, window: timedelta) -> str | None:
+        """Where the newest callback to ``phone`` placed within ``window`` was sent.
+
+        Runs during a live call (the routing webhook): a prebuilt statement on a plain
+        connection, no ORM session, costs a fraction of building the query each time.
+        """
+        since = utcnow() - window
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(
+                _STICKY_DESTINATION, {"phone": phone, "since": since}
+            ).scalar()
+            return found
 
     # -- operators ----------------------------------------------------------------------------
 
