@@ -21,8 +21,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from ..config import Settings
-from ..services import services
+from ..agents import agents_available
+from ..services import Services, services
 from ..tokens import issue
 
 bp = Blueprint("widget", __name__)
@@ -90,13 +90,15 @@ def choose_language(wanted: str) -> str:
     return DEFAULT_LANGUAGE
 
 
-def public_config(settings: Settings, lang: str) -> dict[str, Any]:
-    """What the widget may know; every visitor can read it. Add public fields here (e.g.
-    agents available).
+def public_config(svc: Services, lang: str) -> dict[str, Any]:
+    """What the widget may know; every visitor can read it. Add public fields here.
+
+    ``agents_available`` reads the cached SIP-status snapshot, never Ringostat itself.
 
     ``form_token`` is the signed token the service asks every post for (``CALLGATE_FORM_TOKEN``);
     the widget waits until it is ``form_token_min_age`` seconds old before sending.
     """
+    settings = svc.settings
     return {
         "lang": lang,
         "languages": list(LANGUAGES),
@@ -106,6 +108,7 @@ def public_config(settings: Settings, lang: str) -> dict[str, Any]:
         "require_consent": settings.require_consent,
         "form_token": issue(settings.secret_key),
         "form_token_min_age": settings.form_token_min_age,
+        "agents_available": agents_available(svc),
     }
 
 
@@ -133,6 +136,6 @@ def widget_js() -> Response:
 def widget_config() -> Response:
     """Public settings in the visitor's language (``?lang=uk,ru,en``)."""
     lang = choose_language(request.args.get("lang", "")[:200])
-    response = jsonify(public_config(services().settings, lang))
+    response = jsonify(public_config(services(), lang))
     response.headers["Cache-Control"] = CONFIG_CACHE
     return response

@@ -39,7 +39,16 @@ OTHER_CODES = (
     "form_token_expired",
     "form_token_too_fast",
 )
-STATUSES = ("queued", "dispatching", "placed", "connected", "failed", "scheduled")
+STATUSES = (
+    "queued",
+    "dispatching",
+    "placed",
+    "connected",
+    "failed",
+    "scheduled",
+    "held",
+    "waiting_for_agent",
+)
 ORIGIN = "https://www.example.com"
 
 
@@ -116,6 +125,7 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "countries": ["UA", "PL"],
         "require_consent": False,
         "form_token_min_age": 2.0,
+        "agents_available": False,  # a Ringostat key, but no SIP status read yet
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
