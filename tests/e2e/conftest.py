@@ -22,9 +22,9 @@ from urllib.parse import quote, urlsplit
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from tests.fakes.provider import FakeProvider
+from tests.fakes.provider import FakeProvider, Received
 from tests.integration.conftest import RINGOSTAT_ENV
-from tests.servers import ROOT, Service
+from tests.servers import ROOT, Service, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 # Root in a container, and no reaching out to Google's services from a test run.
@@ -193,6 +193,20 @@ def _fresh_provider(ringostat: FakeProvider) -> None:
     ringostat.set()
     with ringostat._lock:
         ringostat.received.clear()
+
+
+def calls(fake: FakeProvider) -> list[Received]:
+    """The callbacks Ringostat was asked to place (it is also asked for SIP status)."""
+    with fake._lock:
+        return [r for r in fake.received if r.method == "POST" and r.path == "/a/v2"]
+
+
+def wait_calls(fake: FakeProvider, count: int, timeout: float = 10.0) -> list[Received]:
+    """Exactly ``count`` callbacks, once they have arrived."""
+    wait_until(lambda: len(calls(fake)) >= count, timeout, f"{count} callback(s)")
+    found = calls(fake)
+    assert len(found) == count, found
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import HostSite, service_env, shoot, texts, widget_page
+from tests.e2e.conftest import HostSite, service_env, shoot, texts, wait_calls, widget_page
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
@@ -61,7 +61,7 @@ def test_consent_is_asked_and_a_fast_visitor_is_not_refused(
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
     assert len(posts) == 1
     assert posts[0]["consent"] is True and posts[0]["form_token"]
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)
 
 
 def test_an_expired_token_is_renewed_and_the_submission_sent_again(
@@ -98,4 +98,4 @@ def test_an_expired_token_is_renewed_and_the_submission_sent_again(
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=15_000)
     assert len(posts) == 2
     assert posts[0]["form_token"] != posts[1]["form_token"]
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)

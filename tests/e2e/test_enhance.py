@@ -17,6 +17,7 @@ from tests.e2e.conftest import (
     service_env,
     shoot,
     texts,
+    wait_calls,
     widget_page,
 )
 from tests.fakes.provider import FakeProvider
@@ -95,7 +96,7 @@ def test_enhanced_form_posts_with_fetch_and_keeps_the_site_look(
     button = page.get_by_role("button", name="Request a call")
     assert button.evaluate("(b) => getComputedStyle(b).backgroundColor") == "rgb(200, 60, 0)"
     shoot(page, "enhance-2-placed")
-    [received] = ringostat.wait_for(1)
+    [received] = wait_calls(ringostat, 1)
     params = received.json()["params"]
     assert params["caller"] == "380671112233"
     assert {k: params[k] for k in UTM_PARAMS} == UTM_PARAMS
@@ -136,7 +137,7 @@ def test_without_javascript_the_plain_form_posts_and_comes_back(
     page.wait_for_url(re.compile(re.escape(url) + r"\?callgate=\w+"))
     lead_id = page.url.split("callgate=")[1]
     assert requests.get(f"{service.url}/api/v1/callbacks/{lead_id}", timeout=5).ok
-    [received] = ringostat.wait_for(1)
+    [received] = wait_calls(ringostat, 1)
     assert received.json()["params"]["caller"] == "380671112233"
 
 
@@ -200,4 +201,4 @@ def test_demo_page_enhances_its_form_and_shows_the_launcher(
     expect(page.locator(".callgate-status")).to_have_text(EN["placed"], timeout=10_000)
     assert page.url == service.url + "/"
     shoot(page, "demo-page-placed")
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)

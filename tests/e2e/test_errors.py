@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import HostSite, focused, service_env, shoot, texts, widget_page
+from tests.e2e.conftest import HostSite, calls, focused, service_env, shoot, texts, widget_page
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
@@ -61,7 +61,7 @@ def test_bad_number_then_rate_limit_are_shown_in_place(
     seconds = int(re.findall(r"\d+", status.inner_text())[0])
     assert 1 <= seconds <= 60
     shoot(page, "error-2-rate-limited-uk")
-    assert ringostat.received == []
+    assert calls(ringostat) == []
 
 
 def test_empty_number_is_caught_before_sending(

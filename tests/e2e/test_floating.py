@@ -14,6 +14,7 @@ from tests.e2e.conftest import (
     focused,
     shoot,
     texts,
+    wait_calls,
     widget_page,
 )
 from tests.fakes.provider import FakeProvider
@@ -60,7 +61,7 @@ def test_keyboard_only_open_fill_submit_reaches_ringostat_with_attribution(
     status = dialog.get_by_role("status")
     expect(status).to_have_text(EN["placed"], timeout=10_000)
     shoot(page, "floating-3-placed")
-    [received] = ringostat.wait_for(1)
+    [received] = wait_calls(ringostat, 1)
     params = received.json()["params"]
     assert params["caller"] == "380671112233"
     assert {k: params[k] for k in UTM_PARAMS} == UTM_PARAMS
@@ -146,7 +147,7 @@ def test_usable_at_320_css_pixels(
     submit.scroll_into_view_if_needed()
     submit.click()
     expect(dialog.get_by_role("status")).to_have_text(uk["placed"], timeout=10_000)
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)
 
 
 def test_each_language_shows_its_own_strings(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import UTM_PARAMS, HostSite, shoot, texts, widget_page
+from tests.e2e.conftest import UTM_PARAMS, HostSite, shoot, texts, wait_calls, widget_page
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
@@ -55,7 +55,7 @@ def test_strict_csp_page_works_without_unsafe_inline(
     dialog.get_by_role("button", name=EN["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
     shoot(page, "csp-strict-placed")
-    [received] = ringostat.wait_for(1)
+    [received] = wait_calls(ringostat, 1)
     params = received.json()["params"]
     assert {k: params[k] for k in UTM_PARAMS} == UTM_PARAMS
     # Nothing of ours was blocked: only the two canaries.
@@ -112,7 +112,7 @@ def test_hostile_host_stylesheet_cannot_break_it(
     dialog.get_by_role("button", name=EN["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
     shoot(page, "hostile-css-placed")
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)
 
 
 HOST_ELEMENTS = """<h2 id="h">Host heading</h2><p id="p">Host text</p>

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import GA, RNGST2, HostSite, texts, widget_page
+from tests.e2e.conftest import GA, RNGST2, HostSite, calls, texts, wait_calls, widget_page
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
@@ -76,7 +76,7 @@ def test_a_retry_reuses_the_key_and_a_new_submission_gets_a_new_one(
         "ga",
         "form_token",
     }
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)
 
 
 def test_without_crypto_random_uuid_a_fallback_key_is_accepted(
@@ -95,7 +95,7 @@ def test_without_crypto_random_uuid_a_fallback_key_is_accepted(
     key = posted.value.headers["idempotency-key"]
     assert KEY.match(key) and key.startswith("cg-")
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
-    ringostat.wait_for(1)
+    wait_calls(ringostat, 1)
 
 
 def test_a_filled_honeypot_is_refused_and_said_so(
@@ -111,7 +111,7 @@ def test_a_filled_honeypot_is_refused_and_said_so(
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
     dialog.get_by_label(EN["phone"]).press("Enter")
     expect(dialog.get_by_role("status")).to_have_text(EN["honeypot"])
-    assert ringostat.received == []
+    assert calls(ringostat) == []
 
 
 def test_without_cookies_nothing_is_invented(
@@ -128,7 +128,7 @@ def test_without_cookies_nothing_is_invented(
         dialog.get_by_label(EN["phone"]).press("Enter")
     body = json.loads(posted.value.post_data or "{}")
     assert body["rngst2"] is None and body["ga"] is None
-    [received] = ringostat.wait_for(1)
+    [received] = wait_calls(ringostat, 1)
     params = received.json()["params"]
     assert not {"utmSource", "utmMedium", "utmCampaign", "clientId"} & set(params)
     assert params["caller"] == "380671112233"
