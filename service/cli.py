@@ -147,6 +147,23 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
     click.echo(f"lead {lead_id} queued")
 
 
+@leads.command("cancel")
+@click.argument("lead_id")
+def leads_cancel(lead_id: str) -> None:
+    """Stop a lead: a queued one is never called, a ringing one is hung up (RingCentral)."""
+    from .providers import build_provider
+    from .tracking import CancelRefused, cancel_lead
+
+    settings = _settings()
+    store = LeadStore(settings.database_url)
+    try:
+        click.echo(cancel_lead(store, build_provider(settings), lead_id))
+    except CancelRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        store.close()
+
+
 EXPORT_COLUMNS = (
     "created_at",
     "status",

@@ -21,7 +21,8 @@ from .config import Settings
 from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
 from .phone import mask
-from .providers import CallRequest, Provider, ProviderError
+from .providers import CallRequest, Provider, ProviderError, tracking
+from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
 
@@ -72,11 +73,23 @@ class Dispatcher:
             listener = threading.Thread(target=self._listen, name="callgate-listen", daemon=True)
             listener.start()
             self._threads.append(listener)
+        self._start_status_checker()
         log.info(
             "dispatcher started: provider=%s threads=%d",
             self.provider.name,
             self.settings.dispatch_threads,
         )
+
+    def _start_status_checker(self) -> None:
+        """For providers that report on their calls: follow placed leads to their end."""
+        if tracking(self.provider) is None:
+            return
+        checker = StatusChecker(self.settings, self.store, self.provider)
+        thread = threading.Thread(
+            target=checker.run, args=(self._stop,), name="callgate-status", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, timeout: float = 15.0) -> None:
         """Let in-flight calls finish (up to ``timeout``), then return."""
@@ -155,6 +168,7 @@ class Dispatcher:
                 http_status=placement.http_status,
                 provider_ref=placement.reference,
                 detail=detail,
+                due_at=first_check(self.settings, self.provider, placement),
             ),
         )
         self.config_fault = None

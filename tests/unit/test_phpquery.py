@@ -21,7 +21,7 @@ from service.providers.phpquery import http_build_query, urlencode
 PHP = shutil.which("php") or "/usr/bin/php"
 # One query per line: a built query never holds a raw newline (it would be %0A).
 PHP_BATCH = (
-    '$inputs = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);'
+    "$inputs = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);"
     'foreach ($inputs as $input) { echo http_build_query($input), "\\n"; }'
 )
 
