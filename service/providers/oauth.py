@@ -81,6 +81,11 @@ class JwtTokenSource:
             self._renew_at = now + max(lifetime / 2, lifetime - RENEW_BEFORE)
             return token
 
+    @property
+    def current(self) -> str | None:
+        """The cached token, if any, without signing in (to scrub it from quoted answers)."""
+        return self._token
+
     def invalidate(self, token: str) -> None:
         """The API refused this token (revoked, session ended): sign in afresh next time."""
         with self._lock:

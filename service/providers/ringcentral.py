@@ -178,7 +178,9 @@ class RingCentral:
         return f"{self.url}/{quote(placement.reference, safe='')}"
 
     def _secrets(self) -> tuple[str, ...]:
-        return tuple(v for v in (self.settings.client_secret, self.settings.jwt) if v)
+        """What must never be quoted: our credentials and the access token they bought."""
+        values = (self.settings.client_secret, self.settings.jwt, self.tokens.current)
+        return tuple(v for v in values if v)
 
     def _error(self, response: requests.Response, what: str) -> ProviderError:
         code = response.status_code
