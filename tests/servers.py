@@ -68,8 +68,11 @@ class Service:
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, timeout,
-                   f"callgate on {self.url} (log: {self.log_path})")
+        try:
+            wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, timeout,
+                       f"callgate on {self.url} (log: {self.log_path})")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc} returncode={self.process.poll()}") from None
         return self
 
     def stop(self) -> None:
