@@ -14,7 +14,7 @@ import threading
 from datetime import datetime, timedelta
 
 from .config import Settings
-from .leads import Lead, LeadStore
+from .leads import Lead, LeadStore, checks
 from .leads.model import PLACED, QUEUED, utcnow
 from .providers import Placement, Provider, ProviderError, tracking
 
@@ -51,7 +51,7 @@ class StatusChecker:
     def check_once(self) -> bool:
         """Check one due placed lead; False when none was due."""
         hold = timedelta(seconds=self.settings.dispatch_lease)
-        lead = self.store.claim_check(hold)
+        lead = checks.claim_check(self.store, hold)
         if lead is None:
             return False
         self.check(lead)
@@ -97,8 +97,13 @@ class StatusChecker:
         error: str | None = None,
     ) -> None:
         due = utcnow() + timedelta(seconds=due_in) if due_in is not None else None
-        written = self.store.record_check(
-            lead, status=status, due_at=due, provider_status=provider_status, error=error
+        written = checks.record_check(
+            self.store,
+            lead,
+            status=status,
+            due_at=due,
+            provider_status=provider_status,
+            error=error,
         )
         if not written:
             log.info("lead %s changed during the status check; left as it is now", lead.id)
@@ -116,7 +121,7 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
     if lead is None:
         raise CancelRefused(f"no lead {lead_id}")
     if lead.status == QUEUED:
-        if store.cancel(lead_id, "cancelled by an operator before it was placed"):
+        if checks.cancel(store, lead_id, "cancelled by an operator before it was placed"):
             return f"lead {lead_id} cancelled before it was placed"
         raise CancelRefused(f"lead {lead_id} is being placed right now; try again")
     if lead.status != PLACED:
@@ -128,5 +133,5 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
         tracker.cancel(Placement(reference=lead.provider_ref))
     except ProviderError as exc:
         raise CancelRefused(f"lead {lead_id}: {exc.message}") from None
-    store.cancel(lead_id, "cancelled by an operator while ringing")
+    checks.cancel(store, lead_id, "cancelled by an operator while ringing")
     return f"lead {lead_id}: call cancelled"

@@ -68,11 +68,8 @@ class Service:
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        try:
-            wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, timeout,
-                       f"callgate on {self.url} (log: {self.log_path})")
-        except TimeoutError as exc:
-            raise TimeoutError(f"{exc} returncode={self.process.poll()}") from None
+        wait_until(lambda: requests.get(f"{self.url}/healthz", timeout=1).ok, timeout,
+                   f"callgate on {self.url} (log: {self.log_path})")
         return self
 
     def stop(self) -> None:

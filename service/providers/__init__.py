@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from ..config import Settings
 from .base import (
@@ -13,7 +14,6 @@ from .base import (
     Provider,
     ProviderError,
     Tracking,
-    tracking,
 )
 from .dry_run import DryRun
 from .pbx import Pbx
@@ -49,3 +49,13 @@ def build_provider(settings: Settings) -> Provider:
     if settings.provider == "dry-run":
         return DryRun(_FACTORIES[settings.dry_run_as](settings, http))
     return _FACTORIES[settings.provider](settings, http)
+
+
+def tracking(provider: Provider) -> Tracking | None:
+    """The provider as :class:`Tracking` when it reports on its calls (RingCentral), else None.
+
+    Dry-run never does: it placed nothing to ask about.
+    """
+    if callable(getattr(provider, "status", None)) and callable(getattr(provider, "cancel", None)):
+        return cast(Tracking, provider)
+    return None

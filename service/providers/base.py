@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import requests
 
@@ -103,7 +103,6 @@ class CallState:
         return self.status != "placed"
 
 
-@runtime_checkable
 class Tracking(Protocol):
     """Optional: a provider that can report on and cancel a call it placed (RingCentral)."""
 
@@ -114,11 +113,6 @@ class Tracking(Protocol):
     def cancel(self, placement: Placement) -> None:
         """Stop a call that is still ringing; :class:`ProviderError` when it cannot."""
         ...
-
-
-def tracking(provider: Provider) -> Tracking | None:
-    """The provider as :class:`Tracking` when it reports on its calls, else None."""
-    return provider if isinstance(provider, Tracking) else None
 
 
 class HttpClient:
@@ -183,7 +177,7 @@ def retry_after(response: requests.Response) -> float | None:
 
 
 def status_error(
-    response: requests.Response, what: str, secrets: Iterable[str] = ()
+    response: requests.Response, what: str, secrets: tuple[str, ...] = ()
 ) -> ProviderError:
     """The common HTTP status rules: 401/403 config fault, 400 bad number, 429/5xx passing.
 
@@ -213,7 +207,7 @@ def status_error(
     )
 
 
-def snippet(text: str, secrets: Iterable[str] = ()) -> str:
+def snippet(text: str, secrets: tuple[str, ...] = ()) -> str:
     """A provider's words, short, on one line, with our secrets replaced by ``***``."""
     for secret in secrets:
         if secret:

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from service.cli import main
 from service.config import RingCentralSettings, Settings
 from service.dispatch import Dispatcher
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore, checks, migrate
 from service.leads.model import Base, utcnow
 from service.providers import Provider, build_provider
 from service.tracking import CancelRefused, StatusChecker, cancel_lead
@@ -143,8 +143,8 @@ def test_a_forgotten_ring_out_stays_placed_and_is_not_asked_again(
 
 def test_one_check_at_a_time(settings: Settings, store: LeadStore, rc: rm.Mocker) -> None:
     placed_lead(settings, store, build_provider(settings))
-    assert store.claim_check(timedelta(seconds=30)) is not None
-    assert store.claim_check(timedelta(seconds=30)) is None
+    assert checks.claim_check(store, timedelta(seconds=30)) is not None
+    assert checks.claim_check(store, timedelta(seconds=30)) is None
 
 
 def test_providers_without_status_leave_no_due_time(
@@ -156,7 +156,7 @@ def test_providers_without_status_leave_no_due_time(
     requests_mock.post(f"{settings.ringostat.api_url}/a/v2", json={"result": True})
     lead = placed_lead(settings, store, build_provider(settings))
     assert lead.due_at is None
-    assert store.claim_check(timedelta(seconds=30)) is None
+    assert checks.claim_check(store, timedelta(seconds=30)) is None
     with pytest.raises(CancelRefused, match="cannot cancel"):
         cancel_lead(store, build_provider(settings), lead.id)
     store.close()
