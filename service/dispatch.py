@@ -80,17 +80,6 @@ class Dispatcher:
             self.settings.dispatch_threads,
         )
 
-    def _start_status_checker(self) -> None:
-        """For providers that report on their calls: follow placed leads to their end."""
-        if tracking(self.provider) is None:
-            return
-        checker = StatusChecker(self.settings, self.store, self.provider)
-        thread = threading.Thread(
-            target=checker.run, args=(self._stop,), name="callgate-status", daemon=True
-        )
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self, timeout: float = 15.0) -> None:
         """Let in-flight calls finish (up to ``timeout``), then return."""
         self._stop.set()
@@ -218,6 +207,17 @@ class Dispatcher:
             "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
         )
         return common
+
+    def _start_status_checker(self) -> None:
+        """For providers that report on their calls: follow placed leads to their end."""
+        if tracking(self.provider) is None:
+            return
+        checker = StatusChecker(self.settings, self.store, self.provider)
+        thread = threading.Thread(
+            target=checker.run, args=(self._stop,), name="callgate-status", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
 
     def _finish(self, lead: Lead, outcome: Outcome) -> None:
         if not self.store.finish(lead, outcome):

@@ -150,7 +150,7 @@ class Postgres:
         self.dir.mkdir(parents=True, exist_ok=True)
         if self._as_postgres:
             shutil.chown(self.dir, "postgres", "postgres")
-            os.chmod(self.dir.parent, 0o755)  # noqa: S103 - postgres must traverse the tmp dir
+            os.chmod(self.dir.parent, 0o755)
         data = self.dir / "data"
         if not data.exists():
             self._run(_pg_bin("initdb"), "-D", str(data), "-U", "callgate", "-A", "trust",
