@@ -12,8 +12,8 @@ import requests
 
 from tests.fakes.apis import RING_OUT, FakeRingCentral, pbx_originated, ringostat_simple_ok
 from tests.fakes.provider import FakeProvider
+from tests.php import php_verify
 from tests.servers import Service, wait_until
-from tests.unit.test_pbx import php_verify
 
 SECRET_KEY = {"CALLGATE_SECRET_KEY": "integration-secret-key-0123456789"}
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
-import subprocess
-from typing import Any
 
 import pytest
 import requests_mock as rm
@@ -14,6 +11,7 @@ import requests_mock as rm
 from service.config import PbxSettings
 from service.providers.base import CallRequest, HttpClient, ProviderError
 from service.providers.pbx import Pbx, backend_link, dialled_number
+from tests.php import php_verify
 
 URL = "https://pbx.test"
 SETTINGS = PbxSettings(
@@ -33,30 +31,6 @@ SETTINGS = PbxSettings(
 )
 CALL = CallRequest(lead_id="Ab-3_x", phone="+380671112233", name="Олена & Co")
 OK = {"has_error": False, "messages": [], "results": ["Call successfully originated"]}
-PHP = shutil.which("php") or "/usr/bin/php"
-
-# What the PBX does with our POST: parse it, take the hash out, rebuild, compare.
-PHP_VERIFY = r"""
-parse_str(stream_get_contents(STDIN), $params);
-$given = $params['api_hash'];
-unset($params['api_hash']);
-echo json_encode([
-    'valid' => md5(http_build_query($params) . $argv[1]) === $given,
-    'params' => $params,
-]);
-"""
-
-
-def php_verify(body: str, api_key: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [PHP, "-r", PHP_VERIFY, "--", api_key],
-        input=body.encode(),
-        capture_output=True,
-        check=True,
-        timeout=30,
-    )
-    verdict: dict[str, Any] = json.loads(result.stdout)
-    return verdict
 
 
 def test_php_accepts_our_signature_and_reads_every_field(requests_mock: rm.Mocker) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 from typing import Any
 
@@ -17,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.providers.phpquery import http_build_query, urlencode
+from tests.php import PHP
 
-PHP = shutil.which("php") or "/usr/bin/php"
 # One query per line: a built query never holds a raw newline (it would be %0A).
 PHP_BATCH = (
     "$inputs = json_decode(stream_get_contents(STDIN), true, 512, JSON_THROW_ON_ERROR);"
