@@ -2,7 +2,8 @@
 
 RingCentral allows about five sign-ins a minute per app and user, and an access token lives an
 hour (``expires_in``, at most 3600 s). So one token serves every call until shortly before it
-expires; one thread renews it while the others wait on the lock rather than sign in too. A
+expires; one thread renews it while the others go on with the current token (or, when there is
+none yet, wait for the new one) rather than sign in too. A
 failed sign-in is remembered for a short while (or ``Retry-After``), so a queue of leads does
 not turn into a burst of token requests that keeps the rate limit tripped.
 """
@@ -45,7 +46,8 @@ class JwtTokenSource:
         self._jwt = jwt
         self._http = http
         self._clock = clock
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._renewing = False
         self._token: str | None = None
         self._renew_at = 0.0
         self._expires_at = 0.0
@@ -54,32 +56,60 @@ class JwtTokenSource:
         self.requests_made = 0  # for tests and metrics: sign-ins, not API calls
 
     def token(self) -> str:
-        """A valid access token, from the cache when it has one."""
-        with self._lock:
-            now = self._clock()
-            if self._token and now < self._renew_at:
-                return self._token
-            if self._failure is not None and now < self._paused_until:
-                if self._token and now < self._expires_at:
-                    return self._token  # renewal is paused; the old token still works
-                raise self._paused(now)
-            try:
-                token, lifetime = self._sign_in()
-            except ProviderError as exc:
+        """A valid access token, from the cache when it has one.
+
+        One thread signs in at a time. While it does, the others keep using the current token
+        if it is still valid (renewal starts minutes before expiry), and wait only when there is
+        none: a slow token endpoint then delays no call that could go out.
+        """
+        with self._changed:
+            while True:
+                now = self._clock()
+                valid = self._token is not None and now < self._expires_at
+                if self._token and now < self._renew_at:
+                    return self._token
+                if self._renewing:
+                    if valid and self._token:
+                        return self._token
+                    self._changed.wait()
+                    continue
+                if self._failure is not None and now < self._paused_until:
+                    if valid and self._token:
+                        return self._token  # renewal is paused; the old token still works
+                    raise self._paused(now)
+                self._renewing = True
+                break
+        try:
+            token, lifetime = self._sign_in()
+        except ProviderError as exc:
+            with self._changed:
+                self._done_renewing()
                 self._failure = exc
                 pause = CONFIG_FAULT_PAUSE if exc.config_fault else FAILURE_PAUSE
                 self._paused_until = now + max(pause, exc.retry_after or 0.0)
-                if self._token and now < self._expires_at:
+                if self._token and self._clock() < self._expires_at:
                     log.warning(
                         "RingCentral token renewal failed (%s); using the current one", exc.message
                     )
                     return self._token
-                raise
+            raise
+        except BaseException:
+            with self._changed:
+                self._done_renewing()
+            raise
+        with self._changed:
+            # The new token is in place before any waiter wakes to look for it.
             self._failure = None
             self._token = token
             self._expires_at = now + lifetime
             self._renew_at = now + max(lifetime / 2, lifetime - RENEW_BEFORE)
+            self._done_renewing()
             return token
+
+    def _done_renewing(self) -> None:
+        """Call with ``_changed`` held, after recording the sign-in's result."""
+        self._renewing = False
+        self._changed.notify_all()
 
     @property
     def current(self) -> str | None:
@@ -88,7 +118,7 @@ class JwtTokenSource:
 
     def invalidate(self, token: str) -> None:
         """The API refused this token (revoked, session ended): sign in afresh next time."""
-        with self._lock:
+        with self._changed:
             if self._token == token:
                 self._token = None
                 self._renew_at = self._expires_at = 0.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import threading
 from typing import Any
 from urllib.parse import parse_qs
@@ -14,6 +15,7 @@ from service.config import RingCentralSettings
 from service.providers.base import CallRequest, HttpClient, Placement, ProviderError
 from service.providers.oauth import JWT_GRANT, JwtTokenSource
 from service.providers.ringcentral import RingCentral, call_state
+from tests.fakes.provider import FakeProvider, Received
 
 SERVER = "https://rc.test"
 TOKEN_URL = f"{SERVER}/restapi/oauth/token"
@@ -337,3 +339,42 @@ def test_describe_signs_in_to_nothing(requests_mock: rm.Mocker) -> None:
     assert requests_mock.call_count == 0
     assert described["headers"]["Authorization"] == "***"
     assert described["body"]["to"] == {"phoneNumber": "+380671112233"}
+
+
+def test_calls_go_on_with_the_valid_token_while_it_is_renewed(
+    fake_provider: FakeProvider,
+) -> None:
+    """A real threaded loopback server: requests-mock would run one request at a time."""
+    clock = Clock()
+    inside, release = threading.Event(), threading.Event()
+    issued: list[str] = []
+
+    def answer(received: Received) -> dict[str, Any]:
+        if received.path != "/restapi/oauth/token":
+            return {"id": "555", "status": IN_PROGRESS}
+        issued.append(f"token-{len(issued) + 1}")
+        if len(issued) == 2:  # the renewal: hold it until the other call went through
+            inside.set()
+            release.wait(10)
+        return {"access_token": issued[-1], "expires_in": 3600}
+
+    fake_provider.set(body=answer)
+    http = HttpClient(1, 30)
+    settings = dataclasses.replace(SETTINGS, server_url=fake_provider.url)
+    tokens = JwtTokenSource(fake_provider.url, "c", "s", "j", http, clock=clock)
+    provider = RingCentral(settings, http, tokens)
+    provider.place(CALL)
+    clock.now += 3400  # renewal due; token-1 valid for 200 s more
+    renewer = threading.Thread(target=provider.place, args=(CALL,))
+    renewer.start()
+    assert inside.wait(10)
+    provider.place(CALL)  # would wait for the renewal if it had to; release comes only after
+    release.set()
+    renewer.join(10)
+    bearers = [
+        r.headers["Authorization"]
+        for r in fake_provider.received
+        if r.method == "POST" and r.path.endswith("/ring-out")
+    ]
+    assert bearers == ["Bearer token-1", "Bearer token-1", "Bearer token-2"]
+    assert issued == ["token-1", "token-2"]
