@@ -137,16 +137,6 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
         )
 
 
-@leads.command("retry")
-@click.argument("lead_id")
-@_with_store
-def leads_retry(store: LeadStore, lead_id: str) -> None:
-    """Queue a failed (or unconfirmed) lead once more."""
-    if not store.retry(lead_id):
-        raise click.ClickException(f"lead {lead_id} is not failed or placed, or does not exist")
-    click.echo(f"lead {lead_id} queued")
-
-
 @leads.command("cancel")
 @click.argument("lead_id")
 def leads_cancel(lead_id: str) -> None:
@@ -162,6 +152,16 @@ def leads_cancel(lead_id: str) -> None:
         raise click.ClickException(str(refused)) from None
     finally:
         store.close()
+
+
+@leads.command("retry")
+@click.argument("lead_id")
+@_with_store
+def leads_retry(store: LeadStore, lead_id: str) -> None:
+    """Queue a failed (or unconfirmed) lead once more."""
+    if not store.retry(lead_id):
+        raise click.ClickException(f"lead {lead_id} is not failed or placed, or does not exist")
+    click.echo(f"lead {lead_id} queued")
 
 
 EXPORT_COLUMNS = (

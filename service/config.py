@@ -310,6 +310,19 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
+
+
 class _Env:
     """Typed, validated reads of ``CALLGATE_*`` variables."""
 
@@ -464,19 +477,6 @@ class _Env:
         if text is None:
             return DEFAULT_BLOCKED_TYPES
         return self._parse(suffix, "", lambda _: parse(text))
-
-
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
 
 
 def _items(text: str) -> list[str]:
