@@ -310,19 +310,6 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
-_TRUE = ("1", "true", "yes", "on")
-_FALSE = ("0", "false", "no", "off")
-
-
-def _boolean(text: str) -> bool:
-    value = text.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ValueError(f"{text!r} is not a boolean (true/false, 1/0, yes/no, on/off)")
-
-
 class _Env:
     """Typed, validated reads of ``CALLGATE_*`` variables."""
 
@@ -403,9 +390,6 @@ class _Env:
 
         return self._parse(suffix, default, parse)
 
-    def boolean(self, suffix: str, default: bool) -> bool:
-        return self._parse(suffix, "true" if default else "false", _boolean)
-
     def optional_boolean(self, suffix: str) -> bool | None:
         """Unset stays None: the provider's own default applies."""
         return None if self.raw(suffix) is None else self.boolean(suffix, False)
@@ -453,6 +437,17 @@ class _Env:
         return self._parse(
             suffix, ",".join(default), lambda text: tuple(_region(p) for p in _items(text))
         )
+
+    def boolean(self, suffix: str, default: bool) -> bool:
+        def parse(text: str) -> bool:
+            value = text.lower()
+            if value in ("1", "true", "yes", "on"):
+                return True
+            if value in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{text!r} is not true or false")
+
+        return self._parse(suffix, "true" if default else "false", parse)
 
     def origins(self, suffix: str) -> tuple[str, ...]:
         def parse(text: str) -> tuple[str, ...]:

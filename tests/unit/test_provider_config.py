@@ -112,7 +112,7 @@ def test_dry_run_impersonates_any_provider_without_its_credentials(real: str) ->
         (
             {**RINGCENTRAL, "CALLGATE_RINGCENTRAL_PLAY_PROMPT": "maybe"},
             "CALLGATE_RINGCENTRAL_PLAY_PROMPT",
-            "boolean",
+            "not true or false",
         ),
         (
             {**RINGCENTRAL, "CALLGATE_RINGCENTRAL_SERVER_URL": "platform.ringcentral.com"},
@@ -132,8 +132,12 @@ def test_dry_run_impersonates_any_provider_without_its_credentials(real: str) ->
             "CALLGATE_PBX_CALLER_ID_FORMAT",
             "not one of",
         ),
-        ({**PBX, "CALLGATE_PBX_ASYNC": "2"}, "CALLGATE_PBX_ASYNC", "boolean"),
-        ({**PBX, "CALLGATE_PBX_SKIP_WELCOME": "si"}, "CALLGATE_PBX_SKIP_WELCOME", "boolean"),
+        ({**PBX, "CALLGATE_PBX_ASYNC": "2"}, "CALLGATE_PBX_ASYNC", "not true or false"),
+        (
+            {**PBX, "CALLGATE_PBX_SKIP_WELCOME": "si"},
+            "CALLGATE_PBX_SKIP_WELCOME",
+            "not true or false",
+        ),
         (
             {**PBX, "CALLGATE_PBX_BACKEND_LINK": "https://crm/{id}"},
             "CALLGATE_PBX_BACKEND_LINK",
