@@ -15,7 +15,12 @@ from tests.fakes.provider import FakeProvider
 from tests.php import php_verify
 from tests.servers import Service, wait_until
 
-SECRET_KEY = {"CALLGATE_SECRET_KEY": "integration-secret-key-0123456789"}
+# Every service here: a secret key, and no form token (these posts come from no browser; the
+# abuse defences on main require one unless told otherwise).
+COMMON = {
+    "CALLGATE_SECRET_KEY": "integration-secret-key-0123456789",
+    "CALLGATE_FORM_TOKEN": "optional",
+}
 
 
 def post_lead(service: Service, phone: str, name: str | None = None) -> str:
@@ -39,7 +44,7 @@ def test_ringostat_simple_callback(
     fake_ringostat.set(body=ringostat_simple_ok)
     service = start_service(
         {
-            **SECRET_KEY,
+            **COMMON,
             "CALLGATE_PROVIDER": "ringostat-simple",
             "CALLGATE_RINGOSTAT_API_URL": fake_ringostat.url,
             "CALLGATE_RINGOSTAT_AUTH_KEY": "simple-auth-key-0123",
@@ -61,7 +66,7 @@ def test_ringcentral_ring_out_followed_to_connected(
     fake_provider.set(body=FakeRingCentral())
     service = start_service(
         {
-            **SECRET_KEY,
+            **COMMON,
             "CALLGATE_PROVIDER": "ringcentral",
             "CALLGATE_RINGCENTRAL_SERVER_URL": fake_provider.url,
             "CALLGATE_RINGCENTRAL_CLIENT_ID": "rc-client-id",
@@ -99,7 +104,7 @@ def test_pbx_originate_call_signed_as_php_checks_it(
     fake_provider.set(body=pbx_originated)
     service = start_service(
         {
-            **SECRET_KEY,
+            **COMMON,
             "CALLGATE_PROVIDER": "pbx",
             "CALLGATE_PBX_URL": fake_provider.url,
             "CALLGATE_PBX_API_USERNAME": "callgate",
@@ -140,6 +145,7 @@ def test_dry_run_as_the_pbx_calls_nobody(
     service = start_service(
         {
             "CALLGATE_PROVIDER": "dry-run",
+            "CALLGATE_FORM_TOKEN": "optional",
             "CALLGATE_DRY_RUN_AS": "pbx",
             "CALLGATE_PBX_URL": fake_provider.url,
             "CALLGATE_PBX_API_PASSWORD": "pbx-password-0123",
