@@ -27,7 +27,8 @@ UTM_KEYS = {
 }
 
 # GA1.<domain depth, e.g. 2 or 1-2>.<random>.<timestamp>; GA4 writes GA1.1.<random>.<timestamp>.
-_GA = re.compile(r"^GA\d+\.\d+(?:-\d+)?\.(\d{1,20})\.(\d{1,20})$")
+# ASCII digits only: \d alone also matches Arabic-Indic and other digits, which no GA cookie has.
+_GA = re.compile(r"^GA\d+\.\d+(?:-\d+)?\.(\d{1,20})\.(\d{1,20})$", re.ASCII)
 
 
 @dataclass(frozen=True)

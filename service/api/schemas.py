@@ -8,6 +8,10 @@ from marshmallow import Schema, fields, validate
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
+# What PhonePolicy lets through around the digits (ASCII whitespace only); documented in
+# /openapi.json, enforced by PhonePolicy so refusals keep their phone_* codes.
+PHONE_CHARACTERS = r"^[0-9+()\-./ \t\n\r\f\v]*$"
+LEAD_ID = r"^[A-Za-z0-9_-]{1,32}$"
 _KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
 
 
@@ -29,6 +33,7 @@ class CallbackRequest(Schema):
         metadata={
             "description": "The visitor's number in any human format.",
             "example": "+380 67 111 22 33",
+            "pattern": PHONE_CHARACTERS,
         },
     )
     name = _text(100, "How the visitor would like to be addressed.")
@@ -41,7 +46,12 @@ class CallbackRequest(Schema):
         load_default=None,
         metadata={"description": "Same key, same lead: a retried submission never calls twice."},
     )
-    website = _text(256, "Honeypot: must be empty.")
+    # The view refuses any value with its own code (honeypot); the document says the same.
+    website = fields.String(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Honeypot: must be empty.", "maxLength": 0},
+    )
     rngst2 = _text(4096, "Copy of the rngst2 cookie (cross-domain).")
     ga = _text(256, "Copy of the _ga cookie (cross-domain).")
 
