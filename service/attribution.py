@@ -68,7 +68,8 @@ def parse_rngst2(raw: str | None) -> dict[str, str]:
     for key in UTM_KEYS:
         value = utmz.get(key)
         if isinstance(value, str | int | float) and not isinstance(value, bool):
-            text_value = str(value).strip()[:MAX_UTM_VALUE]
+            # A JSON "\u0000" decodes to NUL, which PostgreSQL text cannot store.
+            text_value = str(value).replace("\x00", "").strip()[:MAX_UTM_VALUE]
             if text_value:
                 found[key] = text_value
     return found
@@ -94,7 +95,7 @@ def collect(
     """Combine cookies and the widget's copies (a cookie wins) with the connection facts."""
     utm = parse_rngst2(cookie_rngst2) or parse_rngst2(copy_rngst2)
     client_id = parse_ga(cookie_ga) or parse_ga(copy_ga)
-    agent = (user_agent or "").strip()[:MAX_USER_AGENT] or None
+    agent = (user_agent or "").replace("\x00", "").strip()[:MAX_USER_AGENT] or None
     return Attribution(
         utm_source=utm.get("utm_source"),
         utm_medium=utm.get("utm_medium"),

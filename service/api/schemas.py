@@ -15,9 +15,13 @@ LEAD_ID = r"^[A-Za-z0-9_-]{1,32}$"
 _KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
 
 
+# PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail at INSERT (500).
+_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
+
+
 def _text(max_length: int, description: str) -> fields.String:
     return fields.String(
-        validate=validate.Length(max=max_length),
+        validate=[validate.Length(max=max_length), _NO_NUL],
         allow_none=True,
         load_default=None,
         metadata={"description": description},
