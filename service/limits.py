@@ -75,10 +75,15 @@ def fallback_per_ip_limit() -> str:
     return settings.limit_fallback_per_ip
 
 
+def _falling_back() -> bool:
+    # flask-limiter keeps this state in a private flag (set on a storage error, cleared when a
+    # probe succeeds); this is its one reader, so an upgrade that renames it breaks one place.
+    return bool(limiter._storage_dead)
+
+
 def degraded() -> bool:
     """True while this process enforces its in-memory fallback (or would, on the next request)."""
-    # flask-limiter keeps the state in a private flag; this is its one reader here.
-    return bool(limiter._storage_dead) or not limiter.storage.check()
+    return _falling_back() or not limiter.storage.check()
 
 
 def phone_key(e164: str, secret: str) -> str:
@@ -93,7 +98,7 @@ def check_destination(settings: Settings, e164: str) -> None:
     stricter fallback limits, as flask-limiter does for the per-IP limit.
     """
     key = phone_key(e164, settings.secret_key)
-    if not limiter._storage_dead:
+    if not _falling_back():
         try:
             _enforce(
                 MovingWindowRateLimiter(limiter.storage),
