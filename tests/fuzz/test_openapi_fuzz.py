@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-TOTAL = int(os.environ.get("FUZZ_EXAMPLES", "1050"))
+TOTAL = int(os.environ.get("FUZZ_EXAMPLES", "1020"))
 
 # 413 (body over 16 KB) is a rejection too: fields at their maxLength add up past the limit.
 CONFIG = schemathesis.Config.from_dict(
