@@ -164,6 +164,11 @@ class Settings:
     limit_per_ip: str = "5/minute;30/day"
     limit_per_phone: str = "3/hour"
     limit_global: str = "300/hour"
+    # Per process, while the shared rate-limit storage is unreachable: stricter on purpose,
+    # since every worker of every instance then counts on its own.
+    limit_fallback_per_ip: str = "2/minute;10/day"
+    limit_fallback_per_phone: str = "1/hour"
+    limit_fallback_global: str = "60/hour"
     dispatcher: str = "inline"
     dispatch_threads: int = 16
     dispatch_lease: float = 30.0
@@ -278,6 +283,11 @@ class Settings:
             limit_per_ip=env.limit("LIMIT_PER_IP", cls.limit_per_ip),
             limit_per_phone=env.limit("LIMIT_PER_PHONE", cls.limit_per_phone),
             limit_global=env.limit("LIMIT_GLOBAL", cls.limit_global),
+            limit_fallback_per_ip=env.limit("LIMIT_FALLBACK_PER_IP", cls.limit_fallback_per_ip),
+            limit_fallback_per_phone=env.limit(
+                "LIMIT_FALLBACK_PER_PHONE", cls.limit_fallback_per_phone
+            ),
+            limit_fallback_global=env.limit("LIMIT_FALLBACK_GLOBAL", cls.limit_fallback_global),
             dispatcher=env.choice("DISPATCHER", DISPATCHERS, "inline"),
             dispatch_threads=env.integer("DISPATCH_THREADS", 16, minimum=1, maximum=256),
             dispatch_lease=env.duration("DISPATCH_LEASE", "30s"),
