@@ -34,6 +34,11 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff format --check service tests bench
 	$(BIN)/mypy
 
+# Longer fuzzing than make test's: schemathesis and the hypothesis properties, randomised.
+fuzz: $(VENV)/.dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-20000} FUZZ_PROPERTY_EXAMPLES=$${FUZZ_PROPERTY_EXAMPLES:-20000} \
+	FUZZ_RANDOM=1 $(BIN)/pytest tests/fuzz -p no:cacheprovider
+
 bench: $(VENV)/.dev system-deps
 	scripts/system-deps.sh wrk
 	$(BIN)/python -m bench

@@ -322,8 +322,10 @@ def print_table(results: dict[str, Any]) -> None:
             )
         print(line)
     route = results["route_webhook"]
-    print(f"\nRingostat route webhook: p50 {route['p50_ms']} ms, p99 {route['p99_ms']} ms "
-          f"(goal p99 <= {route_latency.GOAL_P99_MS:.0f} ms)")
+    print(
+        f"\nRingostat route webhook: p50 {route['p50_ms']} ms, p99 {route['p99_ms']} ms "
+        f"(goal p99 <= {route_latency.GOAL_P99_MS:.0f} ms)"
+    )
     print(f"\nwritten to {RESULTS / 'latest.json'}")
 
 

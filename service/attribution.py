@@ -27,7 +27,8 @@ UTM_KEYS = {
 }
 
 # GA1.<domain depth, e.g. 2 or 1-2>.<random>.<timestamp>; GA4 writes GA1.1.<random>.<timestamp>.
-_GA = re.compile(r"^GA\d+\.\d+(?:-\d+)?\.(\d{1,20})\.(\d{1,20})$")
+# ASCII digits only: \d alone also matches Arabic-Indic and other digits, which no GA cookie has.
+_GA = re.compile(r"^GA\d+\.\d+(?:-\d+)?\.(\d{1,20})\.(\d{1,20})$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def parse_rngst2(raw: str | None) -> dict[str, str]:
     for key in UTM_KEYS:
         value = utmz.get(key)
         if isinstance(value, str | int | float) and not isinstance(value, bool):
-            text_value = str(value).strip()[:MAX_UTM_VALUE]
+            # A JSON "\u0000" decodes to NUL, which PostgreSQL text cannot store.
+            text_value = str(value).replace("\x00", "").strip()[:MAX_UTM_VALUE]
             if text_value:
                 found[key] = text_value
     return found
@@ -93,7 +95,7 @@ def collect(
     """Combine cookies and the widget's copies (a cookie wins) with the connection facts."""
     utm = parse_rngst2(cookie_rngst2) or parse_rngst2(copy_rngst2)
     client_id = parse_ga(cookie_ga) or parse_ga(copy_ga)
-    agent = (user_agent or "").strip()[:MAX_USER_AGENT] or None
+    agent = (user_agent or "").replace("\x00", "").strip()[:MAX_USER_AGENT] or None
     return Attribution(
         utm_source=utm.get("utm_source"),
         utm_medium=utm.get("utm_medium"),

@@ -138,6 +138,23 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
         )
 
 
+@leads.command("cancel")
+@click.argument("lead_id")
+def leads_cancel(lead_id: str) -> None:
+    """Stop a lead: a queued one is never called, a ringing one is hung up (RingCentral)."""
+    from .providers import build_provider
+    from .tracking import CancelRefused, cancel_lead
+
+    settings = _settings()
+    store = LeadStore(settings.database_url)
+    try:
+        click.echo(cancel_lead(store, build_provider(settings), lead_id))
+    except CancelRefused as refused:
+        raise click.ClickException(str(refused)) from None
+    finally:
+        store.close()
+
+
 @leads.command("retry")
 @click.argument("lead_id")
 @_with_store

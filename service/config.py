@@ -23,7 +23,12 @@ from .destinations import destination
 
 PREFIX = "CALLGATE_"
 
-PROVIDERS = ("dry-run", "ringostat", "ringostat-simple")
+PROVIDERS = ("dry-run", "ringostat", "ringostat-simple", "ringcentral", "pbx")
+# What dry-run may impersonate: every real provider.
+REAL_PROVIDERS = PROVIDERS[1:]
+PBX_TYPES = ("user", "queue", "context")
+# How the PBX's outbound rules want the visitor's number written (see PbxSettings).
+PBX_NUMBER_FORMATS = ("national", "digits", "e164", "00")
 DISPATCHERS = ("inline", "external")
 SIP_STATUS_SOURCES = ("sip", "smart-phone", "both")
 ROUTE_RESPONSES = ("json", "http", "jsonrpc")
@@ -78,6 +83,47 @@ class RingostatSettings:
 
 
 @dataclass(frozen=True)
+class RingCentralSettings:
+    """RingOut through RingCentral's REST API, signed in with a JWT credential."""
+
+    server_url: str = "https://platform.ringcentral.com"
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    jwt: str = field(default="", repr=False)
+    # E.164; empty: RingCentral uses the extension's default forwarding number / caller ID.
+    from_number: str = ""
+    caller_id: str = ""
+    play_prompt: bool = False
+
+
+@dataclass(frozen=True)
+class PbxSettings:
+    """While1 Voice ``/api/originate-call``."""
+
+    url: str = ""
+    api_username: str = ""
+    api_password: str = field(default="", repr=False)
+    api_key: str = field(default="", repr=False)
+    project_id: str = ""
+    type: str = "queue"
+    destination: str = ""
+    outbound_number: str = ""
+    outbound_trunk: str = ""
+    # national: 0671112233 for a number of the home region (others get 00 + digits);
+    # digits: 380671112233; e164: +380671112233; 00: 00380671112233.
+    caller_id_format: str = "national"
+    home_region: str = "UA"
+    default_caller_name: str = "Website visitor"
+    is_async: bool = True
+    # None: leave the PBX's own default (the variable is not sent).
+    skip_welcome: bool | None = None
+    skip_we_are_recording: bool | None = None
+    skip_enter_queue: bool | None = None
+    # A URL with {lead_id}, shown to the agent as a pop-up link.
+    backend_link: str = ""
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     """Ringostat SIP status: who is online and not speaking, and what depends on it."""
 
@@ -118,6 +164,11 @@ class Settings:
     limit_per_ip: str = "5/minute;30/day"
     limit_per_phone: str = "3/hour"
     limit_global: str = "300/hour"
+    # Per process, while the shared rate-limit storage is unreachable: stricter on purpose,
+    # since every worker of every instance then counts on its own.
+    limit_fallback_per_ip: str = "2/minute;10/day"
+    limit_fallback_per_phone: str = "1/hour"
+    limit_fallback_global: str = "60/hour"
     dispatcher: str = "inline"
     dispatch_threads: int = 16
     dispatch_lease: float = 30.0
@@ -152,6 +203,12 @@ class Settings:
     redis_url: str = ""  # short shared caches; empty: each process keeps its own
     agents: AgentSettings = field(default_factory=AgentSettings)
     route: RouteSettings = field(default_factory=RouteSettings)
+    ringcentral: RingCentralSettings = field(default_factory=RingCentralSettings)
+    pbx: PbxSettings = field(default_factory=PbxSettings)
+    dry_run_as: str = "ringostat"
+    # Providers that report a call's fate (RingCentral) are asked this often, this long.
+    status_poll_interval: float = 5.0
+    status_poll_for: float = 600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -175,6 +232,36 @@ class Settings:
             extension=env.text("RINGOSTAT_EXTENSION"),
         )
         ratelimit_storage_url = env.text("RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url)
+        ringcentral = RingCentralSettings(
+            server_url=env.url("RINGCENTRAL_SERVER_URL", RingCentralSettings.server_url),
+            client_id=env.text("RINGCENTRAL_CLIENT_ID"),
+            client_secret=env.secret("RINGCENTRAL_CLIENT_SECRET"),
+            jwt=env.secret("RINGCENTRAL_JWT"),
+            from_number=env.e164("RINGCENTRAL_FROM"),
+            caller_id=env.e164("RINGCENTRAL_CALLER_ID"),
+            play_prompt=env.boolean("RINGCENTRAL_PLAY_PROMPT", False),
+        )
+        pbx = PbxSettings(
+            url=env.optional_url("PBX_URL"),
+            api_username=env.text("PBX_API_USERNAME"),
+            api_password=env.secret("PBX_API_PASSWORD"),
+            api_key=env.secret("PBX_API_KEY"),
+            project_id=env.text("PBX_PROJECT_ID"),
+            type=env.choice("PBX_TYPE", PBX_TYPES, "queue"),
+            destination=env.text("PBX_DESTINATION"),
+            outbound_number=env.text("PBX_OUTBOUND_NUMBER"),
+            outbound_trunk=env.text("PBX_OUTBOUND_TRUNK"),
+            caller_id_format=env.choice("PBX_CALLER_ID_FORMAT", PBX_NUMBER_FORMATS, "national"),
+            home_region=default_region,
+            default_caller_name=env.text(
+                "PBX_DEFAULT_CALLER_NAME", PbxSettings.default_caller_name
+            ),
+            is_async=env.boolean("PBX_ASYNC", True),
+            skip_welcome=env.optional_boolean("PBX_SKIP_WELCOME"),
+            skip_we_are_recording=env.optional_boolean("PBX_SKIP_WE_ARE_RECORDING"),
+            skip_enter_queue=env.optional_boolean("PBX_SKIP_ENTER_QUEUE"),
+            backend_link=env.link_template("PBX_BACKEND_LINK"),
+        )
         secret_key = env.secret("SECRET_KEY")
         if not secret_key:
             if provider != "dry-run":
@@ -196,6 +283,11 @@ class Settings:
             limit_per_ip=env.limit("LIMIT_PER_IP", cls.limit_per_ip),
             limit_per_phone=env.limit("LIMIT_PER_PHONE", cls.limit_per_phone),
             limit_global=env.limit("LIMIT_GLOBAL", cls.limit_global),
+            limit_fallback_per_ip=env.limit("LIMIT_FALLBACK_PER_IP", cls.limit_fallback_per_ip),
+            limit_fallback_per_phone=env.limit(
+                "LIMIT_FALLBACK_PER_PHONE", cls.limit_fallback_per_phone
+            ),
+            limit_fallback_global=env.limit("LIMIT_FALLBACK_GLOBAL", cls.limit_fallback_global),
             dispatcher=env.choice("DISPATCHER", DISPATCHERS, "inline"),
             dispatch_threads=env.integer("DISPATCH_THREADS", 16, minimum=1, maximum=256),
             dispatch_lease=env.duration("DISPATCH_LEASE", "30s"),
@@ -234,6 +326,11 @@ class Settings:
             redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
             agents=_agent_settings(env),
             route=_route_settings(env),
+            ringcentral=ringcentral,
+            pbx=pbx,
+            dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
+            status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
+            status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
         )
         settings.check_provider()
         settings.check_agents()
@@ -250,6 +347,19 @@ class Settings:
             "ringostat-simple": (
                 ("RINGOSTAT_AUTH_KEY", self.ringostat.auth_key),
                 ("RINGOSTAT_EXTENSION", self.ringostat.extension),
+            ),
+            "ringcentral": (
+                ("RINGCENTRAL_CLIENT_ID", self.ringcentral.client_id),
+                ("RINGCENTRAL_CLIENT_SECRET", self.ringcentral.client_secret),
+                ("RINGCENTRAL_JWT", self.ringcentral.jwt),
+            ),
+            "pbx": (
+                ("PBX_URL", self.pbx.url),
+                ("PBX_API_USERNAME", self.pbx.api_username),
+                ("PBX_API_PASSWORD", self.pbx.api_password),
+                ("PBX_API_KEY", self.pbx.api_key),
+                ("PBX_PROJECT_ID", self.pbx.project_id),
+                ("PBX_DESTINATION", self.pbx.destination),
             ),
         }
         for suffix, value in required.get(self.provider, ()):
@@ -286,6 +396,10 @@ class Settings:
             self.captcha_secret,
             self.agents.smart_phone_token,
             self.route.token,
+            self.ringcentral.client_secret,
+            self.ringcentral.jwt,
+            self.pbx.api_password,
+            self.pbx.api_key,
         ]
         return tuple(v for v in values if v)
 
@@ -458,6 +572,46 @@ class _Env:
             return text.rstrip("/")
 
         return self._parse(suffix, default, parse)
+
+    def optional_boolean(self, suffix: str) -> bool | None:
+        """Unset stays None: the provider's own default applies."""
+        return None if self.raw(suffix) is None else self.boolean(suffix, False)
+
+    def e164(self, suffix: str) -> str:
+        """An optional number that must already be in E.164 (``+`` and digits)."""
+
+        def parse(text: str) -> str:
+            if not text:
+                return ""
+            compact = re.sub(r"[\s().-]", "", text)
+            try:
+                number = phonenumbers.parse(compact, None)
+            except phonenumbers.NumberParseException:
+                number = None
+            if number is None or not phonenumbers.is_possible_number(number):
+                raise ValueError(f"{text!r} is not a number in E.164 form like +16505550100")
+            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+        return self._parse(suffix, "", parse)
+
+    def link_template(self, suffix: str) -> str:
+        """An optional http(s) URL template whose only placeholder is ``{lead_id}``."""
+
+        def parse(text: str) -> str:
+            if not text:
+                return ""
+            if not re.match(r"^https?://[^\s/]+", text):
+                raise ValueError(f"{text!r} is not an http(s) URL")
+            placeholders = set(re.findall(r"\{([^{}]*)\}", text))
+            if placeholders - {"lead_id"}:
+                raise ValueError("the only placeholder allowed is {lead_id}")
+            return text
+
+        return self._parse(suffix, "", parse)
+
+    def optional_url(self, suffix: str) -> str:
+        """An http(s) URL with no default: empty when unset."""
+        return "" if self.raw(suffix) is None else self.url(suffix, "")
 
     def region(self, suffix: str, default: str) -> str:
         return self._parse(suffix, default, _region)

@@ -24,8 +24,9 @@ from .config import Settings
 from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
 from .phone import mask
-from .providers import CallRequest, Provider, ProviderError
+from .providers import CallRequest, Provider, ProviderError, tracking
 from .routing import placed_destination
+from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
 
@@ -91,6 +92,7 @@ class Dispatcher:
         self._spawn(self._claim_loop, "callgate-claim")
         if self.store.is_postgres:
             self._spawn(self._listen, "callgate-listen")
+        self._start_status_checker()
         log.info(
             "dispatcher started: provider=%s threads=%d",
             self.provider.name,
@@ -212,6 +214,7 @@ class Dispatcher:
                 http_status=placement.http_status,
                 provider_ref=placement.reference,
                 detail=detail,
+                due_at=first_check(self.settings, self.provider, placement),
             ),
         )
         self.config_fault = None
@@ -290,6 +293,13 @@ class Dispatcher:
             "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
         )
         return common
+
+    def _start_status_checker(self) -> None:
+        """For providers that report on their calls: follow placed leads to their end."""
+        if tracking(self.provider) is None:
+            return
+        checker = StatusChecker(self.settings, self.store, self.provider)
+        self._spawn(lambda: checker.run(self._stop), "callgate-status")
 
     def _finish(self, lead: Lead, outcome: Outcome) -> None:
         if not self.store.finish(lead, outcome):

@@ -3,16 +3,26 @@
 The per-IP limit counts every attempt, valid or not. The per-number and global limits count
 only requests that would lead to a call, so nobody can exhaust them with garbage; the number is
 hashed in the key so storage (Redis) never holds it in clear.
+
+Several instances share one budget through Redis. When the shared storage does not answer,
+every process keeps taking leads under its own, stricter, in-memory limits
+(``CALLGATE_LIMIT_FALLBACK_*``) rather than failing or letting everything through; flask-limiter
+probes the storage with backoff and returns to the shared budget once it answers. ``/readyz``
+reports the degradation.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 
 import limits
 from flask import Flask, current_app, request
 from flask_limiter import Limiter
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
 from .config import Settings
 from .phone import digest
@@ -24,6 +34,11 @@ def client_ip() -> str:
 
 
 limiter = Limiter(key_func=client_ip, headers_enabled=False, key_prefix="callgate")
+log = logging.getLogger("callgate.limits")
+
+# A Redis that hangs must not hang the visitor's request: fail fast, then fall back.
+_REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+DEGRADED = "degraded: in-memory fallback"
 
 
 class LimitExceeded(Exception):
@@ -36,6 +51,17 @@ class LimitExceeded(Exception):
 def init_app(app: Flask, settings: Settings) -> None:
     app.config["RATELIMIT_STORAGE_URI"] = settings.ratelimit_storage_url
     app.config["RATELIMIT_STRATEGY"] = "moving-window"
+    options: dict[str, object] = {"wrap_exceptions": True}
+    if settings.ratelimit_storage_url.startswith(("redis://", "rediss://", "redis+")):
+        options.update(_REDIS_OPTIONS)
+    app.config["RATELIMIT_STORAGE_OPTIONS"] = options
+    # While the storage is down, these replace the per-IP limit, per process.
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK_ENABLED"] = True
+    app.config["RATELIMIT_IN_MEMORY_FALLBACK"] = fallback_per_ip_limit
+    # One module-level Limiter serves every app this process builds (tests build many): a new
+    # app starts on its own storage, not in the previous app's fallback.
+    limiter._storage_dead = False
+    app.extensions["callgate.local_limits"] = MovingWindowRateLimiter(MemoryStorage())
     limiter.init_app(app)
 
 
@@ -44,14 +70,66 @@ def per_ip_limit() -> str:
     return settings.limit_per_ip
 
 
+def fallback_per_ip_limit() -> str:
+    settings: Settings = current_app.extensions["callgate"].settings
+    return settings.limit_fallback_per_ip
+
+
+def _falling_back() -> bool:
+    # flask-limiter keeps this state in a private flag (set on a storage error, cleared when a
+    # probe succeeds); this is its one reader, so an upgrade that renames it breaks one place.
+    return bool(limiter._storage_dead)
+
+
+def degraded() -> bool:
+    """True while this process enforces its in-memory fallback (or would, on the next request)."""
+    return _falling_back() or not limiter.storage.check()
+
+
 def check_destination(settings: Settings, e164: str, region: str) -> None:
-    """Count one request that will lead to a call; raise :class:`LimitExceeded` when over."""
-    checks = [
-        ("phone", item, digest(e164, settings.secret_key))
-        for item in limits.parse_many(settings.limit_per_phone)
-    ] + [("global", item, "all") for item in limits.parse_many(settings.limit_global)]
-    checks += [("country", item, region) for item in limits.parse_many(settings.limit_per_country)]
-    strategy = limiter.limiter
+    """Count one request that will lead to a call; raise :class:`LimitExceeded` when over.
+
+    Against the shared storage when it answers; else against this process's memory with the
+    stricter fallback limits, as flask-limiter does for the per-IP limit.
+    """
+    key = digest(e164, settings.secret_key)
+    if not _falling_back():
+        try:
+            _enforce(
+                MovingWindowRateLimiter(limiter.storage),
+                settings.limit_per_phone,
+                settings.limit_global,
+                settings.limit_per_country,
+                key,
+                region,
+            )
+            return
+        except StorageError as exc:
+            log.warning("rate-limit storage unreachable (%s): in-memory fallback", exc)
+    local: RateLimiter = current_app.extensions["callgate.local_limits"]
+    _enforce(
+        local,
+        settings.limit_fallback_per_phone,
+        settings.limit_fallback_global,
+        settings.limit_per_country,
+        key,
+        region,
+    )
+
+
+def _enforce(
+    strategy: RateLimiter,
+    per_phone: str,
+    per_all: str,
+    per_country: str,
+    phone_hash: str,
+    region: str,
+) -> None:
+    checks = (
+        [("phone", item, phone_hash) for item in limits.parse_many(per_phone)]
+        + [("global", item, "all") for item in limits.parse_many(per_all)]
+        + [("country", item, region) for item in limits.parse_many(per_country)]
+    )
     for scope, item, key in checks:
         if not strategy.test(item, scope, key):
             reset_at = strategy.get_window_stats(item, scope, key).reset_time

@@ -22,6 +22,8 @@ MAX_INPUT_LENGTH = 32
 # rather than silently normalised: a number we would dial must be the number the visitor saw.
 _ALLOWED_CHARACTERS = re.compile(r"^[0-9+()\-.\s/]*$", re.ASCII)
 
+_ASCII_WHITESPACE = " \t\n\r\f\v"
+
 _TYPE_NAMES = {value: name for name, value in NUMBER_TYPES.items()}
 
 _TYPE_MESSAGES = {
@@ -77,7 +79,9 @@ class PhonePolicy:
 
     def vet(self, text: str) -> PhoneNumber:
         """Return the normalised number or raise :class:`PhoneRejected`."""
-        text = text.strip()
+        # ASCII whitespace only: str.strip() would also drop control characters (\x1c-\x1f,
+        # \x85) and Unicode spaces, silently accepting what the character rule below refuses.
+        text = text.strip(_ASCII_WHITESPACE)
         if not text:
             raise PhoneRejected("phone_missing", "Enter a phone number.")
         if len(text) > MAX_INPUT_LENGTH:

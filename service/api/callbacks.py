@@ -120,10 +120,12 @@ def public(lead: Lead) -> dict[str, Any]:
 
 def _idempotency_key(data: dict[str, Any]) -> str | None:
     """The header wins over the field; both obey the same pattern."""
-    header = request.headers.get("Idempotency-Key", "").strip()
-    if not header:
+    header = request.headers.get("Idempotency-Key")
+    if header is None:
         key: str | None = data.get("idempotency_key")
         return key
+    # Present but blank is a client bug, not "no key": the retry it meant to guard would call twice.
+    header = header.strip()
     if not IDEMPOTENCY_KEY.match(header):
         raise validation("idempotency_key", IDEMPOTENCY_KEY_RULE, "invalid")
     return header

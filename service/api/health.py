@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import limits
 from ..services import services
 
 bp = Blueprint("health", __name__)
@@ -33,6 +34,9 @@ def readyz() -> Response:
     fault = svc.dispatcher.config_fault
     checks["provider"] = "configuration fault: " + fault if fault else "ok"
     ready = all(value == "ok" for value in checks.values())
+    # Shown, but not a reason to leave the pool: leads are still taken under the stricter
+    # per-process limits, and a Redis blip must not take every instance out at once.
+    checks["rate_limits"] = limits.DEGRADED if limits.degraded() else "ok"
     response = jsonify({"status": "ready" if ready else "not ready", "checks": checks})
     response.status_code = 200 if ready else 503
     return response

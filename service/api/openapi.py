@@ -8,7 +8,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, jsonify
 
-from .schemas import CallbackAccepted, CallbackRequest, Health, ProblemSchema
+from .schemas import LEAD_ID, CallbackAccepted, CallbackRequest, Health, ProblemSchema
 
 bp = Blueprint("openapi", __name__)
 
@@ -76,7 +76,7 @@ def build_spec() -> dict[str, Any]:
                         "name": "lead_id",
                         "in": "path",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": LEAD_ID},
                     }
                 ],
                 "responses": {

@@ -8,12 +8,20 @@ from marshmallow import Schema, fields, validate
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
+# What PhonePolicy lets through around the digits (ASCII whitespace only); documented in
+# /openapi.json, enforced by PhonePolicy so refusals keep their phone_* codes.
+PHONE_CHARACTERS = r"^[0-9+()\-./ \t\n\r\f\v]*$"
+LEAD_ID = r"^[A-Za-z0-9_-]{1,32}$"
 _KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
+
+
+# PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail at INSERT (500).
+_NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 
 
 def _text(max_length: int, description: str) -> fields.String:
     return fields.String(
-        validate=validate.Length(max=max_length),
+        validate=[validate.Length(max=max_length), _NO_NUL],
         allow_none=True,
         load_default=None,
         metadata={"description": description},
@@ -29,6 +37,7 @@ class CallbackRequest(Schema):
         metadata={
             "description": "The visitor's number in any human format.",
             "example": "+380 67 111 22 33",
+            "pattern": PHONE_CHARACTERS,
         },
     )
     name = _text(100, "How the visitor would like to be addressed.")
@@ -41,7 +50,12 @@ class CallbackRequest(Schema):
         load_default=None,
         metadata={"description": "Same key, same lead: a retried submission never calls twice."},
     )
-    website = _text(256, "Honeypot: must be empty.")
+    # The view refuses any value with its own code (honeypot); the document says the same.
+    website = fields.String(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "Honeypot: must be empty.", "maxLength": 0},
+    )
     form_token = _text(100, "The signed token from /api/v1/widget-config (bot check).")
     captcha_token = _text(4096, "The CAPTCHA response, when CALLGATE_CAPTCHA is set.")
     consent = fields.Boolean(

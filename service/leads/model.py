@@ -8,7 +8,9 @@ A lead is one visitor's request for a call. Its ``status`` moves along::
                   +-> failed          permanent error, too many attempts, or too old
     held -> queued                    over the daily call budget, released by an operator
 
-Every try at the provider is an :class:`Attempt` row of its own.
+Every try at the provider is an :class:`Attempt` row of its own. A placed lead with a
+``due_at`` is one whose provider reports on its calls: it is asked again at that time
+(``service.tracking``) until it says connected or failed.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class Lead(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_ref: Mapped[str | None] = mapped_column(String(128))
+    # The provider's last word on a placed call (RingCentral: call/caller/callee statuses).
+    provider_status: Mapped[str | None] = mapped_column(String(128))
     placed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # False when the provider's answer never came (read timeout, crash mid-request): we
     # assume it was placed rather than risk ringing the visitor twice, and say so.

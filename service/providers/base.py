@@ -86,6 +86,36 @@ class Provider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CallState:
+    """What a provider says about a placed call.
+
+    ``status`` is the lead status it maps to: ``placed`` (still going: ask again later),
+    ``connected`` or ``failed``. ``reason`` is the provider's own word for a failure, kept as
+    written even when we do not know it; ``raw`` is its whole answer in short, for operators.
+    """
+
+    status: str
+    reason: str | None = None
+    raw: str = ""
+
+    @property
+    def final(self) -> bool:
+        return self.status != "placed"
+
+
+class Tracking(Protocol):
+    """Optional: a provider that can report on and cancel a call it placed (RingCentral)."""
+
+    def status(self, placement: Placement) -> CallState:
+        """The call's state now; :class:`ProviderError` when the provider cannot say."""
+        ...
+
+    def cancel(self, placement: Placement) -> None:
+        """Stop a call that is still ringing; :class:`ProviderError` when it cannot."""
+        ...
+
+
 class HttpClient:
     """One pooled ``requests.Session`` per provider, a timeout on every call, errors mapped once.
 
@@ -151,8 +181,13 @@ def retry_after(response: requests.Response) -> float | None:
         return None
 
 
-def status_error(response: requests.Response, what: str) -> ProviderError:
-    """The common HTTP status rules: 401/403 config fault, 400 bad number, 429/5xx passing."""
+def status_error(
+    response: requests.Response, what: str, secrets: tuple[str, ...] = ()
+) -> ProviderError:
+    """The common HTTP status rules: 401/403 config fault, 400 bad number, 429/5xx passing.
+
+    ``secrets`` are scrubbed from the quoted answer: some APIs echo the request back.
+    """
     code = response.status_code
     if code in (401, 403):
         return ProviderError(
@@ -171,14 +206,18 @@ def status_error(response: requests.Response, what: str) -> ProviderError:
     if code >= 500:
         return ProviderError(f"{what} failed (HTTP {code})", retryable=True, http_status=code)
     return ProviderError(
-        f"{what} refused the call (HTTP {code}): {_snippet(response)}",
+        f"{what} refused the call (HTTP {code}): {snippet(response.text, secrets)}",
         retryable=False,
         http_status=code,
     )
 
 
-def _snippet(response: requests.Response) -> str:
-    return response.text[:200].replace("\n", " ")
+def snippet(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """A provider's words, short, on one line, with our secrets replaced by ``***``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text[:200].replace("\n", " ").strip()
 
 
 def describe_prepared(

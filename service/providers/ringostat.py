@@ -19,6 +19,7 @@ from .base import (
     Placement,
     ProviderError,
     describe_prepared,
+    snippet,
     status_error,
 )
 
@@ -84,14 +85,15 @@ class RingostatExtended:
     def place(self, call: CallRequest) -> Placement:
         response = self.http.send(self.prepare(call))
         if not response.ok:
-            raise status_error(response, "Ringostat")
+            raise status_error(response, "Ringostat", (self.settings.auth_key,))
         try:
             answer = response.json()
         except ValueError:
             answer = None
         if isinstance(answer, dict) and answer.get("error"):
             raise ProviderError(
-                f"Ringostat refused the call: {_rpc_error(answer['error'])}",
+                "Ringostat refused the call: "
+                + snippet(_rpc_error(answer["error"]), (self.settings.auth_key,)),
                 retryable=False,
                 http_status=response.status_code,
             )
@@ -126,7 +128,7 @@ class RingostatSimple:
     def place(self, call: CallRequest) -> Placement:
         response = self.http.send(self.prepare(call))
         if not response.ok:
-            raise status_error(response, "Ringostat")
+            raise status_error(response, "Ringostat", (self.settings.auth_key,))
         return Placement(http_status=response.status_code)
 
 

@@ -384,3 +384,17 @@ def test_one_log_line_per_request_and_no_number_in_clear(
     line = next(line for line in err.splitlines() if "rid=rid-42" in line)
     assert "POST /api/v1/callbacks 202" in line
     assert "380671112233" not in err
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_blank_idempotency_key_header_is_refused(client: FlaskClient, blank: str) -> None:
+    # Found by fuzzing: a blank header used to be read as "no key" and the lead accepted.
+    response = client.post(URL, json={"phone": "0671112233"}, headers={"Idempotency-Key": blank})
+    assert_problem(response, 422, "idempotency_key", "invalid")
+
+
+@pytest.mark.parametrize("field", ["name", "comment", "page_url", "return_to", "rngst2", "ga"])
+def test_nul_in_a_text_field_is_refused(client: FlaskClient, field: str) -> None:
+    # Found while fuzzing: PostgreSQL cannot store NUL, so these answered 500 there.
+    response = client.post(URL, json={"phone": "0671112233", field: "a\x00b"})
+    assert_problem(response, 422, field, "invalid")

@@ -115,3 +115,16 @@ def test_user_agent_is_cut() -> None:
         user_agent="x" * 5000,
     )
     assert found.user_agent == "x" * MAX_USER_AGENT
+
+
+def test_ga_with_look_alike_digits_gives_no_client_id() -> None:
+    # Found by the hypothesis properties: \d matched Arabic-Indic digits, and the client ID
+    # sent to Ringostat carried them.
+    assert parse_ga("GA1.2.١٢٣٤.٥٦٧٨") is None
+    assert parse_ga("GA1.2.１２３４.５６７８") is None
+
+
+def test_rngst2_values_lose_nul_characters() -> None:
+    # A JSON "\u0000" decodes to NUL, which PostgreSQL text cannot store (it answered 500).
+    raw = quote(json.dumps({"utmz": {"utm_source": "goo\u0000gle", "utm_medium": "\u0000"}}))
+    assert parse_rngst2(raw) == {"utm_source": "google"}

@@ -127,5 +127,5 @@ def test_start_up_stops_with_one_line(command: list[str]) -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [
         "callgate: configuration error: CALLGATE_PROVIDER: 'ringostatt' is not one of "
-        "dry-run, ringostat, ringostat-simple"
+        "dry-run, ringostat, ringostat-simple, ringcentral, pbx"
     ]

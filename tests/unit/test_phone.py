@@ -87,3 +87,14 @@ def test_blocked_types_are_configurable() -> None:
 def test_mask_keeps_enough_to_tell_calls_apart() -> None:
     assert mask("+380671112233") == "+38067*****33"
     assert mask("+4930123") == "********"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["\x1c0671112233", "0671112233\x1f", "\x850671112233", "\xa0+380671112233", "\u30000671112233"],
+)
+def test_control_characters_and_unicode_spaces_around_the_number_are_refused(typed: str) -> None:
+    # Found by the abuse corpus: str.strip() dropped these, so they were silently accepted.
+    with pytest.raises(PhoneRejected) as caught:
+        UA.vet(typed)
+    assert caught.value.code == "phone_invalid_characters"

@@ -1,0 +1,126 @@
+"""Schemathesis against /openapi.json, in process (WSGI): every operation, positive and negative.
+
+Checks: no 5xx, every error is problem+json, responses match the document, nothing the schema
+forbids is accepted, and what it allows is accepted. ``FUZZ_EXAMPLES`` scales the run
+(``make fuzz``); ``make test`` runs the default, at least 1,000 cases in all.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import schemathesis
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+TOTAL = int(os.environ.get("FUZZ_EXAMPLES", "1020"))
+
+# 413 (body over 16 KB) is a rejection too: fields at their maxLength add up past the limit.
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": ["400", "403", "404", "405", "413", "415", "422", "429"]
+            }
+        }
+    }
+)
+
+GENEROUS = {
+    "limit_per_ip": "1000000/minute",
+    "limit_per_phone": "1000000/minute",
+    "limit_global": "1000000/minute",
+    # One access-log line per case would cost more than the case itself.
+    "log_level": "WARNING",
+}
+
+
+@schemathesis.check
+def errors_are_problem_json(ctx: Any, response: schemathesis.Response, case: Any) -> bool | None:
+    """Every 4xx and 5xx is RFC 9457 problem details with its own status in the body."""
+    if response.status_code >= 400:
+        content_type = response.headers.get("content-type", [""])[0]
+        assert content_type.split(";")[0] == "application/problem+json", content_type
+        body = response.json()
+        assert body["status"] == response.status_code and body["type"] and body["title"]
+    return None
+
+
+# Valid Ukrainian mobile numbers in the human formats the schema allows. No schema can say which
+# digit strings a carrier would connect, so positive cases get a callable number; the raw
+# generated strings are covered by the negative run and by the phone properties.
+CALLABLE_NUMBERS = st.builds(
+    lambda operator, subscriber, style: style.format(op=operator, a=subscriber),
+    st.sampled_from(["67", "50", "63", "93", "97"]),
+    st.integers(0, 9_999_999).map(lambda n: f"{n:07d}"),
+    st.sampled_from(["+380{op}{a}", "0{op}{a}", "+38 (0{op}) {a}", " 380{op}{a} "]),
+)
+
+
+def _form_nulls_absent(case: Any) -> Any:
+    """A form cannot carry null (it would arrive as the text "null"): it leaves the field out."""
+    if case.media_type == "application/x-www-form-urlencoded" and isinstance(case.body, dict):
+        case.body = {key: value for key, value in case.body.items() if value is not None}
+    return case
+
+
+def _callable(case: Any, phone: str, n: int) -> Any:
+    """The positive case with a callable number and, when it has one, a key of its own."""
+    if isinstance(case.body, dict):
+        case.body["phone"] = phone
+        if case.body.get("idempotency_key"):
+            # Same key, other number is refused by design (key_reused); keep keys unique.
+            case.body["idempotency_key"] = f"{case.body['idempotency_key'][:100]}-{n}"
+    if case.headers and case.headers.get("Idempotency-Key"):
+        case.headers["Idempotency-Key"] = f"{case.headers['Idempotency-Key'][:100]}-{n}"
+    return case
+
+
+# (path, method, mode, share of the cases). Operations without inputs have one case to run.
+PLAN = [
+    ("/api/v1/callbacks", "POST", GenerationMode.POSITIVE, 0.4),
+    ("/api/v1/callbacks", "POST", GenerationMode.NEGATIVE, 0.4),
+    ("/api/v1/callbacks/{lead_id}", "GET", GenerationMode.POSITIVE, 0.1),
+    ("/api/v1/callbacks/{lead_id}", "GET", GenerationMode.NEGATIVE, 0.1),
+    ("/healthz", "GET", GenerationMode.POSITIVE, 0.0),
+    ("/readyz", "GET", GenerationMode.POSITIVE, 0.0),
+]
+
+
+@pytest.mark.parametrize(("path", "method", "mode", "share"), PLAN)
+def test_fuzz(
+    make_app: Callable[..., Flask], path: str, method: str, mode: GenerationMode, share: float
+) -> None:
+    examples = max(1, round(TOTAL * share))
+    app = make_app(**GENEROUS)
+    schema = schemathesis.openapi.from_wsgi("/openapi.json", app, config=CONFIG)
+    operation = schema[path][method]
+    calls = 0
+
+    strategy = operation.as_strategy(generation_mode=mode).map(_form_nulls_absent)
+    if method == "POST" and mode is GenerationMode.POSITIVE:
+        serial = itertools.count()
+        strategy = st.builds(_callable, strategy, CALLABLE_NUMBERS, st.builds(lambda: next(serial)))
+
+    @given(case=strategy)
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        # make test is reproducible; make fuzz explores new ground on each run.
+        derandomize=not os.environ.get("FUZZ_RANDOM"),
+        suppress_health_check=list(HealthCheck),
+    )
+    def run(case: Any) -> None:
+        nonlocal calls
+        calls += 1
+        case.call_and_validate(additional_checks=[errors_are_problem_json])
+
+    run()
+    assert calls >= examples
