@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+import secrets
+
+from flask import Blueprint, Response, g, render_template, request
+
+from ..services import services
+from ..tokens import issue
 
 bp = Blueprint("site", __name__)
 
 
+def csp_nonce() -> str:
+    """One nonce per response for our own inline <style>: the pages need no 'unsafe-inline'."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+@bp.app_context_processor
+def _template_helpers() -> dict[str, object]:
+    return {"csp_nonce": csp_nonce}
+
+
+@bp.after_request
+def _content_security_policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        f"style-src 'self' 'nonce-{csp_nonce()}'; form-action 'self'; base-uri 'none'; "
+        "frame-ancestors 'none'"
+    )
+    return response
+
+
 @bp.get("/")
-def demo() -> str:
-    """A plain HTML callback form that works with no JavaScript."""
-    return render_template("demo.html")
+def demo() -> Response:
+    """A plain HTML callback form that works with no JavaScript.
+
+    Being our own page, it can carry a signed form token even without JavaScript.
+    """
+    response = Response(
+        render_template("demo.html", form_token=issue(services().settings.secret_key))
+    )
+    response.headers["Cache-Control"] = "no-store"  # the token is per visit
+    return response
 
 
 @bp.get("/thanks")

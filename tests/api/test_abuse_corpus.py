@@ -28,6 +28,7 @@ ALLOWED = ("UA", "PL", "GB", "DE", "FR", "IT", "ES", "CH", "AT", "CZ", "SE", "NO
 ALLOWED_SET = frozenset(ALLOWED)
 TYPES = ("premium-rate", "shared-cost", "uan", "voicemail", "pager")
 
+
 @dataclass(frozen=True)
 class Case:
     kind: str
@@ -39,8 +40,14 @@ class Case:
 BLOCKED_PREFIXES = ("+38089", "+38094")
 BLOCKED_PREFIX_CASES: list[Case] = [
     Case("blocked prefix", number, "phone_prefix_blocked")
-    for number in ("+380891234567", "+380 89 765 43 21", "089 111 22 33", "+380941234567",
-                   "094 765 43 21", "(094) 111-22-33")
+    for number in (
+        "+380891234567",
+        "+380 89 765 43 21",
+        "089 111 22 33",
+        "+380941234567",
+        "094 765 43 21",
+        "(094) 111-22-33",
+    )
 ]
 
 

@@ -206,3 +206,27 @@ def test_json_needs_a_json_content_type(make_app: Callable[..., Flask]) -> None:
     client = make_app().test_client()
     response = client.post(URL, data='{"phone": "0671112233"}', content_type="text/plain")
     assert assert_problem(response, 415)["code"] == "unsupported_media_type"
+
+
+def test_demo_page_works_without_javascript_under_a_strict_csp(
+    make_app: Callable[..., Flask],
+) -> None:
+    import re
+
+    app = make_app(form_token_required=True, form_token_min_age=0.0)
+    client = app.test_client()
+    page = client.get("/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "script-src 'self'" in csp
+    html = page.get_data(as_text=True)
+    nonce = re.search(r"<style nonce=\"([^\"]+)\">", html)
+    assert nonce and f"'nonce-{nonce.group(1)}'" in csp
+    token = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert token is not None
+    response = client.post(
+        URL,
+        data={"phone": "0671112233", "form_token": token.group(1)},
+        headers={"Accept": "text/html"},
+    )
+    assert response.status_code == 303
+    assert "/thanks?callgate=" in response.headers["Location"]
