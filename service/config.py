@@ -305,7 +305,7 @@ class Settings:
             ),
             blocked_prefixes=env.prefixes("BLOCKED_PREFIXES"),
             limit_per_country=env.limit("LIMIT_PER_COUNTRY", cls.limit_per_country),
-            max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=1, maximum=10**7),
+            max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=0, maximum=10**7),
             daily_call_budget=env.integer("DAILY_CALL_BUDGET", 1000, minimum=0, maximum=10**7),
             form_token_required=env.choice("FORM_TOKEN", ("required", "optional"), "required")
             == "required",

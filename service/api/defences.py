@@ -64,9 +64,27 @@ def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
     settings = svc.settings
     if svc.store.is_blocked(digest(phone.e164, settings.secret_key)):
         raise validation("phone", "This number cannot be called.", "phone_blocked")
+    if settings.max_numbers_per_ip:
+        _check_numbers_per_address(svc, phone, settings.max_numbers_per_ip)
+    try:
+        check_destination(settings, phone.e164, phone.region)
+    except LimitExceeded as exc:
+        target = {"phone": "to this number", "country": "to this country"}.get(
+            exc.scope, "right now"
+        )
+        raise Problem(
+            429,
+            "rate_limited",
+            "Too many requests.",
+            f"Too many call requests {target}; try again in {exc.retry_after} seconds.",
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
+
+
+def _check_numbers_per_address(svc: Services, phone: PhoneNumber, cap: int) -> None:
+    """At most ``cap`` different numbers from one address an hour: call bombing."""
     client_ip = request.remote_addr or "unknown"
     since = datetime.now(UTC) - timedelta(hours=1)
-    cap = settings.max_numbers_per_ip
     numbers = svc.store.numbers_from_ip(client_ip, since, cap + 1)
     if phone.e164 not in numbers and len(numbers) >= cap:
         log.warning(
@@ -83,19 +101,6 @@ def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
             "hour; try again later.",
             headers={"Retry-After": "3600"},
         )
-    try:
-        check_destination(settings, phone.e164, phone.region)
-    except LimitExceeded as exc:
-        target = {"phone": "to this number", "country": "to this country"}.get(
-            exc.scope, "right now"
-        )
-        raise Problem(
-            429,
-            "rate_limited",
-            "Too many requests.",
-            f"Too many call requests {target}; try again in {exc.retry_after} seconds.",
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
 
 
 def over_budget(svc: Services) -> bool:
@@ -104,7 +109,7 @@ def over_budget(svc: Services) -> bool:
     if budget <= 0:
         return False
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if svc.store.calls_since(midnight) < budget:
+    if svc.store.calls_since(midnight, up_to=budget) < budget:
         return False
     log.error(
         "ALERT: daily call budget of %d reached; new leads are held until `callgate leads release`",

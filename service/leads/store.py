@@ -453,14 +453,17 @@ class LeadStore:
             ).all()
         return [row[0] for row in rows]
 
-    def calls_since(self, since: datetime) -> int:
-        """Leads since ``since`` that were or will be called (not held, not failed)."""
+    def calls_since(self, since: datetime, up_to: int) -> int:
+        """Leads since ``since`` that were or will be called (not held, not failed), counted
+        up to ``up_to`` only: the question is whether a budget is spent, on every request."""
+        counted = (
+            select(LEADS.c.id)
+            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
+            .limit(up_to)
+            .subquery()
+        )
         with self.engine.connect() as conn:
-            count = conn.execute(
-                select(func.count())
-                .select_from(LEADS)
-                .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
-            ).scalar_one()
+            count = conn.execute(select(func.count()).select_from(counted)).scalar_one()
         return int(count)
 
     def is_blocked(self, number_digest: str) -> bool:

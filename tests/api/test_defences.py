@@ -89,6 +89,11 @@ def test_distinct_numbers_per_address(make_app: Callable[..., Flask]) -> None:
     assert post(app, "0671112203", ip="198.51.100.9").status_code == 202  # another address
 
 
+def test_no_cap_on_numbers_per_address_when_zero(make_app: Callable[..., Flask]) -> None:
+    app = make_app(max_numbers_per_ip=0, dedupe_window=0, limit_per_ip="100/minute")
+    assert {post(app, f"067111220{n}").status_code for n in range(5)} == {202}
+
+
 def test_blocklist_by_cli_is_hashed_and_expires(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     assert "blocked +38067*****33 until" in cli(
