@@ -34,6 +34,7 @@ BIN = Path(sys.executable).parent
 
 PROVIDER_DELAY = 0.3
 RATE = 200.0
+SUSTAINED_RATE = 50.0
 RATE_SECONDS = 10.0
 WRK_SECONDS = 10
 WRK_CONNECTIONS = 32
@@ -189,7 +190,9 @@ def _wrk_ms(output: str, label: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def fixed_rate(url: str, work: Path, name: str, base: int) -> list[dict[str, Any]]:
+def fixed_rate(
+    url: str, work: Path, name: str, base: int, rate: float = RATE
+) -> list[dict[str, Any]]:
     out = work / f"{name}-load.json"
     subprocess.run(
         [
@@ -199,7 +202,7 @@ def fixed_rate(url: str, work: Path, name: str, base: int) -> list[dict[str, Any
             "--url",
             url + "/api/v1/callbacks",
             "--rate",
-            str(RATE),
+            str(rate),
             "--duration",
             str(RATE_SECONDS),
             "--base",
@@ -279,11 +282,18 @@ def main() -> None:
         fake_provider(work, "callgate") as (provider_url, received_path),
         target("callgate", work, provider_url) as url,
     ):
-        fixed = fixed_rate(url, work, "callgate", base=0)
+        # First at a rate this machine sustains, then at the target rate.
+        sustained = fixed_rate(url, work, "callgate-sustained", base=0, rate=SUSTAINED_RATE)
+        time.sleep(2)
+        fixed = fixed_rate(url, work, "callgate", base=100_000)
         time.sleep(2)  # let the last leads reach the provider before it stops
         maximum = wrk(url, "/api/v1/callbacks", post=True)
     received = json.loads(received_path.read_text())
-    results["callgate"] = {"max": maximum, "fixed_rate": summarise(fixed, received)}
+    results["callgate"] = {
+        "max": maximum,
+        "fixed_rate": summarise(fixed, received),
+        f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(sustained, received),
+    }
 
     results["route_webhook"] = route_latency.run()
     hello_rps = results["hello"]["max"]["requests_per_s"]
@@ -321,6 +331,13 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{f['speed_to_lead_p99_ms']:>10.1f}"
             )
         print(line)
+    sustained = results["callgate"][f"fixed_rate_{SUSTAINED_RATE:.0f}"]
+    print(
+        f"callgate at {SUSTAINED_RATE:.0f}/s: ok/s {sustained['achieved_per_s']:.0f}, visitor "
+        f"p50 {sustained['visitor_p50_ms']} ms p99 {sustained['visitor_p99_ms']} ms, "
+        f"speed to lead p50 {sustained['speed_to_lead_p50_ms']} ms "
+        f"p99 {sustained['speed_to_lead_p99_ms']} ms"
+    )
     route = results["route_webhook"]
     print(
         f"\nRingostat route webhook: p50 {route['p50_ms']} ms, p99 {route['p99_ms']} ms "
