@@ -8,7 +8,14 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, jsonify
 
-from .schemas import LEAD_ID, CallbackAccepted, CallbackRequest, Health, ProblemSchema
+from .schemas import (
+    LEAD_ID,
+    CallbackAccepted,
+    CallbackRequest,
+    Health,
+    ProblemSchema,
+    WidgetConfig,
+)
 
 bp = Blueprint("openapi", __name__)
 
@@ -35,6 +42,26 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("CallbackAccepted", schema=CallbackAccepted)
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.schema("Health", schema=Health)
+    spec.components.schema("WidgetConfig", schema=WidgetConfig)
+    spec.path(
+        path="/api/v1/widget-config",
+        operations={
+            "get": {
+                "summary": "Public settings for the widget, in the visitor's language",
+                "operationId": "getWidgetConfig",
+                "parameters": [
+                    {
+                        "name": "lang",
+                        "in": "query",
+                        "required": False,
+                        "description": "Preferred languages, comma-separated (uk,ru,en).",
+                        "schema": {"type": "string", "maxLength": 200},
+                    }
+                ],
+                "responses": {"200": _ok("WidgetConfig", "Public settings")},
+            }
+        },
+    )
     spec.path(
         path="/api/v1/callbacks",
         operations={

@@ -93,6 +93,24 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
+class WidgetConfig(Schema):
+    """``GET /api/v1/widget-config``: public settings only, nothing secret."""
+
+    lang = fields.String(required=True)
+    languages = fields.List(fields.String(), required=True)
+    texts = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    default_region = fields.String(required=True)
+    countries = fields.List(fields.String(), required=True)
+    require_consent = fields.Boolean(required=True)
+    form_token = fields.String(required=True)
+    form_token_min_age = fields.Float(required=True)
+    agents_available = fields.Boolean(required=True)
+    captcha = fields.String(
+        required=True, validate=validate.OneOf(["none", "turnstile", "hcaptcha"])
+    )
+    captcha_site_key = fields.String(required=True)
+
+
 class Health(Schema):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -126,6 +126,8 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "require_consent": False,
         "form_token_min_age": 2.0,
         "agents_available": False,  # a Ringostat key, but no SIP status read yet
+        "captcha": "none",
+        "captcha_site_key": "",
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings

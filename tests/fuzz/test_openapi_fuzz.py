@@ -84,8 +84,9 @@ def _callable(case: Any, phone: str, n: int) -> Any:
 
 # (path, method, mode, share of the cases). Operations without inputs have one case to run.
 PLAN = [
-    ("/api/v1/callbacks", "POST", GenerationMode.POSITIVE, 0.4),
-    ("/api/v1/callbacks", "POST", GenerationMode.NEGATIVE, 0.4),
+    ("/api/v1/callbacks", "POST", GenerationMode.POSITIVE, 0.38),
+    ("/api/v1/callbacks", "POST", GenerationMode.NEGATIVE, 0.38),
+    ("/api/v1/widget-config", "GET", GenerationMode.POSITIVE, 0.04),
     ("/api/v1/callbacks/{lead_id}", "GET", GenerationMode.POSITIVE, 0.1),
     ("/api/v1/callbacks/{lead_id}", "GET", GenerationMode.NEGATIVE, 0.1),
     ("/healthz", "GET", GenerationMode.POSITIVE, 0.0),
