@@ -73,7 +73,9 @@ class CallbackAccepted(Schema):
     id = fields.String(required=True, metadata={"description": "Unguessable lead id."})
     status = fields.String(
         required=True,
-        validate=validate.OneOf(["queued", "dispatching", "placed", "connected", "failed"]),
+        validate=validate.OneOf(
+            ["queued", "waiting_for_agent", "held", "dispatching", "placed", "connected", "failed"]
+        ),
     )
     created_at = fields.DateTime(required=True)
     placed_at = fields.DateTime()
