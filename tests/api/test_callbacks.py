@@ -9,22 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import services
+from tests.samples import RNGST2
 
 URL = "/api/v1/callbacks"
-RNGST2 = quote(
-    json.dumps(
-        {
-            "utmz": {
-                "utm_source": "google",
-                "utm_medium": "cpc",
-                "utm_campaign": "spring",
-                "utm_term": "call me",
-                "utm_content": "ad1",
-            }
-        }
-    ),
-    safe="",
-)
 PROBLEM = "application/problem+json"
 
 

@@ -17,13 +17,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from tests.fakes.provider import FakeProvider, Received
 from tests.integration.conftest import RINGOSTAT_ENV
+from tests.samples import GA, RNGST2
 from tests.servers import ROOT, Service, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
@@ -41,22 +42,6 @@ CHROMIUM_ARGS = [
 ARTIFACTS = ROOT / "tests" / "artifacts"
 I18N = ROOT / "widget" / "i18n"
 
-RNGST2 = quote(
-    json.dumps(
-        {
-            "utmz": {
-                "utm_source": "google",
-                "utm_medium": "cpc",
-                "utm_campaign": "spring",
-                "utm_content": "ad1",
-                "utm_term": "call me",
-            },
-            "sl": "x",
-        }
-    ),
-    safe="",
-)
-GA = "GA1.2.1234567890.1700000000"
 UTM_PARAMS = {
     "utmSource": "google",
     "utmMedium": "cpc",

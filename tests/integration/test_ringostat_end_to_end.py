@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from urllib.parse import quote
 
 import requests
 
 from tests.fakes.provider import FakeProvider
 from tests.integration.conftest import RINGOSTAT_ENV
+from tests.samples import GA, RNGST2
 from tests.servers import Service, wait_until
 
-RNGST2 = quote(
-    json.dumps(
-        {
-            "utmz": {
-                "utm_source": "google",
-                "utm_medium": "cpc",
-                "utm_campaign": "spring",
-                "utm_content": "ad1",
-                "utm_term": "call me",
-            },
-            "sl": "x",
-        }
-    ),
-    safe="",
-)
-GA = "GA1.2.1234567890.1700000000"
 UA = "Mozilla/5.0 (X11; Linux x86_64) callgate-test"
 EXPECTED_PARAMS = {
     "callee_type": "scheme",
