@@ -199,9 +199,12 @@ class Dispatcher:
             self._finish(lead, self._failure(lead, exc, _ms(started)))
             return
         except Exception as exc:
-            # A bug in a provider module: keep the lead, count the attempt, retry later.
+            # A bug in a provider module, perhaps while reading an answer to a request that was
+            # sent: the outcome is unknown, so the lead is kept unconfirmed, never resent.
             log.exception("lead %s: provider %s raised", lead.id, self.provider.name)
-            exc_error = ProviderError(f"internal error: {type(exc).__name__}", retryable=True)
+            exc_error = ProviderError(
+                f"internal error: {type(exc).__name__}", retryable=False, outcome_unknown=True
+            )
             self._finish(lead, self._failure(lead, exc_error, _ms(started)))
             return
         detail = json.dumps(placement.detail, ensure_ascii=False) if placement.detail else None
