@@ -73,6 +73,11 @@ def test_ringostat_settings_are_read() -> None:
 def test_a_wrong_value_names_the_variable(
     environ: dict[str, str], variable: str, words: str
 ) -> None:
+    assert_refused(environ, variable, words)
+
+
+def assert_refused(environ: dict[str, str], variable: str, words: str) -> None:
+    """Start-up refuses ``environ`` with one message that begins with ``variable``."""
     with pytest.raises(ConfigError) as caught:
         Settings.from_env(environ)
     assert caught.value.variable == variable
