@@ -55,8 +55,15 @@ def utcnow() -> datetime:
 
 
 def new_lead_id() -> str:
-    """128 random bits, URL-safe: the id doubles as the capability to read the status."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe: the id doubles as the capability to read the status.
+
+    Never with a leading "-": operators pass ids to ``callgate leads …``, where one would read
+    as an option.
+    """
+    while True:
+        lead_id = secrets.token_urlsafe(16)
+        if not lead_id.startswith("-"):
+            return lead_id
 
 
 QUEUED = "queued"

@@ -63,3 +63,11 @@ def test_unknown_lead(app_with_leads: Flask) -> None:
     url = services(app_with_leads).settings.database_url
     result = CliRunner().invoke(main, ["leads", "show", "nope"], env={"CALLGATE_DATABASE_URL": url})
     assert result.exit_code == 1 and "no lead nope" in result.output
+
+
+def test_lead_ids_never_look_like_options() -> None:
+    from service.leads.model import new_lead_id
+
+    ids = [new_lead_id() for _ in range(5000)]
+    assert not any(lead_id.startswith("-") for lead_id in ids)
+    assert all(len(lead_id) == 22 for lead_id in ids)
