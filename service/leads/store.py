@@ -201,19 +201,7 @@ class LeadStore:
         One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``.
         """
         now = utcnow()
-        due = _DUE.with_for_update(skip_locked=True) if self.is_postgres else _DUE
-        claim = (
-            update(LEADS)
-            .where(LEADS.c.id.in_(due), LEADS.c.status == QUEUED)
-            .values(
-                status=DISPATCHING,
-                lease_until=bindparam("lease_until"),
-                in_flight=False,
-                attempt_count=LEADS.c.attempt_count + 1,
-                updated_at=bindparam("now"),
-            )
-            .returning(*LEADS.c)
-        )
+        claim = _CLAIM_SKIP_LOCKED if self.is_postgres else _CLAIM
         with self._write() as conn:
             rows = conn.execute(
                 claim, {"now": now, "limit": limit, "lease_until": now + lease}
@@ -229,20 +217,17 @@ class LeadStore:
         """Write an attempt's outcome; False (and nothing written) if the claim was lost."""
         now = utcnow()
         values: dict[str, Any] = {
-            "status": outcome.status,
-            "lease_until": None,
-            "in_flight": False,
-            "last_error": outcome.error,
-            "updated_at": now,
-            "due_at": outcome.due_at,
+            **_held_params(lead),
+            "new_status": outcome.status,
+            "new_last_error": outcome.error,
+            "now": now,
+            "new_due_at": outcome.due_at,
         }
         if outcome.status == PLACED:
-            values.update(
-                placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
-            )
+            values.update(new_provider_ref=outcome.provider_ref, new_confirmed=outcome.confirmed)
         with self._write() as conn:
-            result = conn.execute(update(LEADS).where(*_held(lead)).values(**values))
-            if _rowcount(result) != 1:
+            statement = _FINISH_PLACED if outcome.status == PLACED else _FINISH
+            if _rowcount(conn.execute(statement, values)) != 1:
                 return False
             conn.execute(
                 _ADD_ATTEMPT,
@@ -468,9 +453,7 @@ class LeadStore:
 
     def is_blocked(self, number_digest: str) -> bool:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == number_digest)
-            ).first()
+            row = conn.execute(_BLOCKED_UNTIL, {"digest": number_digest}).first()
         if row is None:
             return False
         expires = row[0]
@@ -535,6 +518,48 @@ _HELD = (
     LEADS.c.attempt_count == bindparam("held_count"),
 )
 _IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
+# The claim: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``; PostgreSQL
+# first locks the due rows it can get, skipping those another worker is claiming.
+_CLAIM_VALUES = {
+    "status": DISPATCHING,
+    "lease_until": bindparam("lease_until"),
+    "in_flight": False,
+    "attempt_count": LEADS.c.attempt_count + 1,
+    "updated_at": bindparam("now"),
+}
+_CLAIM = (
+    update(LEADS)
+    .where(LEADS.c.id.in_(_DUE), LEADS.c.status == QUEUED)
+    .values(**_CLAIM_VALUES)
+    .returning(*LEADS.c)
+)
+_CLAIM_SKIP_LOCKED = (
+    update(LEADS)
+    .where(LEADS.c.id.in_(_DUE.with_for_update(skip_locked=True)), LEADS.c.status == QUEUED)
+    .values(**_CLAIM_VALUES)
+    .returning(*LEADS.c)
+)
+# An attempt's outcome, written only while the claim still holds the lead.
+_FINISH_VALUES = {
+    "status": bindparam("new_status"),
+    "lease_until": None,
+    "in_flight": False,
+    "last_error": bindparam("new_last_error"),
+    "updated_at": bindparam("now"),
+    "due_at": bindparam("new_due_at"),
+}
+_FINISH = update(LEADS).where(*_HELD).values(**_FINISH_VALUES)
+_FINISH_PLACED = (
+    update(LEADS)
+    .where(*_HELD)
+    .values(
+        **_FINISH_VALUES,
+        placed_at=bindparam("now"),
+        provider_ref=bindparam("new_provider_ref"),
+        confirmed=bindparam("new_confirmed"),
+    )
+)
+_BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
 _ADD_ATTEMPT = insert(Attempt)
 
 
