@@ -46,12 +46,13 @@ class TrimmedMemoryStorage(MemoryStorage):
     fails if an upgrade of limits renames it.
     """
 
-    STORAGE_SCHEME = ["callgate-memory"]
+    STORAGE_SCHEME = ["callgate-memory"]  # noqa: RUF012 - limits' own declaration
     TRIM_EVERY = 1.0
 
-    def _MemoryStorage__schedule_expiry(self) -> None:
+    def _MemoryStorage__schedule_expiry(self) -> None:  # noqa: N802 - the base's private name
         if not self.timer.is_alive():
-            self.timer = threading.Timer(self.TRIM_EVERY, self._MemoryStorage__expire_events)
+            trim = self._MemoryStorage__expire_events  # type: ignore[attr-defined]
+            self.timer = threading.Timer(self.TRIM_EVERY, trim)
             self.timer.daemon = True
             self.timer.start()
 

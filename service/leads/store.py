@@ -520,7 +520,7 @@ _HELD = (
 _IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
 # The claim: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``; PostgreSQL
 # first locks the due rows it can get, skipping those another worker is claiming.
-_CLAIM_VALUES = {
+_CLAIM_VALUES: dict[str, Any] = {
     "status": DISPATCHING,
     "lease_until": bindparam("lease_until"),
     "in_flight": False,
@@ -540,7 +540,7 @@ _CLAIM_SKIP_LOCKED = (
     .returning(*LEADS.c)
 )
 # An attempt's outcome, written only while the claim still holds the lead.
-_FINISH_VALUES = {
+_FINISH_VALUES: dict[str, Any] = {
     "status": bindparam("new_status"),
     "lease_until": None,
     "in_flight": False,
