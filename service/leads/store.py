@@ -12,7 +12,6 @@ Concurrency rules, the same on both backends:
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
@@ -39,6 +38,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..phone import mask
+from .batching import GroupWriter
+from .locking import WriteLock
 from .model import (
     CONNECTED,
     DISPATCHING,
@@ -107,13 +108,12 @@ class LeadStore:
         self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
-        # SQLite has one write lock per database, and a connection that finds it taken sleeps
-        # in growing steps (1, 2, 5, 10… ms) before trying again: under load the lock sits
-        # idle while writers sleep. Writers of one process therefore queue on a Python lock
-        # first, which hands over at once; only processes contend in SQLite itself.
+        # SQLite: writers queue on our own lock first (see .locking); PostgreSQL locks rows.
         self._write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if not self.is_postgres else nullcontext()
+            nullcontext() if self.is_postgres else WriteLock(_sqlite_file(self.engine))
         )
+        # The hot writes (a new lead, a claim, "in flight", an outcome) commit in groups.
+        self._writer = GroupWriter(self._write_engine, self._write_lock)
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -135,6 +135,7 @@ class LeadStore:
             conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        self._writer.close()
         self.engine.dispose()
 
     # -- the visitor's side -------------------------------------------------------------------
@@ -170,11 +171,15 @@ class LeadStore:
             for column in LEADS.columns
             if (value := getattr(lead, column.key)) is not None
         }
+
+        def write(conn: Connection) -> None:
+            conn.execute(_INSERT, values)
+            if self.is_postgres:
+                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+
         try:
-            with self._write_lock, self.engine.begin() as conn:
-                conn.execute(_INSERT, values)
-                if self.is_postgres:
-                    conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+            # Only a key can collide (a twin request racing this one): isolate those.
+            self._writer.run(write, isolated=bool(lead.idempotency_key))
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
@@ -202,16 +207,14 @@ class LeadStore:
         """
         now = utcnow()
         claim = _CLAIM_SKIP_LOCKED if self.is_postgres else _CLAIM
-        with self._write() as conn:
-            rows = conn.execute(
-                claim, {"now": now, "limit": limit, "lease_until": now + lease}
-            ).all()
+        params = {"now": now, "limit": limit, "lease_until": now + lease}
+        rows = self._writer.run(lambda conn: conn.execute(claim, params).all())
         return [Lead(**row._mapping) for row in rows]
 
     def mark_in_flight(self, lead: Lead) -> bool:
         """Record that the request is about to leave; False if the claim was lost."""
-        with self._write() as conn:
-            return _rowcount(conn.execute(_IN_FLIGHT, _held_params(lead))) == 1
+        params = _held_params(lead)
+        return self._writer.run(lambda conn: _rowcount(conn.execute(_IN_FLIGHT, params)) == 1)
 
     def finish(self, lead: Lead, outcome: Outcome) -> bool:
         """Write an attempt's outcome; False (and nothing written) if the claim was lost."""
@@ -225,23 +228,24 @@ class LeadStore:
         }
         if outcome.status == PLACED:
             values.update(new_provider_ref=outcome.provider_ref, new_confirmed=outcome.confirmed)
-        with self._write() as conn:
-            statement = _FINISH_PLACED if outcome.status == PLACED else _FINISH
+        statement = _FINISH_PLACED if outcome.status == PLACED else _FINISH
+        attempt = {
+            "lead_id": lead.id,
+            "started_at": now - timedelta(milliseconds=outcome.duration_ms),
+            "duration_ms": outcome.duration_ms,
+            "outcome": outcome.attempt_outcome,
+            "http_status": outcome.http_status,
+            "error": outcome.error,
+            "detail": outcome.detail,
+        }
+
+        def write(conn: Connection) -> bool:
             if _rowcount(conn.execute(statement, values)) != 1:
                 return False
-            conn.execute(
-                _ADD_ATTEMPT,
-                {
-                    "lead_id": lead.id,
-                    "started_at": now - timedelta(milliseconds=outcome.duration_ms),
-                    "duration_ms": outcome.duration_ms,
-                    "outcome": outcome.attempt_outcome,
-                    "http_status": outcome.http_status,
-                    "error": outcome.error,
-                    "detail": outcome.detail,
-                },
-            )
-        return True
+            conn.execute(_ADD_ATTEMPT, attempt)
+            return True
+
+        return self._writer.run(write)
 
     def reclaim_expired(self) -> tuple[int, int]:
         """Leases whose worker died: requeue if nothing was sent, else settle as unknown.
@@ -578,6 +582,11 @@ def _held(lead: Lead) -> tuple[Any, ...]:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    database = engine.url.database
+    return None if not database or database == ":memory:" else Path(database)
 
 
 def make_engine(database_url: str) -> Engine:

@@ -1,0 +1,160 @@
+"""Group commit: concurrent writes share transactions, and one write's fault stays its own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import IntegrityError
+
+from service.leads import Lead, LeadStore, migrate
+from service.leads.batching import GroupWriter
+from service.leads.locking import WriteLock
+from service.leads.model import utcnow
+from service.leads.store import LEADS
+from tests.servers import wait_until
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[LeadStore]:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    yield store
+    store.close()
+
+
+def _commits(store: LeadStore) -> list[int]:
+    commits: list[int] = []
+    event.listen(store.engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+def _count(store: LeadStore) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM leads")).scalar_one())
+
+
+def test_concurrent_inserts_all_land_in_fewer_transactions(store: LeadStore) -> None:
+    commits = _commits(store)
+    start = threading.Barrier(24)
+    results: list[bool] = []
+
+    def submit(n: int) -> None:
+        start.wait()
+        for k in range(10):
+            _, created = store.insert(Lead(phone=f"+3806711{n:02d}{k:03d}", provider="dry-run"))
+            results.append(created)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 240
+    assert _count(store) == 240
+    # 24 threads writing at once: the writer found company at least some of the time.
+    assert len(commits) < 240
+
+
+def test_a_twin_key_fails_alone_and_its_batch_still_commits(store: LeadStore) -> None:
+    start = threading.Barrier(16)
+    outcomes: dict[int, tuple[str, bool]] = {}
+
+    def submit(n: int) -> None:
+        # Eight requests race on one key; eight others carry keys of their own.
+        key = "twin-key" if n < 8 else f"own-key-{n}"
+        start.wait()
+        lead, created = store.insert(
+            Lead(phone="+380671112233", provider="dry-run", idempotency_key=key)
+        )
+        outcomes[n] = (lead.id, created)
+
+    threads = [threading.Thread(target=submit, args=(n,)) for n in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    twins = {outcomes[n][0] for n in range(8)}
+    assert len(twins) == 1  # every racer got the one stored lead
+    assert sum(created for _, created in (outcomes[n] for n in range(8))) == 1
+    assert all(outcomes[n][1] for n in range(8, 16))
+    assert _count(store) == 9
+
+
+def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
+    gate = threading.Event()
+    results: dict[str, object] = {}
+
+    def hold(conn: Connection) -> None:
+        gate.wait(5)  # keeps the writer busy while the next writes queue up
+
+    def good(n: int) -> None:
+        def write(conn: Connection) -> int:
+            conn.execute(LEADS.insert(), _row(f"good-{n}"))
+            return n
+
+        results[f"good-{n}"] = writer.run(write)
+
+    def bad() -> None:
+        def write(conn: Connection) -> None:
+            conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+        try:
+            writer.run(write)
+        except Exception as exc:
+            results["bad"] = exc
+
+    first = threading.Thread(target=writer.run, args=(hold,))
+    first.start()
+    threads = [threading.Thread(target=good, args=(n,)) for n in range(3)]
+    threads.insert(1, threading.Thread(target=bad))
+    for thread in threads:
+        thread.start()
+    # All four queued behind the held batch, so they are committed as one batch.
+    wait_until(lambda: writer._queue.qsize() == 4, 5, "the writes to queue up")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join()
+    writer.close()
+    assert {key: results[key] for key in ("good-0", "good-1", "good-2")} == {
+        "good-0": 0,
+        "good-1": 1,
+        "good-2": 2,
+    }
+    assert "no_such_table" in str(results["bad"])
+    assert _count(store) == 3
+    store.close()
+
+
+def test_a_constraint_outside_isolation_does_not_report_stored(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(None))
+    writer.run(lambda conn: conn.execute(LEADS.insert(), _row("same-id")))
+    with pytest.raises(IntegrityError):
+        writer.run(lambda conn: conn.execute(LEADS.insert(), _row("same-id")))
+    writer.close()
+    assert _count(store) == 1
+    store.close()
+
+
+def _row(lead_id: str) -> dict[str, object]:
+    now = utcnow()
+    return {
+        "id": lead_id,
+        "created_at": now,
+        "updated_at": now,
+        "phone": "+380671112233",
+        "status": "queued",
+        "due_at": now,
+        "in_flight": False,
+        "attempt_count": 0,
+        "confirmed": True,
+        "provider": "dry-run",
+    }
