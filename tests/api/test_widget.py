@@ -241,3 +241,12 @@ def test_widget_config_names_the_captcha_and_its_script(make_app: Callable[..., 
         ),
     }
     assert "turnstile-secret" not in response.get_data(as_text=True)
+
+
+def test_openapi_documents_every_widget_config_field(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    documented = schemas["WidgetConfig"]
+    body = client.get("/api/v1/widget-config").get_json()
+    assert set(body) == set(documented["properties"]) == set(documented["required"])
+    script = documented["properties"]["captcha_script_url"]
+    assert "CALLGATE_CAPTCHA_SCRIPT_URL" in script["description"]
