@@ -266,7 +266,7 @@ a{color:#0b57d0}
       // Trusted Types do not govern import() (CSP's script-src does, as for this script).
       let no = 'captcha_missing';
       C = { t: () => '', r() {}, n: () => say(T[no]) };
-      cap = () => import(api + '/widget-captcha.js').then((m) => { C = m.default(host, cfg, say, S.nonce); }, (e) => { say(T[no = 'captcha_load_failed']); log(no, e); });
+      cap = () => import(api + '/widget-captcha.js').then((m) => { C = m.default(host, cfg, say, S.nonce); }).catch((e) => { say(T[no = 'captcha_load_failed']); log(no, e); });
     }
     root.append(launcher, dlg);
     D.body.append(host);
