@@ -56,6 +56,12 @@ CAPTCHA_VERIFY_URLS = {
     "turnstile": "https://challenges.cloudflare.com/turnstile/v0/siteverify",
     "hcaptcha": "https://api.hcaptcha.com/siteverify",
 }
+# The vendors' scripts for explicit rendering: the widget renders the CAPTCHA in its dialog.
+CAPTCHA_SCRIPT_URLS = {
+    "none": "",
+    "turnstile": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
+    "hcaptcha": "https://js.hcaptcha.com/1/api.js?render=explicit",
+}
 # Where the embedded default keeps the secret it generates, so that every process and the
 # CLI agree on it (form tokens, hashed numbers in the blocklist).
 GENERATED_SECRET = Path("var/secret_key")
@@ -194,6 +200,7 @@ class Settings:
     captcha_secret: str = field(default="", repr=False)
     captcha_site_key: str = ""
     captcha_verify_url: str = ""
+    captcha_script_url: str = ""
     require_consent: bool = False
     consent_version: str = "1"
     bind: str = "127.0.0.1:8000"
@@ -315,6 +322,9 @@ class Settings:
             captcha_secret=captcha_secret,
             captcha_site_key=env.text("CAPTCHA_SITE_KEY"),
             captcha_verify_url=env.url("CAPTCHA_VERIFY_URL", CAPTCHA_VERIFY_URLS[captcha])
+            if captcha != "none"
+            else "",
+            captcha_script_url=env.url("CAPTCHA_SCRIPT_URL", CAPTCHA_SCRIPT_URLS[captcha])
             if captcha != "none"
             else "",
             require_consent=env.boolean("REQUIRE_CONSENT", False),

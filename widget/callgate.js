@@ -1,13 +1,17 @@
-/*! callgate widget, see README "The widget". Never throws into the host page. */
+// callgate widget, see README "The widget". Never throws into the host page.
 (() => {
   'use strict';
   const W = window, D = document, S = D.currentScript, old = W.Callgate;
-  const log = (m, e) => { try { console.warn('callgate: ' + m, e || ''); } catch (_) { /* no console */ } };
+  const log = (m, e) => {
+    try { console.warn('callgate: ' + m, e || ''); } catch (_) {
+      // No console, or one that throws.
+    }
+  };
   // Like umami: quit quietly without our own tag, or when already loaded once.
   if (!S || (old && old.loaded)) return;
   const ds = S.dataset;
   const api = (ds.api || new URL(S.src, location.href).origin).replace(/\/+$/, '');
-  let T = {}, cfg, tok, tokAt = 0, lang = 'en', dlg, launcher, closer, dform, host, ef, ready = false;
+  let T = {}, cfg, tok, tokAt = 0, lang = 'en', dlg, launcher, closer, dform, host, ef, ready = false, C, cap;
   const later = [];
 
   const h = (tag, attrs, ...kids) => {
@@ -42,8 +46,9 @@
   };
 
   // Settings, texts and a fresh signed form token (the service refuses posts without one).
+  // The service reads the first two letters of each language tag.
   const load = async () => {
-    const want = [ds.lang, ...(navigator.languages || [navigator.language])].filter(Boolean).map((l) => l.slice(0, 2).toLowerCase());
+    const want = [ds.lang, ...navigator.languages].filter(Boolean);
     const r = await fetch(api + '/api/v1/widget-config?lang=' + encodeURIComponent(want.join(',')), { credentials: 'omit' });
     if (!r.ok) throw new Error('HTTP ' + r.status);
     const c = await r.json();
@@ -56,7 +61,12 @@
   const bind = (form, say, done) => {
     let key = null, busy = false, errs = [];
     const btn = form.querySelector('[type=submit],button:not([type])');
-    const lock = (b) => { busy = b; if (btn) b ? btn.setAttribute('aria-disabled', 'true') : btn.removeAttribute('aria-disabled'); };
+    const lock = (b) => {
+      busy = b;
+      if (btn) b ? btn.setAttribute('aria-disabled', 'true') : btn.removeAttribute('aria-disabled');
+      // Whatever the answer, a CAPTCHA token is good for one verification: a retry needs a new one.
+      if (!b && form == dform && C) C.r();
+    };
     const clear = () => {
       for (const [el, p, was] of errs) {
         el.removeAttribute('aria-invalid');
@@ -91,7 +101,9 @@
           if (d.status == 'connected') return;
           // A failed call may be asked for again.
           if (d.status == 'failed') return lock(false), done(false);
-        } catch (e) { /* the network comes and goes; try again until the end */ }
+        } catch (e) {
+          // The network comes and goes; try again until the end.
+        }
       }
     };
     // A new submission gets a new key; a retry of the same one reuses it.
@@ -107,8 +119,10 @@
       const missing = !(body.phone || '').trim() ? ['phone', T.phone_missing] : agree && !agree.checked ? ['consent', T.consent_required] : null;
       if (missing) { say(T.validation_error); const p = bad(...missing); if (p) p.focus(); return; }
       if (agree) body.consent = true;
-      const cap = f.get('cf-turnstile-response') || f.get('h-captcha-response');
-      if (cap) body.captcha_token = String(cap);
+      // Our dialog's CAPTCHA (never sent without its token), or the one on a site's own form.
+      const mine = form == dform && C, k = mine ? C.t() : f.get('cf-turnstile-response') || f.get('h-captcha-response');
+      if (mine && !k) return C.n();
+      if (k) body.captcha_token = String(k);
       body.form_token = tok;
       body.page_url = location.href.slice(0, 2048);
       // Copies of the attribution cookies: the service may live on another domain.
@@ -197,15 +211,17 @@ a{color:#0b57d0}
     return h('p', { class: 'callgate-call-now' }, T.call_now + ' ', h('a', { href }, n));
   };
 
+  // Every browser with constructed stylesheets (which mount() needs) has <dialog>.
   const open = () => {
     if (!dlg) { const p = ef && ef.elements.phone; if (p && p.focus) p.focus(); return; }
     if (dlg.open) return;
-    dlg.showModal ? dlg.showModal() : dlg.setAttribute('open', '');
+    if (cap) cap(cap = 0);
+    dlg.showModal();
     (dform.hidden ? closer : dform.elements.phone).focus();
   };
   const close = () => {
     if (!dlg || !dlg.open) return;
-    dlg.close ? dlg.close() : dlg.removeAttribute('open');
+    dlg.close();
     launcher.focus();
   };
 
@@ -242,7 +258,16 @@ a{color:#0b57d0}
         if (e.shiftKey ? a == first || a == dlg : a == last) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
       } },
     h('div', { class: 'in' }, closer, h('h2', { id: 't' }, T.title), h('p', { id: 'i' }, T.intro), dform, st, callNow()));
-    bind(dform, (s) => { st.textContent = s; }, (ok) => { dform.hidden = ok; if (ok) closer.focus(); });
+    const say = (s) => { st.textContent = s; };
+    bind(dform, say, (ok) => { dform.hidden = ok; if (ok) closer.focus(); });
+    if (cfg.captcha != 'none') {
+      // No token until widget-captcha.js has run. It loads on first open, not on every page view,
+      // and with import(), not a <script>: it hands its controller straight back to us, and
+      // Trusted Types do not govern import() (CSP's script-src does, as for this script).
+      let no = 'captcha_missing';
+      C = { t: () => '', r() {}, n: () => say(T[no]) };
+      cap = () => import(api + '/widget-captcha.js').then((m) => { C = m.default(host, cfg, say, S.nonce); }).catch((e) => { say(T[no = 'captcha_load_failed']); log(no, e); });
+    }
     root.append(launcher, dlg);
     D.body.append(host);
   };

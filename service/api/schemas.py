@@ -111,6 +111,14 @@ class WidgetConfig(Schema):
         required=True, validate=validate.OneOf(["none", "turnstile", "hcaptcha"])
     )
     captcha_site_key = fields.String(required=True)
+    captcha_script_url = fields.String(
+        required=True,
+        metadata={
+            "description": "The CAPTCHA vendor's explicit-render script the widget loads "
+            "(CALLGATE_CAPTCHA_SCRIPT_URL); empty when captcha is none.",
+            "example": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
+        },
+    )
 
 
 class Health(Schema):

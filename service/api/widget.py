@@ -1,8 +1,11 @@
-"""``/widget.js`` and ``/api/v1/widget-config``: the drop-in widget and the settings it reads.
+"""``/widget.js``, ``/widget-captcha.js`` and ``/api/v1/widget-config``: the drop-in widget, the
+module it imports when a CAPTCHA is configured, and the settings it reads.
 
-The script lives in ``widget/callgate.js`` and is served as written, minus indentation and
-whole-line ``//`` comments (dropped in memory at first use, so there is no build step and the
-source keeps its comments). What is served is what the size budget measures: 5 KB gzipped.
+The scripts live in ``widget/callgate.js`` and ``widget/callgate-captcha.js`` and are served as
+written, minus indentation and whole-line ``//`` comments (dropped in memory at first use, so
+there is no build step and the source keeps its comments). What ``/widget.js`` serves is what
+the size budget measures: 5 KB gzipped. The CAPTCHA code lives apart so that it costs nothing
+(neither bytes nor a request) on sites without one.
 
 Texts live in one dictionary per language (``widget/i18n/<lang>.json``) and reach the browser
 through ``/api/v1/widget-config`` in the one language chosen, so the script does not carry all
@@ -58,14 +61,23 @@ def compact(source: str) -> str:
 
 
 @cache
-def script() -> Asset:
-    """The served widget, read once per process."""
-    body = compact((WIDGET_DIR / "callgate.js").read_text(encoding="utf-8")).encode()
+def _asset(name: str) -> Asset:
+    body = compact((WIDGET_DIR / name).read_text(encoding="utf-8")).encode()
     return Asset(
         body=body,
         gzipped=gzip.compress(body, compresslevel=9, mtime=0),
         etag=hashlib.sha256(body).hexdigest()[:20],
     )
+
+
+def script() -> Asset:
+    """The served widget, read once per process."""
+    return _asset("callgate.js")
+
+
+def captcha_script() -> Asset:
+    """The widget's CAPTCHA module (an ES module: widget.js loads it with ``import()``)."""
+    return _asset("callgate-captcha.js")
 
 
 @cache
@@ -112,13 +124,13 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         # Public by design: a CAPTCHA's site key is what a page shows; the secret stays here.
         "captcha": settings.captcha,
         "captcha_site_key": settings.captcha_site_key,
+        # The vendor's explicit-render script the widget loads into its dialog ("" for none).
+        "captcha_script_url": settings.captcha_script_url,
     }
 
 
-@bp.get("/widget.js")
-def widget_js() -> Response:
-    """The script, gzipped when the browser accepts it, revalidated by ETag."""
-    asset = script()
+def serve(asset: Asset) -> Response:
+    """A script, gzipped when the browser accepts it, revalidated by ETag."""
     if request.if_none_match.contains_weak(asset.etag):
         response = Response(status=304)
     else:
@@ -133,6 +145,18 @@ def widget_js() -> Response:
     # Sites that isolate themselves (COEP) may still load it.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response
+
+
+@bp.get("/widget.js")
+def widget_js() -> Response:
+    """The widget."""
+    return serve(script())
+
+
+@bp.get("/widget-captcha.js")
+def widget_captcha_js() -> Response:
+    """The CAPTCHA module; a module is fetched with CORS, which ``origins`` allows for it."""
+    return serve(captcha_script())
 
 
 @bp.get("/api/v1/widget-config")

@@ -1,4 +1,5 @@
-"""``/widget.js`` and ``/api/v1/widget-config``: headers, caching, size budget, dictionaries."""
+"""``/widget.js``, ``/widget-captcha.js`` and ``/api/v1/widget-config``: headers, caching, size
+budget, dictionaries."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import gzip
 import json
 from collections.abc import Callable
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
+from service.config import Settings
 from service.tokens import verify
 
 PHONE_CODES = (
@@ -38,6 +41,10 @@ OTHER_CODES = (
     "form_token_invalid",
     "form_token_expired",
     "form_token_too_fast",
+    "captcha_missing",
+    "captcha_failed",
+    "captcha_unavailable",
+    "captcha_load_failed",
 )
 STATUSES = (
     "queued",
@@ -50,10 +57,15 @@ STATUSES = (
     "waiting_for_agent",
 )
 ORIGIN = "https://www.example.com"
+# The widget and the CAPTCHA module it imports are served alike.
+SCRIPTS = pytest.mark.parametrize("path", ["/widget.js", "/widget-captcha.js"])
 
 
-def test_widget_js_is_javascript_with_validators_and_cache_headers(client: FlaskClient) -> None:
-    response = client.get("/widget.js")
+@SCRIPTS
+def test_scripts_are_javascript_with_validators_and_cache_headers(
+    client: FlaskClient, path: str
+) -> None:
+    response = client.get(path)
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "text/javascript; charset=utf-8"
     assert response.headers["ETag"].startswith('W/"')
@@ -66,34 +78,50 @@ def test_widget_js_is_javascript_with_validators_and_cache_headers(client: Flask
     assert b"callgate" in response.data
 
 
-def test_widget_js_is_gzipped_when_accepted_and_fits_the_budget(client: FlaskClient) -> None:
-    plain = client.get("/widget.js").data
-    zipped = client.get("/widget.js", headers={"Accept-Encoding": "gzip, deflate, br"})
+@SCRIPTS
+def test_scripts_are_gzipped_when_accepted(client: FlaskClient, path: str) -> None:
+    plain = client.get(path).data
+    zipped = client.get(path, headers={"Accept-Encoding": "gzip, deflate, br"})
     assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
     assert gzip.decompress(zipped.data) == plain
+
+
+def test_widget_js_fits_the_budget(client: FlaskClient) -> None:
+    zipped = client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
     assert len(zipped.data) <= SIZE_BUDGET == 5 * 1024, f"{len(zipped.data)} bytes gzipped"
 
 
-def test_widget_js_revalidates_with_its_etag(client: FlaskClient) -> None:
-    etag = client.get("/widget.js").headers["ETag"]
+@SCRIPTS
+def test_scripts_revalidate_with_their_etag(client: FlaskClient, path: str) -> None:
+    etag = client.get(path).headers["ETag"]
     for sent in (etag, etag.removeprefix("W/")):
-        again = client.get("/widget.js", headers={"If-None-Match": sent})
+        again = client.get(path, headers={"If-None-Match": sent})
         assert again.status_code == 304 and again.data == b""
         assert again.headers["ETag"] == etag
-    assert client.get("/widget.js", headers={"If-None-Match": 'W/"other"'}).status_code == 200
+    assert client.get(path, headers={"If-None-Match": 'W/"other"'}).status_code == 200
 
 
-def test_widget_js_cors_only_for_allowed_origins(make_app: Callable[..., Flask]) -> None:
+def test_the_two_scripts_have_their_own_etags(client: FlaskClient) -> None:
+    widget, captcha = (client.get(p).headers["ETag"] for p in ("/widget.js", "/widget-captcha.js"))
+    assert widget != captcha
+    assert client.get("/widget-captcha.js", headers={"If-None-Match": widget}).status_code == 200
+
+
+@SCRIPTS
+def test_scripts_cors_only_for_allowed_origins(make_app: Callable[..., Flask], path: str) -> None:
     client = make_app(allowed_origins=(ORIGIN,)).test_client()
-    allowed = client.get("/widget.js", headers={"Origin": ORIGIN})
+    allowed = client.get(path, headers={"Origin": ORIGIN})
     assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
-    foreign = client.get("/widget.js", headers={"Origin": "https://evil.example"})
+    foreign = client.get(path, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in foreign.headers
-    assert foreign.status_code == 200  # a <script> tag needs no CORS; reading it does
+    # A <script> tag needs no CORS; reading it, or import() of a module, does.
+    assert foreign.status_code == 200
 
 
-def test_served_script_is_the_source_without_comment_lines_and_indentation() -> None:
-    source = (WIDGET_DIR / "callgate.js").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["callgate.js", "callgate-captcha.js"])
+def test_served_script_is_the_source_without_comment_lines_and_indentation(name: str) -> None:
+    source = (WIDGET_DIR / name).read_text(encoding="utf-8")
     served = compact(source)
     code = [
         line.strip()
@@ -128,6 +156,7 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "agents_available": False,  # a Ringostat key, but no SIP status read yet
         "captcha": "none",
         "captcha_site_key": "",
+        "captcha_script_url": "",
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
@@ -181,3 +210,43 @@ def test_demo_page_uses_the_widget_on_its_plain_form(client: FlaskClient) -> Non
     page = client.get("/").get_data(as_text=True)
     assert 'id="callback-form"' in page and 'action="/api/v1/callbacks"' in page
     assert '<script src="/widget.js" async data-form="#callback-form"' in page
+
+
+def test_widget_config_names_the_captcha_and_its_script(make_app: Callable[..., Flask]) -> None:
+    # The CAPTCHA settings as start-up reads them, defaults included.
+    read = Settings.from_env(
+        {
+            "CALLGATE_CAPTCHA": "turnstile",
+            "CALLGATE_CAPTCHA_SECRET": "turnstile-secret",
+            "CALLGATE_CAPTCHA_SITE_KEY": "0x4AAAAAAAsite",
+        }
+    )
+    captcha = {
+        name: getattr(read, name)
+        for name in (
+            "captcha",
+            "captcha_secret",
+            "captcha_site_key",
+            "captcha_verify_url",
+            "captcha_script_url",
+        )
+    }
+    response = make_app(**captcha).test_client().get("/api/v1/widget-config")
+    body = response.get_json()
+    assert {k: v for k, v in body.items() if k.startswith("captcha")} == {
+        "captcha": "turnstile",
+        "captcha_site_key": "0x4AAAAAAAsite",
+        "captcha_script_url": (
+            "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit"
+        ),
+    }
+    assert "turnstile-secret" not in response.get_data(as_text=True)
+
+
+def test_openapi_documents_every_widget_config_field(client: FlaskClient) -> None:
+    schemas = client.get("/openapi.json").get_json()["components"]["schemas"]
+    documented = schemas["WidgetConfig"]
+    body = client.get("/api/v1/widget-config").get_json()
+    assert set(body) == set(documented["properties"]) == set(documented["required"])
+    script = documented["properties"]["captcha_script_url"]
+    assert "CALLGATE_CAPTCHA_SCRIPT_URL" in script["description"]
