@@ -3,8 +3,9 @@
 A :class:`Dispatcher` runs a small pool of threads, either inside each web process
 (``CALLGATE_DISPATCHER=inline``) or in ``callgate worker`` processes (``external``). New leads
 wake a thread at once: in-process through :meth:`Dispatcher.notify`, across processes through
-PostgreSQL ``LISTEN/NOTIFY``. A poll every ``CALLGATE_DISPATCH_POLL`` seconds picks up retries
-that fall due and leases whose worker died.
+PostgreSQL ``LISTEN/NOTIFY`` or, on SQLite, a local doorbell socket (``leads.doorbell``).
+A poll every ``CALLGATE_DISPATCH_POLL`` seconds picks up retries that fall due and leases
+whose worker died.
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ class Dispatcher:
         self._spawn(self._claim_loop, "callgate-claim")
         if self.store.is_postgres:
             self._spawn(self._listen, "callgate-listen")
+        elif self.store.doorbell is not None and self.settings.dispatcher == "external":
+            # A worker of its own: the web processes that store leads ring for it.
+            doorbell = self.store.doorbell
+            self._spawn(lambda: doorbell.listen(self._wake.set, self._stop), "callgate-doorbell")
         self._start_status_checker()
         log.info(
             "dispatcher started: provider=%s threads=%d",

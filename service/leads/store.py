@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..phone import mask
 from .batching import GroupWriter
+from .doorbell import Doorbell
 from .locking import WriteLock
 from .model import (
     CONNECTED,
@@ -114,6 +115,9 @@ class LeadStore:
         )
         # The hot writes (a new lead, a claim, "in flight", an outcome) commit in groups.
         self._writer = GroupWriter(self._write_engine, self._write_lock)
+        # How a new lead wakes a worker in another process: NOTIFY, else a local doorbell.
+        database = _sqlite_file(self.engine)
+        self.doorbell = Doorbell(database) if database is not None else None
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -136,7 +140,14 @@ class LeadStore:
 
     def close(self) -> None:
         self._writer.close()
+        if self.doorbell is not None:
+            self.doorbell.close()
         self.engine.dispose()
+
+    def _announce(self) -> None:
+        """A lead fell due: wake the workers of other processes (PostgreSQL does in SQL)."""
+        if self.doorbell is not None:
+            self.doorbell.ring()
 
     # -- the visitor's side -------------------------------------------------------------------
 
@@ -189,6 +200,7 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
+        self._announce()
         return lead, True
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
@@ -381,7 +393,10 @@ class LeadStore:
             )
             if self.is_postgres:
                 s.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
-            return _rowcount(result) == 1
+            retried = _rowcount(result) == 1
+        if retried:
+            self._announce()
+        return retried
 
     def release_held(self, lead_id: str | None = None) -> int:
         """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
@@ -395,6 +410,8 @@ class LeadStore:
             )
             if self.is_postgres and released:
                 conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+        if released:
+            self._announce()
         return released
 
     def purge(self, older_than: datetime) -> int:
