@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,10 @@ GUNICORN = {"workers": "2", "threads": "8"}
 CALLGATE_ENV = {
     "CALLGATE_WORKERS": GUNICORN["workers"],
     "CALLGATE_THREADS": GUNICORN["threads"],
-    "CALLGATE_DISPATCH_THREADS": "64",
+    # Production layout: the web processes only accept; one `callgate worker` places the
+    # calls, woken by the web processes through its doorbell (SQLite) the moment a lead lands.
+    "CALLGATE_DISPATCHER": "external",
+    "CALLGATE_DISPATCH_THREADS": "96",
     "CALLGATE_LOG_LEVEL": "WARNING",
     # The benchmark is one client address sending thousands of numbers: lift the limits
     # and de-duplication so they measure the path, not the defences.
@@ -61,6 +64,23 @@ CALLGATE_ENV = {
     "CALLGATE_RINGOSTAT_CALLEE": "1",
     "CALLGATE_SECRET_KEY": "bench-secret-key-0123456789abcdef",
 }
+
+
+def cpu_seconds(groups: list[int]) -> float:
+    """CPU time (user + system) used so far by the live processes of these process groups."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp, … utime (12th), stime (13th).
+        if int(fields[2]) in groups:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -118,7 +138,8 @@ def fake_provider(work: Path, name: str) -> Iterator[tuple[str, Path]]:
 
 
 @contextmanager
-def target(name: str, work: Path, provider_url: str) -> Iterator[str]:
+def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list[int]]]:
+    """The server (and, for callgate, its worker) on loopback: its URL and process groups."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     if name == "callgate":
@@ -146,13 +167,22 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[str]:
             f"bench.apps:{name}",
         ]
         health = "/hello" if name == "hello" else None
-    with process(args, env, work / f"{name}-server.log"):
+    with ExitStack() as stack:
+        groups = [stack.enter_context(process(args, env, work / f"{name}-server.log")).pid]
         url = f"http://{bind}"
         if health:
             wait_until(lambda: requests.get(url + health, timeout=2).ok, 30, name)
         else:
             wait_until(lambda: requests.get(url + "/", timeout=2).status_code == 404, 30, name)
-        yield url
+        if name == "callgate":
+            # Once the server has migrated the database: the worker's own check finds it done.
+            worker = [str(BIN / "callgate"), "worker"]
+            log = work / f"{name}-worker.log"
+            groups.append(stack.enter_context(process(worker, env, log)).pid)
+            wake = work / "callgate.db.wake"
+            wait_until(lambda: wake.is_dir() and any(wake.iterdir()), 30, "callgate worker")
+            time.sleep(1.1)  # the web processes notice a new worker within a second
+        yield url, groups
 
 
 def wrk(url: str, path: str, post: bool) -> dict[str, float]:
@@ -263,14 +293,14 @@ def main() -> None:
     }
     with (
         fake_provider(work, "hello") as (provider_url, _),
-        target("hello", work, provider_url) as url,
+        target("hello", work, provider_url) as (url, _),
     ):
         results["hello"] = {"max": wrk(url, "/hello", post=False)}
     print(f"hello      {results['hello']['max']['requests_per_s']:>8.0f} req/s", flush=True)
 
     with (
         fake_provider(work, "naive") as (provider_url, received_path),
-        target("naive", work, provider_url) as url,
+        target("naive", work, provider_url) as (url, _),
     ):
         fixed = fixed_rate(url, work, "naive", base=0)
         maximum = wrk(url, "/api/v1/callbacks", post=True)
@@ -280,16 +310,19 @@ def main() -> None:
 
     with (
         fake_provider(work, "callgate") as (provider_url, received_path),
-        target("callgate", work, provider_url) as url,
+        target("callgate", work, provider_url) as (url, groups),
     ):
         # First at a rate this machine sustains, then at the target rate.
         sustained = fixed_rate(url, work, "callgate-sustained", base=0, rate=SUSTAINED_RATE)
         time.sleep(2)
+        used = cpu_seconds(groups)
         fixed = fixed_rate(url, work, "callgate", base=100_000)
         time.sleep(2)  # let the last leads reach the provider before it stops
+        cpu_per_lead_ms = (cpu_seconds(groups) - used) / max(1, len(fixed)) * 1000
         maximum = wrk(url, "/api/v1/callbacks", post=True)
     received = json.loads(received_path.read_text())
     results["callgate"] = {
+        "cpu_per_lead_ms": round(cpu_per_lead_ms, 2),
         "max": maximum,
         "fixed_rate": summarise(fixed, received),
         f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(sustained, received),
@@ -337,6 +370,10 @@ def print_table(results: dict[str, Any]) -> None:
         f"p50 {sustained['visitor_p50_ms']} ms p99 {sustained['visitor_p99_ms']} ms, "
         f"speed to lead p50 {sustained['speed_to_lead_p50_ms']} ms "
         f"p99 {sustained['speed_to_lead_p99_ms']} ms"
+    )
+    print(
+        f"callgate CPU per lead at {RATE:.0f}/s (web processes and worker): "
+        f"{results['callgate']['cpu_per_lead_ms']} ms"
     )
     route = results["route_webhook"]
     print(
