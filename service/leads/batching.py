@@ -14,14 +14,13 @@ fault is reported to the write that caused it and the others still commit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -32,11 +31,29 @@ T = TypeVar("T")
 MAX_BATCH = 64
 
 
-@dataclass
 class _Write:
-    work: Callable[[Connection], Any]
-    isolated: bool
-    done: Future[Any] = field(default_factory=Future)
+    """One caller's write; ``_done`` is held until the writer has its outcome."""
+
+    __slots__ = ("_done", "error", "isolated", "result", "work")
+
+    def __init__(self, work: Callable[[Connection], Any], isolated: bool) -> None:
+        self.work = work
+        self.isolated = isolated
+        self.result: Any = None
+        self.error: BaseException | None = None
+        # A bare lock is the cheapest hand-over there is (a Future costs a Condition).
+        self._done = threading.Lock()
+        self._done.acquire()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.result, self.error = result, error
+        self._done.release()
+
+    def wait(self) -> Any:
+        self._done.acquire()
+        if self.error is not None:
+            raise self.error
+        return self.result
 
 
 class GroupWriter:
@@ -47,16 +64,19 @@ class GroupWriter:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._start_lock = threading.Lock()
+        # The writer thread's own connection, kept between batches (no pool round trip).
+        self._conn: Connection | None = None
 
     def run(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
         """Run ``work`` in the next batch; return its result once the batch is committed.
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
         """
-        self._ensure_thread()
+        if self._pid != os.getpid():
+            self._start()
         write = _Write(work, isolated)
         self._queue.put(write)
-        result: T = write.done.result()
+        result: T = write.wait()
         return result
 
     def close(self) -> None:
@@ -64,64 +84,79 @@ class GroupWriter:
             self._queue.put(None)
             self._thread.join(10)
         self._thread = None
+        self._pid = 0
 
-    def _ensure_thread(self) -> None:
+    def _start(self) -> None:
         # A forked worker inherits the object but not the thread: start one of its own.
-        if self._thread is not None and self._pid == os.getpid():
-            return
         with self._start_lock:
-            if self._thread is None or self._pid != os.getpid():
+            if self._pid != os.getpid():
                 self._queue = queue.SimpleQueue()
-                self._pid = os.getpid()
+                self._conn = None
                 self._thread = threading.Thread(
                     target=self._loop, name="callgate-writer", daemon=True
                 )
                 self._thread.start()
+                self._pid = os.getpid()
 
     def _loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(more)
-            self._commit(batch)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._queue.put(None)  # finish this batch, then stop
+                        break
+                    batch.append(more)
+                self._commit(batch)
+        finally:
+            self._drop_connection()
 
     def _commit(self, batch: list[_Write]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
+        outcomes: list[tuple[Any, BaseException | None]] = []
         try:
-            with self._lock, self._engine.begin() as conn:
-                for write in batch:
-                    outcomes.append(_attempt(conn, write))
+            with self._lock:
+                conn = self._connection()
+                with conn.begin():
+                    for write in batch:
+                        outcomes.append(_attempt(conn, write))
         except Exception as exc:
+            # The connection may be what failed (a database restart): take a fresh one.
+            self._drop_connection()
             if len(batch) == 1:
-                batch[0].done.set_exception(exc)
+                batch[0].settle(error=exc)
                 return
             log.warning("a batch of %d writes failed (%s); writing each alone", len(batch), exc)
             for write in batch:
                 self._commit([write])
             return
-        for write, (ok, value) in zip(batch, outcomes, strict=True):
-            if ok:
-                write.done.set_result(value)
-            else:
-                write.done.set_exception(value)
+        for write, (result, error) in zip(batch, outcomes, strict=True):
+            write.settle(result, error)
+
+    def _connection(self) -> Connection:
+        if self._conn is None:
+            self._conn = self._engine.connect()
+        return self._conn
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
-def _attempt(conn: Connection, write: _Write) -> tuple[bool, Any]:
-    """(True, result), or (False, the exception) from an isolated write, rolled back alone."""
+def _attempt(conn: Connection, write: _Write) -> tuple[Any, BaseException | None]:
+    """(result, None), or (None, the exception) from an isolated write, rolled back alone."""
     if not write.isolated:
-        return True, write.work(conn)
+        return write.work(conn), None
     try:
         with conn.begin_nested():
-            return True, write.work(conn)
+            return write.work(conn), None
     except Exception as exc:
-        return False, exc
+        return None, exc

@@ -88,10 +88,11 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
     store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
     migrate(store)
     writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
-    gate = threading.Event()
+    gate, holding = threading.Event(), threading.Event()
     results: dict[str, object] = {}
 
     def hold(conn: Connection) -> None:
+        holding.set()
         gate.wait(5)  # keeps the writer busy while the next writes queue up
 
     def good(n: int) -> None:
@@ -112,6 +113,7 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
 
     first = threading.Thread(target=writer.run, args=(hold,))
     first.start()
+    assert holding.wait(5)
     threads = [threading.Thread(target=good, args=(n,)) for n in range(3)]
     threads.insert(1, threading.Thread(target=bad))
     for thread in threads:
