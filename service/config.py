@@ -8,6 +8,7 @@ path whose content is the value (Docker and Kubernetes secrets).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -15,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import limits
 import phonenumbers
@@ -278,6 +280,12 @@ class Settings:
         captcha_secret = env.secret("CAPTCHA_SECRET")
         if captcha != "none" and not captcha_secret:
             raise ConfigError(_name("CAPTCHA_SECRET"), f"required when CALLGATE_CAPTCHA={captcha}")
+        captcha_site_key = env.text("CAPTCHA_SITE_KEY")
+        # Without it the widget renders a CAPTCHA nobody can solve, and every post is refused.
+        if captcha != "none" and not captcha_site_key:
+            raise ConfigError(
+                _name("CAPTCHA_SITE_KEY"), f"required when CALLGATE_CAPTCHA={captcha}"
+            )
         settings = cls(
             provider=provider,
             database_url=env.text("DATABASE_URL", cls.database_url),
@@ -320,11 +328,11 @@ class Settings:
             form_token_max_age=env.duration("FORM_TOKEN_MAX_AGE", "4h"),
             captcha=captcha,
             captcha_secret=captcha_secret,
-            captcha_site_key=env.text("CAPTCHA_SITE_KEY"),
+            captcha_site_key=captcha_site_key,
             captcha_verify_url=env.url("CAPTCHA_VERIFY_URL", CAPTCHA_VERIFY_URLS[captcha])
             if captcha != "none"
             else "",
-            captcha_script_url=env.url("CAPTCHA_SCRIPT_URL", CAPTCHA_SCRIPT_URLS[captcha])
+            captcha_script_url=env.script_url("CAPTCHA_SCRIPT_URL", CAPTCHA_SCRIPT_URLS[captcha])
             if captcha != "none"
             else "",
             require_consent=env.boolean("REQUIRE_CONSENT", False),
@@ -475,6 +483,16 @@ def parse_duration(text: str) -> float:
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
 
 
+def _loopback(host: str) -> bool:
+    """Hosts browsers trust over plain http (no mixed-content block): localhost and loopback IPs."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _Env:
     """Typed, validated reads of ``CALLGATE_*`` variables."""
 
@@ -582,6 +600,19 @@ class _Env:
             return text.rstrip("/")
 
         return self._parse(suffix, default, parse)
+
+    def script_url(self, suffix: str, default: str) -> str:
+        """An https URL for a script that customers' pages load; http only on loopback.
+
+        An https page refuses an http script (mixed content), and customers' pages are https.
+        """
+        url = self.url(suffix, default)
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not _loopback(parts.hostname or ""):
+            raise ConfigError(
+                _name(suffix), f"{url!r} must be https (http only on a loopback host)"
+            )
+        return url
 
     def optional_boolean(self, suffix: str) -> bool | None:
         """Unset stays None: the provider's own default applies."""

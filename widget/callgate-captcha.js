@@ -48,6 +48,8 @@ export default (host, cfg, say, nonce) => {
   box.tabIndex = -1;
   box.setAttribute('role', 'group');
   box.setAttribute('aria-label', T.captcha);
+  // Light DOM inherits the page's lang; the CAPTCHA's texts are in the widget's language.
+  box.lang = cfg.lang;
   host.append(box);
   const root = host.shadowRoot, slot = D.createElement('slot'), sheet = new CSSStyleSheet();
   slot.name = 'captcha';
@@ -79,6 +81,12 @@ export default (host, cfg, say, nonce) => {
       };
       // In the widget's language: Turnstile calls it `language`, hCaptcha `hl`.
       options[hc ? 'hl' : 'language'] = cfg.lang;
+      // hCaptcha shows its image challenge in a frame of its own, appended to document.body
+      // unless told where: outside our modal dialog it would be inert and under the backdrop
+      // (hCaptcha/react-hcaptcha#201, vue-hcaptcha#96). Its `challenge-container` option (an
+      // element id) puts it in our box, inside the dialog. Turnstile needs nothing of the kind:
+      // its only interaction, a checkbox, stays in its own iframe in the box.
+      if (hc) options['challenge-container'] = box.id = 'callgate-captcha';
       id = vendor().render(box, options);
       broken = false;
     } catch (e) {
@@ -87,10 +95,20 @@ export default (host, cfg, say, nonce) => {
   };
 
   const load = () => {
-    const v = vendor();
+    const v = vendor(), base = cfg.captcha_script_url;
     // The page already has the vendor's script (say, for its own form): one copy is enough.
     if (v && v.render) return render();
-    const base = cfg.captcha_script_url, url = base + (base.includes('?') ? '&' : '?') + 'onload=' + READY;
+    // Its <script> is there but still loading: wait for the vendor's global rather than add a
+    // second copy (which would set the vendor up twice). Same origin and path: the same script.
+    const where = (u) => { u = new URL(u, location.href); return u.origin + u.pathname; };
+    const theirs = [...D.scripts].find((e) => e.src && where(e.src) == where(base));
+    if (theirs) {
+      theirs.addEventListener('error', fail);
+      const wait = () => { const v = vendor(); v && v.render ? render() : broken || setTimeout(wait, 50); };
+      setTimeout(() => fail('no answer from ' + base), LOAD_TIMEOUT);
+      return wait();
+    }
+    const url = base + (base.includes('?') ? '&' : '?') + 'onload=' + READY;
     const s = D.createElement('script');
     let policy;
     // Trusted Types: where a page enforces them, a script URL must come from a policy. Ours

@@ -264,9 +264,10 @@ a{color:#0b57d0}
       // No token until widget-captcha.js has run. It loads on first open, not on every page view,
       // and with import(), not a <script>: it hands its controller straight back to us, and
       // Trusted Types do not govern import() (CSP's script-src does, as for this script).
+      // The path comes versioned from widget-config, never cached: module and service agree.
       let no = 'captcha_missing';
       C = { t: () => '', r() {}, n: () => say(T[no]) };
-      cap = () => import(api + '/widget-captcha.js').then((m) => { C = m.default(host, cfg, say, S.nonce); }).catch((e) => { say(T[no = 'captcha_load_failed']); log(no, e); });
+      cap = () => import(api + cfg.captcha_module).then((m) => { C = m.default(host, cfg, say, S.nonce); }).catch((e) => { say(T[no = 'captcha_load_failed']); log(no, e); });
     }
     root.append(launcher, dlg);
     D.body.append(host);

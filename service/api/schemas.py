@@ -119,6 +119,15 @@ class WidgetConfig(Schema):
             "example": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
         },
     )
+    captcha_module = fields.String(
+        required=True,
+        metadata={
+            "description": "Path, relative to the service, of the widget's CAPTCHA module "
+            "with its version (the module's ETag), which the widget imports; "
+            "empty when captcha is none.",
+            "example": "/widget-captcha.js?v=3f2a9c0d41b7e6a85c12",
+        },
+    )
 
 
 class Health(Schema):

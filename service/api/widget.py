@@ -80,6 +80,16 @@ def captcha_script() -> Asset:
     return _asset("callgate-captcha.js")
 
 
+def captcha_module_path() -> str:
+    """The module's path with its version (its ETag), which widget.js imports.
+
+    ``widget-config`` is never cached, so a page gets the module that matches the service it
+    is talking to, even while a cached copy of an older one is still fresh. The route ignores
+    the query: any ``v`` gets the current module, with the same headers.
+    """
+    return f"/widget-captcha.js?v={captcha_script().etag}"
+
+
 @cache
 def dictionaries() -> dict[str, dict[str, str]]:
     """Every language's texts, keyed by language code."""
@@ -126,6 +136,8 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "captcha_site_key": settings.captcha_site_key,
         # The vendor's explicit-render script the widget loads into its dialog ("" for none).
         "captcha_script_url": settings.captcha_script_url,
+        # Our module that renders it, versioned, relative to the service ("" for none).
+        "captcha_module": captcha_module_path() if settings.captcha != "none" else "",
     }
 
 
@@ -155,7 +167,11 @@ def widget_js() -> Response:
 
 @bp.get("/widget-captcha.js")
 def widget_captcha_js() -> Response:
-    """The CAPTCHA module; a module is fetched with CORS, which ``origins`` allows for it."""
+    """The CAPTCHA module; a module is fetched with CORS, which ``origins`` allows for it.
+
+    Always served, whatever ``CALLGATE_CAPTCHA`` says (the widget imports it only with a
+    CAPTCHA). ``?v=`` (see :func:`captcha_module_path`) only makes the URL change with it.
+    """
     return serve(captcha_script())
 
 

@@ -135,6 +135,7 @@ def test_captcha_verified_server_side(
     app = make_app(
         captcha="turnstile",
         captcha_secret="turnstile-secret",
+        captcha_site_key="0x4AAAAAAAsite",
         captcha_verify_url=TURNSTILE,
         dedupe_window=0,
     )
@@ -158,6 +159,7 @@ def test_captcha_field_names_of_a_plain_form(
     app = make_app(
         captcha="hcaptcha",
         captcha_secret="h-secret",
+        captcha_site_key="10000000-ffff-ffff-ffff-000000000001",
         captcha_verify_url="https://api.hcaptcha.com/siteverify",
     )
     requests_mock.post("https://api.hcaptcha.com/siteverify", json={"success": True})

@@ -157,6 +157,7 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "captcha": "none",
         "captcha_site_key": "",
         "captcha_script_url": "",
+        "captcha_module": "",
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
@@ -239,8 +240,55 @@ def test_widget_config_names_the_captcha_and_its_script(make_app: Callable[..., 
         "captcha_script_url": (
             "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit"
         ),
+        "captcha_module": body["captcha_module"],
     }
     assert "turnstile-secret" not in response.get_data(as_text=True)
+
+
+def test_widget_config_names_no_captcha_module_without_a_captcha(client: FlaskClient) -> None:
+    body = client.get("/api/v1/widget-config").get_json()
+    assert body["captcha"] == "none" and body["captcha_module"] == ""
+
+
+def captcha_client(make_app: Callable[..., Flask]) -> FlaskClient:
+    return make_app(
+        captcha="hcaptcha",
+        captcha_secret="h-secret",
+        captcha_site_key="10000000-ffff-ffff-ffff-000000000001",
+        captcha_verify_url="https://api.hcaptcha.com/siteverify",
+        captcha_script_url="https://js.hcaptcha.com/1/api.js?render=explicit",
+        allowed_origins=(ORIGIN,),
+    ).test_client()
+
+
+def test_widget_config_names_the_module_by_its_version(make_app: Callable[..., Flask]) -> None:
+    client = captcha_client(make_app)
+    module = client.get("/api/v1/widget-config").get_json()["captcha_module"]
+    # A path on the service (the widget prefixes its data-api), versioned by the module's ETag:
+    # a deploy that changes the module changes the URL, so no cache can pair old with new.
+    etag = client.get("/widget-captcha.js").headers["ETag"]
+    assert module == f"/widget-captcha.js?v={etag.removeprefix('W/').strip(chr(34))}"
+
+
+def test_the_versioned_module_is_served_like_the_plain_one(make_app: Callable[..., Flask]) -> None:
+    client = captcha_client(make_app)
+    module = client.get("/api/v1/widget-config").get_json()["captcha_module"]
+    for encoding in ("identity", "gzip"):
+        headers = {"Origin": ORIGIN, "Accept-Encoding": encoding}
+        plain, versioned = (
+            client.get("/widget-captcha.js", headers=headers),
+            client.get(module, headers=headers),
+        )
+        assert versioned.status_code == plain.status_code == 200
+        assert versioned.data == plain.data
+        # Every header alike but the request's own id.
+        same = {k: v for k, v in plain.headers.items() if k != "X-Request-Id"}
+        assert {k: v for k, v in versioned.headers.items() if k != "X-Request-Id"} == same
+        assert versioned.headers["Access-Control-Allow-Origin"] == ORIGIN
+    # Any version answers with the current module: a page that asks for an old one still works.
+    assert client.get("/widget-captcha.js?v=0ld").data == client.get("/widget-captcha.js").data
+    etag = client.get(module).headers["ETag"]
+    assert client.get(module, headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_openapi_documents_every_widget_config_field(client: FlaskClient) -> None:

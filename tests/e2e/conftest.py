@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -209,7 +209,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 @pytest.fixture
 def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Page]]:
-    """``new_page(url, locale=, viewport=, cookies=True, init=script, **context options)``."""
+    """``new_page(url, locale=, viewport=, cookies=True, init=script, setup=, wait_until=,
+    **context options)``: ``setup(page)`` runs before the page navigates (to record its
+    requests, route them or install a clock); ``wait_until`` is the navigation's."""
     contexts: list[BrowserContext] = []
 
     def make(
@@ -219,6 +221,8 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
         cookies: bool = True,
         viewport: dict[str, int] | None = None,
         init: str | None = None,
+        setup: Callable[[Page], object] | None = None,
+        wait_until: Literal["commit", "domcontentloaded", "load", "networkidle"] = "load",
         **options: Any,
     ) -> Page:
         context = browser.new_context(
@@ -238,7 +242,9 @@ def new_page(browser: Browser, host_site: HostSite) -> Iterator[Callable[..., Pa
         messages = _console.setdefault(id(page), [])
         page.on("console", lambda m: messages.append(m.text))
         page.on("pageerror", lambda e: messages.append("pageerror: " + str(e)))
-        page.goto(url)
+        if setup:
+            setup(page)
+        page.goto(url, wait_until=wait_until)
         return page
 
     yield make

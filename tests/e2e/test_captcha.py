@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Page, Request, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.e2e.conftest import (
     HostSite,
@@ -22,7 +24,7 @@ from tests.e2e.conftest import (
     widget_page,
 )
 from tests.e2e.test_accessibility import assert_accessible
-from tests.fakes.captcha import SOLVE, FakeCaptcha
+from tests.fakes.captcha import CHALLENGE, SOLVE, FakeCaptcha
 from tests.fakes.provider import FakeProvider
 from tests.servers import Service, free_port
 
@@ -88,11 +90,35 @@ def posts_to(page: Page, service: Service) -> list[dict[str, Any]]:
     return sent
 
 
+def recording(urls: list[str]) -> Callable[[Page], None]:
+    """A ``setup`` for ``new_page``: every URL the page requests goes to ``urls``, from before
+    it navigates."""
+
+    def setup(page: Page) -> None:
+        page.on("request", lambda r: urls.append(r.url))
+
+    return setup
+
+
+def captcha_requests(urls: list[str], vendor: FakeCaptcha) -> list[str]:
+    """Requests for our CAPTCHA module or for anything of the vendor's."""
+    return [
+        u
+        for u in urls
+        if urlsplit(u).path == "/widget-captcha.js" or u.startswith(vendor.url + "/")
+    ]
+
+
 def fake_record(page: Page) -> dict[str, Any]:
     found: dict[str, Any] = page.evaluate(
         "() => JSON.parse(JSON.stringify(window.__fakeCaptcha || null))"
     )
     return found
+
+
+def launcher_ready(page: Page, lang: dict[str, str] = EN) -> None:
+    """The widget has its settings (widget-config answered) and has mounted its launcher."""
+    expect(page.get_by_role("button", name=lang["launcher"])).to_be_visible()
 
 
 def open_dialog(page: Page, lang: dict[str, str] = EN) -> Any:
@@ -109,11 +135,16 @@ def test_the_dialog_shows_the_captcha_and_sends_nothing_until_it_is_solved(
     vendor: FakeCaptcha,
     ringostat: FakeProvider,
 ) -> None:
-    page = new_page(host_site.add("/captcha.html", widget_page(turnstile.url, {"lang": "en"})))
+    urls: list[str] = []
+    page = new_page(
+        host_site.add("/captcha.html", widget_page(turnstile.url, {"lang": "en"})),
+        setup=recording(urls),
+    )
     posts = posts_to(page, turnstile)
-    # Nothing of the CAPTCHA before the dialog is opened: not even our own module.
-    page.wait_for_timeout(300)
-    assert vendor.scripts == []
+    # Nothing of the CAPTCHA before the dialog is opened, not even our own module: the widget
+    # is ready (it imports the module on the first open only).
+    launcher_ready(page)
+    assert captcha_requests(urls, vendor) == [] and vendor.scripts == []
     dialog = open_dialog(page)
     captcha = page.get_by_role("group", name=EN["captcha"])
     solve = captcha.get_by_role("button", name=SOLVE)
@@ -130,6 +161,12 @@ def test_the_dialog_shows_the_captcha_and_sends_nothing_until_it_is_solved(
     assert render["callbacks"] == ["callback", "error-callback", "expired-callback"]
     [script] = vendor.scripts
     assert script == "/turnstile/v0/api.js?render=explicit&onload=callgateCaptchaReady"
+    # Our module, by the versioned path widget-config gives.
+    etag = page.request.get(f"{turnstile.url}/widget-captcha.js").headers["etag"]
+    version = etag.removeprefix("W/").strip('"')
+    assert [u for u in urls if urlsplit(u).path == "/widget-captcha.js"] == [
+        f"{turnstile.url}/widget-captcha.js?v={version}"
+    ]
     shoot(page, "captcha-turnstile-shown")
     assert_accessible(page, "captcha shown")
 
@@ -138,7 +175,7 @@ def test_the_dialog_shows_the_captcha_and_sends_nothing_until_it_is_solved(
     status = dialog.get_by_role("status")
     expect(status).to_have_text(EN["captcha_missing"])
     assert focused(page)["tag"] == "callgate-captcha"
-    page.wait_for_timeout(300)
+    # A post, had there been one, would have gone out (and been recorded) before this text.
     assert posts == [] and vendor.verified == []
     shoot(page, "captcha-turnstile-missing")
     assert_accessible(page, "captcha missing")
@@ -208,7 +245,7 @@ def test_an_expired_token_is_not_sent(
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
     dialog.get_by_role("button", name=EN["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(EN["captcha_missing"])
-    page.wait_for_timeout(300)
+    # A post, had there been one, would have gone out (and been recorded) before this text.
     assert posts == [] and vendor.verified == []
 
 
@@ -227,6 +264,9 @@ def test_the_captcha_and_its_reminder_speak_the_widget_language(
     captcha = page.get_by_role("group", name=words["captcha"])
     expect(captcha.get_by_role("button", name=SOLVE)).to_be_visible()
     assert fake_record(page)["renders"][0]["language"] == lang
+    # The box sits in the host page's DOM (lang="en"), yet speaks the widget's language.
+    assert page.evaluate("document.documentElement.lang") == "en"
+    expect(captcha).to_have_attribute("lang", lang)
     dialog.get_by_label(words["phone"]).fill("067 111 22 33")
     dialog.get_by_label(words["phone"]).press("Enter")
     expect(dialog.get_by_role("status")).to_have_text(words["captcha_missing"])
@@ -274,7 +314,13 @@ def hcaptcha(
     started.stop()
 
 
-def test_hcaptcha_renders_and_its_token_is_sent(
+IN_OPEN_DIALOG = """(el) => {
+  const slot = el.closest('callgate-captcha')?.assignedSlot;
+  return !!slot && slot.closest('dialog')?.open === true && slot.getRootNode().host?.localName;
+}"""
+
+
+def test_hcaptcha_challenge_opens_inside_the_dialog_and_its_token_is_sent(
     new_page: Callable[..., Page],
     host_site: HostSite,
     hcaptcha: Service,
@@ -288,7 +334,17 @@ def test_hcaptcha_renders_and_its_token_is_sent(
     page.get_by_role("button", name=SOLVE).click()
     [render] = fake_record(page)["renders"]
     assert render["sitekey"] == SITE_KEY and render["hl"] == "uk" and "language" not in render
+    assert render["challenge-container"] == "callgate-captcha"
     assert vendor.scripts == ["/1/api.js?render=explicit&onload=callgateCaptchaReady"]
+    # The image challenge: in our box, so inside the open modal dialog, not in document.body.
+    challenge = page.locator("[data-fake-challenge]")
+    expect(challenge).to_have_count(1)
+    assert challenge.evaluate(IN_OPEN_DIALOG) == "callgate-widget"
+    shoot(page, "captcha-hcaptcha-challenge")
+    # Playwright's click waits for the element to receive the click: under the backdrop of a
+    # modal dialog (inert) it never would, and this would time out.
+    page.get_by_role("button", name=CHALLENGE).click(timeout=5_000)
+    expect(challenge).to_have_count(0)
     dialog.get_by_label(words["phone"]).fill("067 111 22 33")
     dialog.get_by_role("button", name=words["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(words["placed"], timeout=10_000)
@@ -299,24 +355,154 @@ def test_hcaptcha_renders_and_its_token_is_sent(
     shoot(page, "captcha-hcaptcha-placed")
 
 
+def test_the_fake_hcaptcha_challenge_outside_a_modal_dialog_cannot_be_clicked(
+    new_page: Callable[..., Page], host_site: HostSite, vendor: FakeCaptcha
+) -> None:
+    """The control for the test above: without ``challenge-container`` the fake's pop-up goes
+    to document.body, where the modal dialog's backdrop covers it, and the click fails."""
+    page = new_page(
+        host_site.add(
+            "/hcaptcha-body.html",
+            '<!doctype html><html lang="en"><head><title>Modal</title></head><body>'
+            '<dialog><div id="box"></div></dialog>'
+            f'<script src="{vendor.script_url("hcaptcha")}"></script></body></html>',
+        )
+    )
+    page.evaluate(
+        """() => { document.querySelector('dialog').showModal();
+        hcaptcha.render(document.getElementById('box'), {sitekey: 'k', callback() {}}); }"""
+    )
+    page.get_by_role("button", name=SOLVE).click()
+    assert page.locator("[data-fake-challenge]").evaluate("(el) => el.parentElement.localName") == (
+        "body"
+    )
+    with pytest.raises(PlaywrightTimeoutError):
+        page.get_by_role("button", name=CHALLENGE).click(timeout=1_500)
+
+
 def test_without_a_captcha_nothing_more_is_loaded(
     new_page: Callable[..., Page],
     host_site: HostSite,
     service: Service,
     ringostat: FakeProvider,
+    vendor: FakeCaptcha,
 ) -> None:
-    page = new_page(host_site.add("/no-captcha.html", widget_page(service.url, {"lang": "en"})))
-    scripts: list[str] = []
-    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    urls: list[str] = []
+    page = new_page(
+        host_site.add("/no-captcha.html", widget_page(service.url, {"lang": "en"})),
+        setup=recording(urls),
+    )
+    # Ready: the launcher is up, so widget-config has answered (the settings it shows).
+    launcher_ready(page)
+    from_service = [u for u in urls if u.startswith(service.url + "/")]
+    assert [urlsplit(u).path for u in from_service] == ["/widget.js", "/api/v1/widget-config"]
+    assert all(u.startswith((service.url + "/", host_site.origin + "/")) for u in urls), urls
     dialog = open_dialog(page)
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
     dialog.get_by_role("button", name=EN["submit"]).click()
     expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
     wait_calls(ringostat, 1)
-    # widget.js itself was requested before the listener; nothing after it.
-    assert scripts == []
+    # Nor once the dialog was opened and used: no module, no vendor, no box.
+    assert captcha_requests(urls, vendor) == [] and vendor.scripts == []
+    assert all(u.startswith((service.url + "/", host_site.origin + "/")) for u in urls), urls
     assert page.locator("callgate-captcha").count() == 0
     assert "captcha_token" not in json.loads(calls(ringostat)[0].body)
+
+
+def test_a_captcha_module_that_cannot_load_is_an_error_and_sends_nothing(
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    turnstile: Service,
+    vendor: FakeCaptcha,
+    ringostat: FakeProvider,
+) -> None:
+    def refuse_module(page: Page) -> None:
+        page.route("**/widget-captcha.js*", lambda route: route.abort())
+
+    page = new_page(
+        host_site.add("/captcha-no-module.html", widget_page(turnstile.url, {"lang": "uk"})),
+        setup=refuse_module,
+    )
+    words = texts("uk")
+    posts = posts_to(page, turnstile)
+    dialog = open_dialog(page, words)
+    status = dialog.get_by_role("status")
+    expect(status).to_have_text(words["captcha_load_failed"])
+    assert any(m.startswith("callgate: captcha_load_failed") for m in console(page))
+    dialog.get_by_label(words["phone"]).fill("067 111 22 33")
+    status.evaluate("(s) => { s.textContent = ''; }")
+    dialog.get_by_role("button", name=words["submit"]).click()
+    # Said again (it was cleared); a post would have gone out before it.
+    expect(status).to_have_text(words["captcha_load_failed"])
+    assert posts == [] and calls(ringostat) == [] and vendor.scripts == []
+
+
+def test_a_vendor_script_that_never_answers_fails_after_the_load_timeout(
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    turnstile: Service,
+    vendor: FakeCaptcha,
+) -> None:
+    # The vendor accepts the connection and never answers; the page's clock is ours to move,
+    # so the widget's 15-second limit passes without waiting 15 seconds.
+    vendor.hold()
+    page = new_page(
+        host_site.add("/captcha-hanging.html", widget_page(turnstile.url, {"lang": "en"})),
+        setup=lambda p: p.clock.install(),
+    )
+    posts = posts_to(page, turnstile)
+    dialog = open_dialog(page)
+    # The module has asked for the script (and set its timer in the same breath).
+    vendor.seen("/turnstile/v0/api.js?render=explicit&onload=callgateCaptchaReady")
+    status = dialog.get_by_role("status")
+    page.clock.run_for(14_000)
+    expect(status).to_have_text("")
+    page.clock.run_for(1_500)
+    expect(status).to_have_text(EN["captcha_load_failed"])
+    assert any(m.startswith("callgate: captcha_load_failed") for m in console(page))
+    dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
+    status.evaluate("(s) => { s.textContent = ''; }")
+    dialog.get_by_role("button", name=EN["submit"]).click()
+    expect(status).to_have_text(EN["captcha_load_failed"])
+    assert posts == []
+
+
+def test_a_vendor_script_the_page_is_still_loading_is_not_loaded_twice(
+    new_page: Callable[..., Page],
+    host_site: HostSite,
+    turnstile: Service,
+    vendor: FakeCaptcha,
+    ringostat: FakeProvider,
+) -> None:
+    # The site has Turnstile on its own form: its <script> is still loading (held) when the
+    # visitor opens our dialog.
+    own = vendor.script_url("turnstile")
+    vendor.hold()
+    page = new_page(
+        host_site.add(
+            "/captcha-page-has-vendor.html",
+            widget_page(turnstile.url, {"lang": "en"}, head=f'<script src="{own}" async></script>'),
+        ),
+        wait_until="domcontentloaded",
+    )
+    posts = posts_to(page, turnstile)
+    dialog = open_dialog(page)
+    # The module has run (it adds its box, then looks for the vendor's script at once) ...
+    expect(page.locator("callgate-captcha")).to_be_attached()
+    assert page.evaluate("typeof window.turnstile") == "undefined"
+    # ... and waits for the page's copy to arrive.
+    vendor.release()
+    page.get_by_role("button", name=SOLVE).click()
+    assert vendor.scripts == ["/turnstile/v0/api.js?render=explicit"]
+    [render] = fake_record(page)["renders"]
+    assert render["sitekey"] == SITE_KEY
+    dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
+    dialog.get_by_role("button", name=EN["submit"]).click()
+    expect(dialog.get_by_role("status")).to_have_text(EN["placed"], timeout=10_000)
+    wait_calls(ringostat, 1)
+    assert [p["captcha_token"] for p in posts] == ["fake-token-1"]
+    # Still exactly one request for it, from the page.
+    assert vendor.scripts == ["/turnstile/v0/api.js?render=explicit"]
 
 
 @pytest.fixture(scope="module")
@@ -352,8 +538,8 @@ def test_a_vendor_script_that_cannot_load_is_an_error_not_a_hang(
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
     status.evaluate("(s) => { s.textContent = ''; }")
     dialog.get_by_role("button", name=EN["submit"]).click()
+    # Said again (it was cleared); a post would have gone out before it.
     expect(status).to_have_text(EN["captcha_load_failed"])
-    page.wait_for_timeout(300)
     assert posts == [] and calls(ringostat) == []
     assert any(m.startswith("callgate: captcha_load_failed") for m in console(page))
 
@@ -428,7 +614,8 @@ def test_a_page_whose_trusted_types_refuse_ours_gets_an_error_not_a_hang(
     status = dialog.get_by_role("status")
     expect(status).to_have_text(EN["captcha_load_failed"], timeout=5_000)
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
+    status.evaluate("(s) => { s.textContent = ''; }")
     dialog.get_by_role("button", name=EN["submit"]).click()
+    # Said again (it was cleared); a post would have gone out before it.
     expect(status).to_have_text(EN["captcha_load_failed"])
-    page.wait_for_timeout(300)
     assert posts == [] and vendor.scripts == []

@@ -7,6 +7,15 @@ it calls the function named by the script URL's ``onload`` parameter once it is 
 vendors do. For tests it records what it was asked in ``window.__fakeCaptcha`` and can expire
 a token (``__fakeCaptcha.expire()``). ``POST /siteverify`` answers like both vendors: form
 fields ``secret``, ``response``, ``remoteip`` in, ``{"success": ...}`` out.
+
+hCaptcha's button, like the real checkbox, opens an image challenge: a pop-up laid over the page
+(fixed, topmost z-index) that hCaptcha appends to the element whose id its ``challenge-container``
+option names, else to ``document.body``. Its button (``CHALLENGE``) issues the token. Appended
+to the body while a modal ``<dialog>`` is open, it is inert and under the dialog's backdrop, as
+the real one is.
+
+``hold()`` keeps every script request waiting (recorded at once) until ``release()``, or for
+good: a vendor that accepts the connection and never answers.
 """
 
 from __future__ import annotations
@@ -18,7 +27,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.servers import wait_until
+
 SOLVE = "I am human"
+CHALLENGE = "Verify: select every image with a bus"
+# How long a held script request waits at most (a test's browser is long gone by then).
+HOLD_LIMIT = 60.0
 SCRIPTS = {"/turnstile/v0/api.js": "turnstile", "/1/api.js": "hcaptcha"}
 
 FAKE_SCRIPT = """(() => {
@@ -32,10 +46,24 @@ FAKE_SCRIPT = """(() => {
       const button = document.createElement('button');
       button.type = 'button';
       button.textContent = '%(solve)s';
-      button.addEventListener('click', () => {
+      const solved = () => {
         w.token = 'fake-token-' + ++issued;
         options.callback(w.token);
-      });
+      };
+      button.addEventListener('click', '%(name)s' == 'hcaptcha' ? () => {
+        const named = options['challenge-container'];
+        const into = (named && document.getElementById(named)) || document.body;
+        const pop = document.createElement('div');
+        pop.dataset.fakeChallenge = '';
+        pop.style.cssText = 'position:fixed;top:30%%;left:30%%;z-index:2147483647;'
+          + 'padding:2em;background:#eee';
+        const verify = document.createElement('button');
+        verify.type = 'button';
+        verify.textContent = '%(challenge)s';
+        verify.addEventListener('click', () => { pop.remove(); solved(); });
+        pop.append(verify);
+        into.append(pop);
+      } : solved);
       el.append(button);
       record.widgets[id] = w;
       const plain = {};
@@ -74,6 +102,7 @@ class FakeCaptcha:
         self.verified: list[Verified] = []
         self.scripts: list[str] = []  # paths with query of every script request
         self._lock = threading.Lock()
+        self._held: threading.Event | None = None  # set: held script requests answer
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,10 +120,13 @@ class FakeCaptcha:
                 name = SCRIPTS.get(urlsplit(self.path).path)
                 with fake._lock:
                     fake.scripts.append(self.path)
+                    held = fake._held
+                if held is not None:
+                    held.wait(HOLD_LIMIT)
                 if name is None:
                     self._send(404, "text/plain", b"not here")
                     return
-                script = FAKE_SCRIPT % {"name": name, "solve": SOLVE}
+                script = FAKE_SCRIPT % {"name": name, "solve": SOLVE, "challenge": CHALLENGE}
                 self._send(200, "text/javascript", script.encode())
 
             def do_POST(self) -> None:
@@ -131,10 +163,33 @@ class FakeCaptcha:
         return self
 
     def stop(self) -> None:
+        self.release()
         self.server.shutdown()
         self.server.server_close()
 
+    def hold(self) -> None:
+        """Script requests from now on wait for :meth:`release` (or stay unanswered)."""
+        with self._lock:
+            self._held = threading.Event()
+
+    def release(self) -> None:
+        """Answer the held script requests, and the next ones at once."""
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None:
+            held.set()
+
+    def seen(self, path: str, timeout: float = 10.0) -> None:
+        """Wait until a script request for ``path`` (with its query) has arrived."""
+
+        def arrived() -> bool:
+            with self._lock:
+                return path in self.scripts
+
+        wait_until(arrived, timeout, f"a request for {path}")
+
     def clear(self) -> None:
+        self.release()
         with self._lock:
             self.accept = True
             self.verified.clear()
