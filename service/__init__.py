@@ -41,7 +41,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    store = LeadStore(settings.database_url)
+    store = LeadStore(settings.database_url, settings.blocklist_refresh)
     provider = build_provider(settings)
     shared = connect(settings.redis_url)
     agents = build_monitor(settings, shared)

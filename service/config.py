@@ -194,6 +194,7 @@ class Settings:
     blocked_prefixes: tuple[str, ...] = ()
     limit_per_country: str = "100/hour"
     max_numbers_per_ip: int = 3
+    blocklist_refresh: float = 5.0
     daily_call_budget: int = 1000
     form_token_required: bool = True
     form_token_min_age: float = 2.0
@@ -312,6 +313,7 @@ class Settings:
             retry_base=env.duration("RETRY_BASE", "2s"),
             retry_cap=env.duration("RETRY_CAP", "5m"),
             dedupe_window=env.duration("DEDUPE_WINDOW", "10m"),
+            blocklist_refresh=env.duration("BLOCKLIST_REFRESH", "5s"),
             provider_connect_timeout=env.duration("PROVIDER_CONNECT_TIMEOUT", "3.05s"),
             provider_read_timeout=env.duration("PROVIDER_READ_TIMEOUT", "10s"),
             secret_key=secret_key,

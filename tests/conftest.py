@@ -33,6 +33,8 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             # Tests that are not about these defences post freely from one address.
             form_token_required=False,
             max_numbers_per_ip=1000,
+            # A block from the CLI applies at once (its own test covers the refresh).
+            blocklist_refresh=0.0,
         )
         return dataclasses.replace(
             base,

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ..phone import mask
 from .batching import GroupWriter
+from .blocklist import BlocklistCache
 from .doorbell import Doorbell
 from .locking import WriteLock
 from .model import (
@@ -60,6 +61,10 @@ from .model import (
 log = logging.getLogger("callgate.leads")
 
 NOTIFY_CHANNEL = "callgate_leads"
+# A block added by another process (the CLI) applies within this many seconds
+# (CALLGATE_BLOCKLIST_REFRESH); a longer list than this is asked per number instead.
+BLOCKLIST_REFRESH = 5.0
+BLOCKLIST_COPY_LIMIT = 10_000
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
 
@@ -98,7 +103,7 @@ class IdempotencyConflict(Exception):
 
 
 class LeadStore:
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, blocklist_refresh: float = BLOCKLIST_REFRESH) -> None:
         self.url = database_url
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
@@ -115,6 +120,9 @@ class LeadStore:
         )
         # The hot writes (a new lead, a claim, "in flight", an outcome) commit in groups.
         self._writer = GroupWriter(self._write_engine, self._write_lock)
+        self._blocklist = BlocklistCache(
+            self._blocked_all, self._blocked_one, blocklist_refresh, BLOCKLIST_COPY_LIMIT
+        )
         # How a new lead wakes a worker in another process: NOTIFY, else a local doorbell.
         database = _sqlite_file(self.engine)
         self.doorbell = Doorbell(database) if database is not None else None
@@ -215,7 +223,8 @@ class LeadStore:
     def claim(self, lease: timedelta, limit: int = 1) -> list[Lead]:
         """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only.
 
-        One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``.
+        One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING …``.
+        The leads carry the columns placing a call needs (``_CLAIMED``), not the whole row.
         """
         now = utcnow()
         claim = _CLAIM_SKIP_LOCKED if self.is_postgres else _CLAIM
@@ -473,12 +482,21 @@ class LeadStore:
         return int(count)
 
     def is_blocked(self, number_digest: str) -> bool:
+        return number_digest in self._blocklist
+
+    def _blocked_one(self, number_digest: str) -> bool:
         with self.engine.connect() as conn:
             row = conn.execute(_BLOCKED_UNTIL, {"digest": number_digest}).first()
         if row is None:
             return False
         expires = row[0]
         return expires is None or expires > utcnow()
+
+    def _blocked_all(self, limit: int) -> dict[str, datetime | None] | None:
+        """Every block in force, or None when there are more than ``limit``."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(_BLOCKS_IN_FORCE, {"now": utcnow(), "limit": limit + 1}).all()
+        return None if len(rows) > limit else {digest: expires for digest, expires in rows}
 
     def block(
         self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
@@ -494,13 +512,13 @@ class LeadStore:
                     reason=reason,
                 )
             )
+        self._blocklist.invalidate()
 
     def unblock(self, number_digest: str) -> bool:
         with self._write() as conn:
-            return (
-                _rowcount(conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest)))
-                == 1
-            )
+            removed = conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest))
+        self._blocklist.invalidate()
+        return _rowcount(removed) == 1
 
     def blocked(self) -> Sequence[Any]:
         with self.engine.connect() as conn:
@@ -541,6 +559,31 @@ _HELD = (
 _IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
 # The claim: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``; PostgreSQL
 # first locks the due rows it can get, skipping those another worker is claiming.
+# What a claimed lead carries: what placing it needs (the call's fields, the claim's identity
+# and age). Fewer columns make each claim cheaper to read and to turn into a Lead.
+_CLAIMED = tuple(
+    LEADS.c[name]
+    for name in (
+        "id",
+        "created_at",
+        "phone",
+        "name",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_term",
+        "utm_content",
+        "client_id",
+        "client_ip",
+        "user_agent",
+        "status",
+        "provider",
+        "attempt_count",
+        "agent_checks",
+        "lease_until",
+        "due_at",
+    )
+)
 _CLAIM_VALUES: dict[str, Any] = {
     "status": DISPATCHING,
     "lease_until": bindparam("lease_until"),
@@ -552,13 +595,13 @@ _CLAIM = (
     update(LEADS)
     .where(LEADS.c.id.in_(_DUE), LEADS.c.status == QUEUED)
     .values(**_CLAIM_VALUES)
-    .returning(*LEADS.c)
+    .returning(*_CLAIMED)
 )
 _CLAIM_SKIP_LOCKED = (
     update(LEADS)
     .where(LEADS.c.id.in_(_DUE.with_for_update(skip_locked=True)), LEADS.c.status == QUEUED)
     .values(**_CLAIM_VALUES)
-    .returning(*LEADS.c)
+    .returning(*_CLAIMED)
 )
 # An attempt's outcome, written only while the claim still holds the lead.
 _FINISH_VALUES: dict[str, Any] = {
@@ -581,6 +624,12 @@ _FINISH_PLACED = (
     )
 )
 _BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
+_BLOCKS_IN_FORCE = (
+    select(BLOCKED.c.digest, BLOCKED.c.expires_at)
+    .where(or_(BLOCKED.c.expires_at.is_(None), BLOCKED.c.expires_at > bindparam("now")))
+    .limit(bindparam("limit"))
+)
+
 _ADD_ATTEMPT = insert(Attempt)
 
 

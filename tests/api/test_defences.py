@@ -237,3 +237,20 @@ def test_demo_page_works_without_javascript_under_a_strict_csp(
     )
     assert response.status_code == 303
     assert "/thanks?callgate=" in response.headers["Location"]
+
+
+def test_a_block_from_another_process_applies_within_the_refresh(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(blocklist_refresh=3.0, limit_per_ip="100/minute", dedupe_window=0)
+    assert post(app, "+380671112233").status_code == 202  # the list is now copied, empty
+    # `callgate block add` runs as a process of its own, with a store of its own.
+    cli(app, "block", "add", "+380671112233")
+    assert post(app, "+380671112233").status_code == 202  # this process's copy is still fresh
+    time.sleep(3.1)
+    assert_problem(post(app, "+380671112233"), 422, "phone", "phone_blocked")
+    # A block written through this process's own store applies at once.
+    services(app).store.block(
+        digest("+380671112244", services(app).settings.secret_key), "x", None, None
+    )
+    assert_problem(post(app, "+380671112244"), 422, "phone", "phone_blocked")
