@@ -146,7 +146,9 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
         env = {
             **CALLGATE_ENV,
             "CALLGATE_BIND": bind,
-            "CALLGATE_DATABASE_URL": f"sqlite:///{work}/callgate.db",
+            # BENCH_DATABASE_URL measures another database (e.g. PostgreSQL) the same way.
+            "CALLGATE_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL")
+            or f"sqlite:///{work}/callgate.db",
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
         }
         args = [str(BIN / "callgate"), "serve"]
@@ -180,8 +182,11 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
             log = work / f"{name}-worker.log"
             groups.append(stack.enter_context(process(worker, env, log)).pid)
             wake = work / "callgate.db.wake"
-            wait_until(lambda: wake.is_dir() and any(wake.iterdir()), 30, "callgate worker")
-            time.sleep(1.1)  # the web processes notice a new worker within a second
+            if env["CALLGATE_DATABASE_URL"].startswith("sqlite"):
+                wait_until(lambda: wake.is_dir() and any(wake.iterdir()), 30, "callgate worker")
+                time.sleep(1.1)  # the web processes notice a new worker within a second
+            else:
+                time.sleep(3)  # LISTEN: no file to watch; the worker is up well within this
         yield url, groups
 
 
