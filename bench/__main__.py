@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from sqlalchemy import create_engine, text
 
 from bench import route_latency
 from tests.servers import free_port, wait_until
@@ -38,6 +39,8 @@ SUSTAINED_RATE = 50.0
 RATE_SECONDS = 10.0
 WRK_SECONDS = 10
 WRK_CONNECTIONS = 32
+# Turns of (hello, callgate) maximum throughput; the table shows the turn with the median ratio.
+MAX_ROUNDS = 3
 # Production-like gunicorn: gthread workers, shared by all three targets.
 GUNICORN = {"workers": "2", "threads": "8"}
 CALLGATE_ENV = {
@@ -81,6 +84,29 @@ def cpu_seconds(groups: list[int]) -> float:
         if int(fields[2]) in groups:
             total += (int(fields[11]) + int(fields[12])) / ticks
     return total
+
+
+def database_url(work: Path) -> str:
+    # BENCH_DATABASE_URL measures another database (e.g. PostgreSQL) the same way.
+    return os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{work}/callgate.db"
+
+
+def drain(url: str, timeout: float = 180.0) -> None:
+    """Wait until callgate has no lead left to place (after a burst wrk left behind)."""
+    engine = create_engine(url)
+    try:
+
+        def waiting() -> int:
+            with engine.connect() as conn:
+                return int(
+                    conn.execute(
+                        text("SELECT count(*) FROM leads WHERE status IN ('queued', 'dispatching')")
+                    ).scalar_one()
+                )
+
+        wait_until(lambda: waiting() == 0, timeout, "the worker to place the burst")
+    finally:
+        engine.dispose()
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -146,9 +172,7 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
         env = {
             **CALLGATE_ENV,
             "CALLGATE_BIND": bind,
-            # BENCH_DATABASE_URL measures another database (e.g. PostgreSQL) the same way.
-            "CALLGATE_DATABASE_URL": os.environ.get("BENCH_DATABASE_URL")
-            or f"sqlite:///{work}/callgate.db",
+            "CALLGATE_DATABASE_URL": database_url(work),
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
         }
         args = [str(BIN / "callgate"), "serve"]
@@ -296,39 +320,53 @@ def main() -> None:
             "gunicorn": GUNICORN,
         },
     }
+    # hello stays up while callgate runs: their maximum throughputs are measured in turns,
+    # back to back, so that both see the same machine (shared cores come and go).
     with (
-        fake_provider(work, "hello") as (provider_url, _),
-        target("hello", work, provider_url) as (url, _),
+        fake_provider(work, "hello") as (hello_provider, _),
+        target("hello", work, hello_provider) as (hello_url, _),
     ):
-        results["hello"] = {"max": wrk(url, "/hello", post=False)}
-    print(f"hello      {results['hello']['max']['requests_per_s']:>8.0f} req/s", flush=True)
+        with (
+            fake_provider(work, "naive") as (provider_url, received_path),
+            target("naive", work, provider_url) as (url, _),
+        ):
+            fixed = fixed_rate(url, work, "naive", base=0)
+            maximum = wrk(url, "/api/v1/callbacks", post=True)
+        received = json.loads(received_path.read_text())
+        results["naive"] = {"max": maximum, "fixed_rate": summarise(fixed, received)}
+        print(f"naive      {maximum['requests_per_s']:>8.0f} req/s", flush=True)
 
-    with (
-        fake_provider(work, "naive") as (provider_url, received_path),
-        target("naive", work, provider_url) as (url, _),
-    ):
-        fixed = fixed_rate(url, work, "naive", base=0)
-        maximum = wrk(url, "/api/v1/callbacks", post=True)
+        with (
+            fake_provider(work, "callgate") as (provider_url, received_path),
+            target("callgate", work, provider_url) as (url, groups),
+        ):
+            # First at a rate this machine sustains, then at the target rate.
+            sustained = fixed_rate(url, work, "callgate-sustained", base=0, rate=SUSTAINED_RATE)
+            time.sleep(2)
+            used = cpu_seconds(groups)
+            fixed = fixed_rate(url, work, "callgate", base=100_000)
+            time.sleep(2)  # let the last leads reach the provider before it stops
+            cpu_per_lead_ms = (cpu_seconds(groups) - used) / max(1, len(fixed)) * 1000
+            rounds = []
+            for _ in range(MAX_ROUNDS):
+                hello_max = wrk(hello_url, "/hello", post=False)
+                callgate_max = wrk(url, "/api/v1/callbacks", post=True)
+                rounds.append({"hello": hello_max, "callgate": callgate_max})
+                print(
+                    f"max: hello {hello_max['requests_per_s']:.0f} req/s, "
+                    f"callgate {callgate_max['requests_per_s']:.0f} req/s",
+                    flush=True,
+                )
+                drain(database_url(work))  # the worker's backlog must not slow the next turn
     received = json.loads(received_path.read_text())
-    results["naive"] = {"max": maximum, "fixed_rate": summarise(fixed, received)}
-    print(f"naive      {maximum['requests_per_s']:>8.0f} req/s", flush=True)
-
-    with (
-        fake_provider(work, "callgate") as (provider_url, received_path),
-        target("callgate", work, provider_url) as (url, groups),
-    ):
-        # First at a rate this machine sustains, then at the target rate.
-        sustained = fixed_rate(url, work, "callgate-sustained", base=0, rate=SUSTAINED_RATE)
-        time.sleep(2)
-        used = cpu_seconds(groups)
-        fixed = fixed_rate(url, work, "callgate", base=100_000)
-        time.sleep(2)  # let the last leads reach the provider before it stops
-        cpu_per_lead_ms = (cpu_seconds(groups) - used) / max(1, len(fixed)) * 1000
-        maximum = wrk(url, "/api/v1/callbacks", post=True)
-    received = json.loads(received_path.read_text())
+    middle = sorted(
+        rounds, key=lambda r: r["callgate"]["requests_per_s"] / r["hello"]["requests_per_s"]
+    )[len(rounds) // 2]
+    results["hello"] = {"max": middle["hello"]}
     results["callgate"] = {
         "cpu_per_lead_ms": round(cpu_per_lead_ms, 2),
-        "max": maximum,
+        "max": middle["callgate"],
+        "max_rounds": rounds,
         "fixed_rate": summarise(fixed, received),
         f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(sustained, received),
     }

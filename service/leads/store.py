@@ -163,6 +163,8 @@ class LeadStore:
         self, *, phone: str, idempotency_key: str | None, window: timedelta
     ) -> Lead | None:
         """The lead this request repeats: same idempotency key, else same number recently."""
+        if not idempotency_key and window.total_seconds() <= 0:
+            return None  # nothing to look for: no connection either
         # Core statements built once: this runs on every visitor request.
         with self.engine.connect() as conn:
             if idempotency_key:
