@@ -3,9 +3,12 @@
 Every accepted lead is synced to disk before the visitor hears 202, and the dispatcher writes
 three more times per call (claim, "in flight", outcome). One transaction each means one write
 lock hand-over and one fsync each, and under load the lock, not the CPU, sets the pace: the
-holder waits for the disk and then for the GIL while everyone else queues. Here one thread per
-process takes whatever writes are waiting, runs them in one transaction, commits once, and
-only then hands each caller its result, so nothing is reported stored before it is.
+holder waits for the disk and then for the GIL while everyone else queues. Here a caller that
+finds no commit under way leads one: it runs its own write and whatever others arrived
+meanwhile in one transaction, commits once, hands each caller its result, and goes on while
+writes are waiting; a caller that finds a commit under way waits for the leader to take its
+write too. Uncontended, a write costs what it always did (no hand-over to another thread);
+contended, many share one commit. Nothing is reported stored before its commit.
 
 A write that may fail on its own (an idempotency key raced by a twin) runs inside a savepoint.
 Any other failure rolls the batch back and runs its writes again one transaction each, so a
@@ -17,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import queue
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -32,39 +34,53 @@ MAX_BATCH = 64
 
 
 class _Write:
-    """One caller's write; ``_done`` is held until the writer has its outcome."""
+    """One caller's write. Its caller sleeps on ``_turn`` until the write is settled, or until
+    it is asked to lead the next batches itself (``promoted``)."""
 
-    __slots__ = ("_done", "error", "isolated", "result", "work")
+    __slots__ = ("_turn", "error", "isolated", "promoted", "result", "settled", "work")
 
     def __init__(self, work: Callable[[Connection], Any], isolated: bool) -> None:
         self.work = work
         self.isolated = isolated
         self.result: Any = None
         self.error: BaseException | None = None
+        self.settled = False
+        self.promoted = False
         # A bare lock is the cheapest hand-over there is (a Future costs a Condition).
-        self._done = threading.Lock()
-        self._done.acquire()
+        self._turn = threading.Lock()
+        self._turn.acquire()
 
     def settle(self, result: Any = None, error: BaseException | None = None) -> None:
-        self.result, self.error = result, error
-        self._done.release()
+        if not self.settled:
+            self.result, self.error, self.settled = result, error, True
+            self._turn.release()
 
-    def wait(self) -> Any:
-        self._done.acquire()
+    def promote(self) -> None:
+        self.promoted = True
+        self._turn.release()
+
+    def wait_turn(self) -> None:
+        self._turn.acquire()
+
+    def outcome(self) -> Any:
         if self.error is not None:
             raise self.error
         return self.result
 
 
 class GroupWriter:
+    # A leader commits at most this many batches, then hands over to the oldest waiter, so
+    # that no one visitor's request carries everybody else's writes for long.
+    LEAD_AT_MOST = 2
+
     def __init__(self, engine: Engine, lock: AbstractContextManager[Any]) -> None:
         self._engine = engine
         self._lock = lock
-        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._start_lock = threading.Lock()
-        # The writer thread's own connection, kept between batches (no pool round trip).
+        self._state = threading.Lock()  # guards _pending and _leading
+        self._pending: list[_Write] = []
+        self._leading = False
+        self._pid = os.getpid()
+        # The leaders' connection, kept between batches (only the leader of the moment uses it).
         self._conn: Connection | None = None
 
     def run(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
@@ -72,51 +88,57 @@ class GroupWriter:
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
         """
-        if self._pid != os.getpid():
-            self._start()
         write = _Write(work, isolated)
-        self._queue.put(write)
-        result: T = write.wait()
-        return result
+        with self._state:
+            if self._pid != os.getpid():
+                self._forked()
+            self._pending.append(write)
+            lead = not self._leading
+            self._leading = True
+        while True:
+            if lead:
+                self._lead()
+            write.wait_turn()
+            if write.settled:
+                result: T = write.outcome()
+                return result
+            lead = True  # promoted: the previous leader handed the pending writes over
 
     def close(self) -> None:
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join(10)
-        self._thread = None
-        self._pid = 0
+        with self._state:
+            if not self._leading:
+                self._drop_connection()
 
-    def _start(self) -> None:
-        # A forked worker inherits the object but not the thread: start one of its own.
-        with self._start_lock:
-            if self._pid != os.getpid():
-                self._queue = queue.SimpleQueue()
-                self._conn = None
-                self._thread = threading.Thread(
-                    target=self._loop, name="callgate-writer", daemon=True
-                )
-                self._thread.start()
-                self._pid = os.getpid()
+    def _forked(self) -> None:
+        # A child of fork() shares nothing in progress with its parent, not even a connection.
+        self._pending, self._leading, self._conn = [], False, None
+        self._pid = os.getpid()
 
-    def _loop(self) -> None:
-        try:
-            while True:
-                first = self._queue.get()
-                if first is None:
+    def _lead(self) -> None:
+        """Commit batches while writes wait, then step down or hand over. Both happen under
+        ``_state``, so a write that arrives meanwhile is either taken here or finds no
+        leader and leads itself: none is left waiting with nobody to commit it."""
+        for _ in range(self.LEAD_AT_MOST):
+            with self._state:
+                batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                if not batch:
+                    self._leading = False
                     return
-                batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self._queue.put(None)  # finish this batch, then stop
-                        break
-                    batch.append(more)
+            try:
                 self._commit(batch)
-        finally:
-            self._drop_connection()
+            except BaseException as exc:  # e.g. the process is told to exit mid-commit
+                for write in batch:
+                    write.settle(error=exc)
+                self._step_down()
+                raise
+        self._step_down()
+
+    def _step_down(self) -> None:
+        with self._state:
+            if self._pending:
+                self._pending[0].promote()  # still leading: the promoted caller goes on
+            else:
+                self._leading = False
 
     def _commit(self, batch: list[_Write]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []

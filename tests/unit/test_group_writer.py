@@ -11,7 +11,7 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
 from service.leads import Lead, LeadStore, migrate
-from service.leads.batching import GroupWriter
+from service.leads.batching import MAX_BATCH, GroupWriter
 from service.leads.locking import WriteLock
 from service.leads.model import utcnow
 from service.leads.store import LEADS
@@ -119,7 +119,7 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
     for thread in threads:
         thread.start()
     # All four queued behind the held batch, so they are committed as one batch.
-    wait_until(lambda: writer._queue.qsize() == 4, 5, "the writes to queue up")
+    wait_until(lambda: len(writer._pending) == 4, 5, "the writes to queue up")
     gate.set()
     for thread in [first, *threads]:
         thread.join()
@@ -160,3 +160,47 @@ def _row(lead_id: str) -> dict[str, object]:
         "confirmed": True,
         "provider": "dry-run",
     }
+
+
+def test_an_uncontended_write_runs_in_its_callers_thread(store: LeadStore) -> None:
+    writer = GroupWriter(store.engine, WriteLock(None))
+    assert writer.run(lambda _conn: threading.current_thread()) is threading.current_thread()
+    writer.close()
+
+
+def test_a_leader_hands_over_and_every_waiting_write_commits(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
+    gate, holding = threading.Event(), threading.Event()
+    ran_in: dict[int, threading.Thread] = {}
+
+    def hold(conn: Connection) -> None:
+        holding.set()
+        gate.wait(5)
+
+    def insert(n: int) -> None:
+        def write(conn: Connection) -> None:
+            ran_in[n] = threading.current_thread()
+            conn.execute(LEADS.insert(), _row(f"lead-{n}"))
+
+        writer.run(write)
+
+    first = threading.Thread(target=writer.run, args=(hold,))
+    first.start()
+    assert holding.wait(5)
+    # More waiting writes than one leader takes: batches of MAX_BATCH, LEAD_AT_MOST of them.
+    count = MAX_BATCH * (GroupWriter.LEAD_AT_MOST + 1)
+    threads = [threading.Thread(target=insert, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(writer._pending) == count, 10, "the writes to queue up")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join(10)
+    writer.close()
+    assert _count(store) == count
+    # The first leader stepped down: later batches were led by a waiting caller.
+    assert len({ran_in[n] for n in range(count)}) > 1
+    assert first not in {ran_in[n] for n in range(count)[-MAX_BATCH:]}
+    store.close()
