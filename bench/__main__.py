@@ -318,6 +318,11 @@ def main() -> None:
             "wrk_seconds": WRK_SECONDS,
             "wrk_connections": WRK_CONNECTIONS,
             "gunicorn": GUNICORN,
+            "callgate": {
+                "dispatcher": "one `callgate worker` process",
+                "dispatch_threads": CALLGATE_ENV["CALLGATE_DISPATCH_THREADS"],
+                "database": database_url(work).split(":", 1)[0],
+            },
         },
     }
     # hello stays up while callgate runs: their maximum throughputs are measured in turns,
