@@ -30,6 +30,35 @@ def _problems(*codes: int) -> dict[str, Any]:
     return {str(code): {"description": "Problem details", **_PROBLEM} for code in codes}
 
 
+def _script(description: str) -> dict[str, Any]:
+    """A static script: any version query, revalidated by its ETag, gzipped on request."""
+    return {
+        "summary": description,
+        "parameters": [
+            {
+                "name": "v",
+                "in": "query",
+                "required": False,
+                "description": "A version for caches; any value gets the current script.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": description,
+                "content": {"text/javascript": {"schema": {"type": "string"}}},
+            },
+            "304": {"description": "Not modified: the cached copy is current."},
+        },
+    }
+
+
 def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="callgate",
@@ -113,6 +142,11 @@ def build_spec() -> dict[str, Any]:
             }
         },
     )
+    for path, description in (
+        ("/widget.js", "The widget, for a site's <script> tag"),
+        ("/widget-captcha.js", "The widget's CAPTCHA module (imported by widget.js when needed)"),
+    ):
+        spec.path(path=path, operations={"get": _script(description)})
     for path, description in (("/healthz", "Liveness"), ("/readyz", "Readiness")):
         spec.path(
             path=path,
