@@ -95,8 +95,7 @@ class Dispatcher:
             self._spawn(self._listen, "callgate-listen")
         elif self.store.doorbell is not None and self.settings.dispatcher == "external":
             # A worker of its own: the web processes that store leads ring for it.
-            doorbell = self.store.doorbell
-            self._spawn(lambda: doorbell.listen(self._wake.set, self._stop), "callgate-doorbell")
+            self._spawn(self._listen_doorbell, "callgate-doorbell")
         self._start_status_checker()
         log.info(
             "dispatcher started: provider=%s threads=%d",
@@ -312,6 +311,17 @@ class Dispatcher:
     def _finish(self, lead: Lead, outcome: Outcome) -> None:
         if not self.store.finish(lead, outcome):
             log.warning("lead %s: lease lost before the outcome was written", lead.id)
+
+    def _listen_doorbell(self) -> None:
+        """Wake when a web process on this machine stores a lead (SQLite)."""
+        assert self.store.doorbell is not None
+        while not self._stop.is_set():
+            try:
+                self.store.doorbell.listen(self._wake.set, self._stop)
+                return
+            except OSError:
+                log.exception("doorbell failed; new leads wait for the poll until it is back")
+                self._stop.wait(5.0)
 
     def _listen(self) -> None:
         """Wake on PostgreSQL NOTIFY from any instance; reconnect if the server restarts."""

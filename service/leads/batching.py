@@ -80,8 +80,10 @@ class GroupWriter:
         self._pending: list[_Write] = []
         self._leading = False
         self._pid = os.getpid()
-        # The leaders' connection, kept between batches (only the leader of the moment uses it).
+        # The leaders' connection (only the leader of the moment uses it). SQLite's is kept
+        # between batches; a server's goes back to the pool, whose pre-ping notices a restart.
         self._conn: Connection | None = None
+        self._keep_connection = engine.dialect.name == "sqlite"
 
     def run(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
         """Run ``work`` in the next batch; return its result once the batch is committed.
@@ -127,8 +129,10 @@ class GroupWriter:
             try:
                 self._commit(batch)
             except BaseException as exc:  # e.g. the process is told to exit mid-commit
+                aborted = RuntimeError("the batch was interrupted")
+                aborted.__cause__ = exc
                 for write in batch:
-                    write.settle(error=exc)
+                    write.settle(error=aborted)
                 self._step_down()
                 raise
         self._step_down()
@@ -142,22 +146,33 @@ class GroupWriter:
 
     def _commit(self, batch: list[_Write]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []
+        in_work = False  # whether the failure came from a write, before any COMMIT was sent
         try:
             with self._lock:
                 conn = self._connection()
                 with conn.begin():
                     for write in batch:
+                        in_work = True
                         outcomes.append(_attempt(conn, write))
+                        in_work = False
         except Exception as exc:
             # The connection may be what failed (a database restart): take a fresh one.
             self._drop_connection()
-            if len(batch) == 1:
-                batch[0].settle(error=exc)
+            if len(batch) == 1 or not in_work:
+                # A failed COMMIT may still have saved the batch: running its writes again
+                # could claim other leads or store a lead twice. Every caller hears of it.
+                for write in batch:
+                    write.settle(error=exc)
                 return
+            # One write broke the transaction, which was rolled back: each alone, so the fault
+            # reaches only the write that caused it.
             log.warning("a batch of %d writes failed (%s); writing each alone", len(batch), exc)
             for write in batch:
                 self._commit([write])
             return
+        finally:
+            if not self._keep_connection:
+                self._drop_connection()
         for write, (result, error) in zip(batch, outcomes, strict=True):
             write.settle(result, error)
 

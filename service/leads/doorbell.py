@@ -4,8 +4,9 @@ PostgreSQL has LISTEN/NOTIFY. SQLite has nothing of the kind, but a SQLite datab
 file, so everything that writes it runs on this machine: each listening worker binds a Unix
 datagram socket in a directory beside the database, and a process that stores a lead sends a
 one-byte datagram to each. A ring never blocks and never fails a request: a full socket
-already has a wake-up pending, a dead one is removed, and the poll
-(``CALLGATE_DISPATCH_POLL``) still finds every lead if a ring is lost.
+already has a wake-up pending, a dead one is skipped (a starting worker clears away those of
+workers that died), and the poll (``CALLGATE_DISPATCH_POLL``) still finds every lead if a ring
+is lost.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import contextlib
 import errno
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -45,18 +47,22 @@ class Doorbell:
                 pass  # its queue is full: it has wake-ups pending already
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.ENOENT):
-                    self._forget(path)  # a worker that died without cleaning up
+                    # Gone, or a dead worker's: stop ringing it until the next listing. Never
+                    # unlink here: a new worker may have just bound that very path.
+                    self._forget(path)
                 else:
                     log.debug("doorbell %s: %s", path, exc)
 
     def listen(self, on_ring: Callable[[], None], stop: threading.Event) -> None:
         """Call ``on_ring`` on each ring until ``stop`` is set (a worker's thread)."""
-        path = self.directory / str(os.getpid())
-        if len(str(path)) > _MAX_SOCKET_PATH:
+        # The pid tells whether its owner lives; the random part keeps two workers with one pid
+        # (containers sharing the database's volume) apart.
+        path = self.directory / f"{os.getpid()}-{secrets.token_hex(4)}"
+        if len(os.fsencode(str(path))) > _MAX_SOCKET_PATH:
             log.warning("database path too long for a wake-up socket; new leads wait for the poll")
             return
         self.directory.mkdir(mode=0o700, exist_ok=True)
-        path.unlink(missing_ok=True)
+        _clear_dead(self.directory)
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as inbox:
             inbox.bind(str(path))
             inbox.settimeout(0.5)
@@ -88,5 +94,18 @@ class Doorbell:
         with self._lock:
             if path in self._listeners:
                 self._listeners.remove(path)
-        with contextlib.suppress(OSError):
-            Path(path).unlink(missing_ok=True)
+
+
+def _clear_dead(directory: Path) -> None:
+    """Remove the sockets of workers that died without cleaning up (SIGKILL)."""
+    for entry in directory.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        except PermissionError:
+            pass  # alive, another user's

@@ -33,6 +33,12 @@ class WriteLock:
             self._pid = os.getpid()
         return self._fd
 
+    def close(self) -> None:
+        with self._thread_lock:
+            if self._fd is not None and self._pid == os.getpid():
+                os.close(self._fd)
+            self._fd = None
+
     def __enter__(self) -> WriteLock:
         self._thread_lock.acquire()
         if self._path is not None:

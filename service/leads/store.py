@@ -148,6 +148,8 @@ class LeadStore:
 
     def close(self) -> None:
         self._writer.close()
+        if isinstance(self._write_lock, WriteLock):
+            self._write_lock.close()
         if self.doorbell is not None:
             self.doorbell.close()
         self.engine.dispose()

@@ -93,7 +93,7 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
 
     def hold(conn: Connection) -> None:
         holding.set()
-        gate.wait(5)  # keeps the writer busy while the next writes queue up
+        gate.wait(30)  # keeps the writer busy while the next writes queue up
 
     def good(n: int) -> None:
         def write(conn: Connection) -> int:
@@ -122,7 +122,8 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
     wait_until(lambda: len(writer._pending) == 4, 5, "the writes to queue up")
     gate.set()
     for thread in [first, *threads]:
-        thread.join()
+        thread.join(30)
+        assert not thread.is_alive()
     writer.close()
     assert {key: results[key] for key in ("good-0", "good-1", "good-2")} == {
         "good-0": 0,
@@ -177,7 +178,7 @@ def test_a_leader_hands_over_and_every_waiting_write_commits(tmp_path: Path) -> 
 
     def hold(conn: Connection) -> None:
         holding.set()
-        gate.wait(5)
+        gate.wait(30)
 
     def insert(n: int) -> None:
         def write(conn: Connection) -> None:
@@ -197,10 +198,65 @@ def test_a_leader_hands_over_and_every_waiting_write_commits(tmp_path: Path) -> 
     wait_until(lambda: len(writer._pending) == count, 10, "the writes to queue up")
     gate.set()
     for thread in [first, *threads]:
-        thread.join(10)
+        thread.join(30)
+        assert not thread.is_alive()
     writer.close()
     assert _count(store) == count
     # The first leader stepped down: later batches were led by a waiting caller.
     assert len({ran_in[n] for n in range(count)}) > 1
     assert first not in {ran_in[n] for n in range(count)[-MAX_BATCH:]}
+    store.close()
+
+
+def test_a_failed_commit_is_reported_to_every_write_and_none_is_run_again(
+    tmp_path: Path,
+) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
+    gate, holding = threading.Event(), threading.Event()
+    runs: list[str] = []
+    errors: dict[str, BaseException] = {}
+
+    def hold(conn: Connection) -> None:
+        holding.set()
+        gate.wait(30)
+
+    def good(conn: Connection) -> None:
+        runs.append("good")
+        conn.execute(LEADS.insert(), _row("good"))
+
+    def orphan(conn: Connection) -> None:
+        # An attempt for no lead, its foreign key checked only at COMMIT: the COMMIT fails.
+        runs.append("orphan")
+        conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+        conn.exec_driver_sql(
+            "INSERT INTO attempts (lead_id, started_at, outcome) "
+            "VALUES ('no-such-lead', '2026-01-01 00:00:00', 'placed')"
+        )
+
+    def call(name: str, work: object) -> None:
+        try:
+            writer.run(work)  # type: ignore[arg-type]
+        except Exception as exc:
+            errors[name] = exc
+
+    first = threading.Thread(target=writer.run, args=(hold,))
+    first.start()
+    assert holding.wait(10)
+    threads = [
+        threading.Thread(target=call, args=(n, w)) for n, w in (("good", good), ("orphan", orphan))
+    ]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(writer._pending) == 2, 10, "both writes to queue up")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join(30)
+        assert not thread.is_alive()
+    writer.close()
+    assert sorted(errors) == ["good", "orphan"]
+    assert "FOREIGN KEY" in str(errors["good"])
+    assert sorted(runs) == ["good", "orphan"]  # each ran once, in the batch that failed
+    assert _count(store) == 0
     store.close()
