@@ -32,6 +32,7 @@ PBX_TYPES = ("user", "queue", "context")
 # How the PBX's outbound rules want the visitor's number written (see PbxSettings).
 PBX_NUMBER_FORMATS = ("national", "digits", "e164", "00")
 DISPATCHERS = ("inline", "external")
+CAPTCHAS = ("none", "turnstile", "hcaptcha")
 SIP_STATUS_SOURCES = ("sip", "smart-phone", "both")
 ROUTE_RESPONSES = ("json", "http", "jsonrpc")
 
@@ -277,7 +278,7 @@ class Settings:
             if provider != "dry-run":
                 raise ConfigError(_name("SECRET_KEY"), "required unless CALLGATE_PROVIDER=dry-run")
             secret_key = _generated_secret(GENERATED_SECRET)
-        captcha = env.choice("CAPTCHA", ("none", "turnstile", "hcaptcha"), "none")
+        captcha = env.choice("CAPTCHA", CAPTCHAS, "none")
         captcha_secret = env.secret("CAPTCHA_SECRET")
         if captcha != "none" and not captcha_secret:
             raise ConfigError(_name("CAPTCHA_SECRET"), f"required when CALLGATE_CAPTCHA={captcha}")

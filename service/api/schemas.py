@@ -6,6 +6,9 @@ import re
 
 from marshmallow import Schema, fields, validate
 
+from ..config import CAPTCHAS
+from ..leads.model import STATUSES
+
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
 # What PhonePolicy lets through around the digits (ASCII whitespace only); documented in
@@ -73,9 +76,7 @@ class CallbackAccepted(Schema):
     id = fields.String(required=True, metadata={"description": "Unguessable lead id."})
     status = fields.String(
         required=True,
-        validate=validate.OneOf(
-            ["queued", "waiting_for_agent", "held", "dispatching", "placed", "connected", "failed"]
-        ),
+        validate=validate.OneOf(STATUSES),
     )
     created_at = fields.DateTime(required=True)
     placed_at = fields.DateTime()
@@ -107,9 +108,7 @@ class WidgetConfig(Schema):
     form_token = fields.String(required=True)
     form_token_min_age = fields.Float(required=True)
     agents_available = fields.Boolean(required=True)
-    captcha = fields.String(
-        required=True, validate=validate.OneOf(["none", "turnstile", "hcaptcha"])
-    )
+    captcha = fields.String(required=True, validate=validate.OneOf(CAPTCHAS))
     captcha_site_key = fields.String(required=True)
     captcha_script_url = fields.String(
         required=True,

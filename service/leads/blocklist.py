@@ -21,6 +21,11 @@ Loader = Callable[[int], dict[str, datetime | None] | None]
 Lookup = Callable[[str], bool]
 
 
+def in_force(expires: datetime | None) -> bool:
+    """Whether a block with this expiry (None: never) still applies."""
+    return expires is None or expires > utcnow()
+
+
 class BlocklistCache:
     def __init__(self, load: Loader, lookup: Lookup, ttl: float, limit: int) -> None:
         self._load = load
@@ -35,10 +40,7 @@ class BlocklistCache:
         blocked = self._current()
         if blocked is None:
             return self._lookup(number_digest)  # too many to copy: ask the database
-        if number_digest not in blocked:
-            return False
-        expires = blocked[number_digest]
-        return expires is None or expires > utcnow()
+        return number_digest in blocked and in_force(blocked[number_digest])
 
     def invalidate(self) -> None:
         with self._lock:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Engine,
+    Select,
     Table,
     bindparam,
     create_engine,
@@ -34,12 +35,14 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from ..phone import mask
 from .batching import GroupWriter
-from .blocklist import BlocklistCache
+from .blocklist import BlocklistCache, in_force
 from .doorbell import Doorbell
 from .locking import WriteLock
 from .model import (
@@ -114,9 +117,10 @@ class LeadStore:
         self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
+        database = _sqlite_file(self.engine.url)  # None for PostgreSQL or in memory
         # SQLite: writers queue on our own lock first (see .locking); PostgreSQL locks rows.
         self._write_lock: AbstractContextManager[Any] = (
-            nullcontext() if self.is_postgres else WriteLock(_sqlite_file(self.engine))
+            nullcontext() if self.is_postgres else WriteLock(database)
         )
         # The hot writes (a new lead, a claim, "in flight", an outcome) commit in groups.
         self._writer = GroupWriter(self._write_engine, self._write_lock)
@@ -124,7 +128,6 @@ class LeadStore:
             self._blocked_all, self._blocked_one, blocklist_refresh, BLOCKLIST_COPY_LIMIT
         )
         # How a new lead wakes a worker in another process: NOTIFY, else a local doorbell.
-        database = _sqlite_file(self.engine)
         self.doorbell = Doorbell(database) if database is not None else None
 
     @contextmanager
@@ -491,10 +494,7 @@ class LeadStore:
     def _blocked_one(self, number_digest: str) -> bool:
         with self.engine.connect() as conn:
             row = conn.execute(_BLOCKED_UNTIL, {"digest": number_digest}).first()
-        if row is None:
-            return False
-        expires = row[0]
-        return expires is None or expires > utcnow()
+        return row is not None and in_force(row[0])
 
     def _blocked_all(self, limit: int) -> dict[str, datetime | None] | None:
         """Every block in force, or None when there are more than ``limit``."""
@@ -561,8 +561,6 @@ _HELD = (
     LEADS.c.attempt_count == bindparam("held_count"),
 )
 _IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
-# The claim: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING *``; PostgreSQL
-# first locks the due rows it can get, skipping those another worker is claiming.
 # What a claimed lead carries: what placing it needs (the call's fields, the claim's identity
 # and age). Fewer columns make each claim cheaper to read and to turn into a Lead.
 _CLAIMED = tuple(
@@ -588,25 +586,27 @@ _CLAIMED = tuple(
         "due_at",
     )
 )
-_CLAIM_VALUES: dict[str, Any] = {
-    "status": DISPATCHING,
-    "lease_until": bindparam("lease_until"),
-    "in_flight": False,
-    "attempt_count": LEADS.c.attempt_count + 1,
-    "updated_at": bindparam("now"),
-}
-_CLAIM = (
-    update(LEADS)
-    .where(LEADS.c.id.in_(_DUE), LEADS.c.status == QUEUED)
-    .values(**_CLAIM_VALUES)
-    .returning(*_CLAIMED)
-)
-_CLAIM_SKIP_LOCKED = (
-    update(LEADS)
-    .where(LEADS.c.id.in_(_DUE.with_for_update(skip_locked=True)), LEADS.c.status == QUEUED)
-    .values(**_CLAIM_VALUES)
-    .returning(*_CLAIMED)
-)
+
+
+def _claim_statement(due: Select[Any]) -> ReturningUpdate[Any]:
+    """``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING …`` (see ``claim``)."""
+    return (
+        update(LEADS)
+        .where(LEADS.c.id.in_(due), LEADS.c.status == QUEUED)
+        .values(
+            status=DISPATCHING,
+            lease_until=bindparam("lease_until"),
+            in_flight=False,
+            attempt_count=LEADS.c.attempt_count + 1,
+            updated_at=bindparam("now"),
+        )
+        .returning(*_CLAIMED)
+    )
+
+
+_CLAIM = _claim_statement(_DUE)
+# PostgreSQL first locks the due rows it can get, skipping those another worker is claiming.
+_CLAIM_SKIP_LOCKED = _claim_statement(_DUE.with_for_update(skip_locked=True))
 # An attempt's outcome, written only while the claim still holds the lead.
 _FINISH_VALUES: dict[str, Any] = {
     "status": bindparam("new_status"),
@@ -654,17 +654,21 @@ def _rowcount(result: Any) -> int:
     return int(result.rowcount)
 
 
-def _sqlite_file(engine: Engine) -> Path | None:
-    database = engine.url.database
-    return None if not database or database == ":memory:" else Path(database)
+def _sqlite_file(url: str | URL) -> Path | None:
+    """The database file of a SQLite URL; None for any other database or one in memory."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return Path(database)
 
 
 def make_engine(database_url: str) -> Engine:
     """An engine with the settings each backend wants for this workload."""
     if database_url.startswith("sqlite"):
-        path = database_url.split("///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        database = _sqlite_file(database_url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=60
         )

@@ -33,17 +33,28 @@ def _env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
     }
 
 
+def _listening(
+    tmp_path: Path,
+    fake: FakeProvider,
+    start_service: Callable[..., Service],
+    start_worker: Callable[..., Worker],
+) -> tuple[Service, Worker, Path]:
+    """The web service and a worker on one SQLite database, once the worker listens."""
+    env = _env(tmp_path, fake)
+    service = start_service(env)
+    worker = start_worker(env)
+    doorbells = tmp_path / "callgate.db.wake"
+    wait_until(lambda: doorbells.is_dir() and any(doorbells.iterdir()), 30, "worker listening")
+    return service, worker, doorbells
+
+
 def test_a_new_lead_wakes_the_worker_at_once(
     tmp_path: Path,
     fake_ringostat: FakeProvider,
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
 ) -> None:
-    env = _env(tmp_path, fake_ringostat)
-    service = start_service(env)
-    start_worker(env)
-    doorbells = tmp_path / "callgate.db.wake"
-    wait_until(lambda: doorbells.is_dir() and any(doorbells.iterdir()), 30, "worker listening")
+    service, _, _ = _listening(tmp_path, fake_ringostat, start_service, start_worker)
     # The web process re-reads who listens at most once a second.
     wait_until(lambda: _post(service, "+380671110001") == 202, 10, "the first lead")
     wait_until(lambda: fake_ringostat.accepted["380671110001"] == 1, 15, "the first call")
@@ -63,11 +74,7 @@ def test_a_stopped_worker_takes_its_doorbell_away(
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
 ) -> None:
-    env = _env(tmp_path, fake_ringostat)
-    start_service(env)
-    worker = start_worker(env)
-    doorbells = tmp_path / "callgate.db.wake"
-    wait_until(lambda: doorbells.is_dir() and any(doorbells.iterdir()), 30, "worker listening")
+    _, worker, doorbells = _listening(tmp_path, fake_ringostat, start_service, start_worker)
     worker.stop()
     assert list(doorbells.iterdir()) == []
 
