@@ -34,17 +34,7 @@ log = logging.getLogger("callgate.dispatch")
 
 def call_request(lead: Lead) -> CallRequest:
     return CallRequest(
-        lead_id=lead.id,
-        phone=lead.phone,
-        name=lead.name,
-        client_ip=lead.client_ip,
-        user_agent=lead.user_agent,
-        utm_source=lead.utm_source,
-        utm_medium=lead.utm_medium,
-        utm_campaign=lead.utm_campaign,
-        utm_term=lead.utm_term,
-        utm_content=lead.utm_content,
-        client_id=lead.client_id,
+        lead_id=lead.id, phone=lead.phone, name=lead.name, attribution=lead.attribution
     )
 
 

@@ -24,24 +24,23 @@ from urllib.request import getproxies
 
 import requests
 
+from ..attribution import Attribution
+
 log = logging.getLogger("callgate.providers")
 
 
 @dataclass(frozen=True)
 class CallRequest:
-    """What a provider needs to know about a lead, and nothing more."""
+    """What a provider needs to know about a lead, and nothing more.
+
+    ``attribution`` is the lead's whole attribution; each provider sends the fields it has a
+    parameter for (``service.attribution.params``).
+    """
 
     lead_id: str
     phone: str  # E.164
     name: str | None = None
-    client_ip: str | None = None
-    user_agent: str | None = None
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    utm_term: str | None = None
-    utm_content: str | None = None
-    client_id: str | None = None
+    attribution: Attribution = field(default_factory=Attribution)
 
 
 @dataclass(frozen=True)

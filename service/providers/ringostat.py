@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from ..attribution import params as attribution_params
 from ..config import RingostatSettings
 from .base import (
     CallRequest,
@@ -25,17 +26,9 @@ from .base import (
 
 METHOD = "Api\\V2\\Callback.external"
 
-# CallRequest attribute -> Ringostat param; sent only when known, never as empty strings.
-_OPTIONAL_PARAMS = (
-    ("client_ip", "clientIp"),
-    ("utm_source", "utmSource"),
-    ("utm_medium", "utmMedium"),
-    ("utm_campaign", "utmCampaign"),
-    ("utm_term", "utmTerm"),
-    ("utm_content", "utmContent"),
-    ("client_id", "clientId"),
-    ("user_agent", "clientUserAgent"),
-)
+# Attribution field -> Ringostat param (declared in service.attribution); sent only when
+# known, never as empty strings.
+_OPTIONAL_PARAMS = tuple(attribution_params("ringostat").items())
 
 
 class RingostatExtended:
@@ -60,7 +53,7 @@ class RingostatExtended:
             "projectId": s.project_id,
         }
         for attribute, param in _OPTIONAL_PARAMS:
-            value = getattr(call, attribute)
+            value = getattr(call.attribution, attribute)
             if value:
                 params[param] = value
         return params

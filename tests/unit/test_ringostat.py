@@ -6,6 +6,7 @@ import pytest
 import requests
 import requests_mock
 
+from service.attribution import Attribution
 from service.config import RingostatSettings
 from service.providers.base import CallRequest, HttpClient, ProviderError
 from service.providers.dry_run import DryRun
@@ -24,14 +25,17 @@ CALL = CallRequest(
     lead_id="lead1",
     phone="+380671112233",
     name="Ann",
-    client_ip="203.0.113.7",
-    user_agent="Mozilla/5.0",
-    utm_source="google",
-    utm_medium="cpc",
-    utm_campaign="spring",
-    utm_term="call me",
-    utm_content="ad1",
-    client_id="111.222",
+    attribution=Attribution(
+        client_ip="203.0.113.7",
+        user_agent="Mozilla/5.0",
+        utm_source="google",
+        utm_medium="cpc",
+        utm_campaign="spring",
+        utm_term="call me",
+        utm_content="ad1",
+        client_id="111.222",
+        gclid="Cj0KCQ-abc_1",
+    ),
 )
 
 
