@@ -26,7 +26,6 @@ from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
-from .routing import placed_destination
 from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
@@ -215,9 +214,8 @@ class Dispatcher:
             ),
         )
         self.config_fault = None
-        destination = placed_destination(self.settings, placement)
-        if destination:
-            self.store.record_destination(lead.id, destination)
+        if placement.destination:
+            self.store.record_destination(lead.id, placement.destination)
         log.info(
             "lead %s placed with %s to %s in %dms (attempt %d)",
             lead.id,

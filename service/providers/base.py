@@ -45,10 +45,16 @@ class CallRequest:
 
 @dataclass(frozen=True)
 class Placement:
-    """The provider accepted the call. ``reference`` is its id for the call, when it has one."""
+    """The provider accepted the call. ``reference`` is its id for the call, when it has one.
+
+    ``destination`` is where the agent's leg went, when the provider knows it is one number
+    (international digits) or SIP login: a later call from the visitor is routed there
+    (sticky routing). None when the provider picks the agent itself (a scheme, a queue).
+    """
 
     status: str = "placed"
     reference: str | None = None
+    destination: str | None = None
     http_status: int | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
 
@@ -77,6 +83,9 @@ class ProviderError(Exception):
 
 class Provider(Protocol):
     name: str
+    # Where every call this provider places rings the agent, when that is one number or SIP
+    # login (see Placement.destination); None when it is not or the provider cannot say.
+    destination: str | None
 
     def place(self, call: CallRequest) -> Placement: ...
 

@@ -22,6 +22,8 @@ class DryRun:
 
     def __init__(self, real: Provider) -> None:
         self.real = real
+        # The destination the real provider would have rung, so sticky routing can be tried.
+        self.destination = real.destination
 
     def describe(self, call: CallRequest) -> dict[str, Any]:
         return self.real.describe(call)
@@ -35,5 +37,6 @@ class DryRun:
         )
         return Placement(
             reference=f"dry-run:{call.lead_id}",
+            destination=self.destination,
             detail={"request": request, "attribution": call.attribution.known(personal=False)},
         )

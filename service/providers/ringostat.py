@@ -14,6 +14,7 @@ import requests
 
 from ..attribution import params as attribution_params
 from ..config import RingostatSettings
+from ..destinations import destination
 from .base import (
     CallRequest,
     HttpClient,
@@ -40,6 +41,7 @@ class RingostatExtended:
         self.settings = settings
         self.http = http
         self._ids = itertools.count(1)
+        self.destination = _agent_leg(settings)
 
     def params(self, call: CallRequest) -> dict[str, Any]:
         s = self.settings
@@ -92,13 +94,16 @@ class RingostatExtended:
             )
         result = answer.get("result") if isinstance(answer, dict) else None
         reference = _reference(result)
-        return Placement(reference=reference, http_status=response.status_code)
+        return Placement(
+            reference=reference, http_status=response.status_code, destination=self.destination
+        )
 
 
 class RingostatSimple:
     """``POST {api}/callback/outward_call``, form-encoded ``extension`` and ``destination``."""
 
     name = "ringostat-simple"
+    destination: str | None = None  # the extension calls out: no agent leg to route to
 
     def __init__(self, settings: RingostatSettings, http: HttpClient) -> None:
         self.settings = settings
@@ -123,6 +128,17 @@ class RingostatSimple:
         if not response.ok:
             raise status_error(response, "Ringostat", (self.settings.auth_key,))
         return Placement(http_status=response.status_code)
+
+
+def _agent_leg(settings: RingostatSettings) -> str | None:
+    """``callee`` when it names one SIP login or number; a forwarding scheme picks its agent
+    inside Ringostat, and we cannot know whom."""
+    if settings.callee_type not in ("sip", "number") or not settings.callee:
+        return None
+    try:
+        return destination(settings.callee)
+    except ValueError:
+        return None
 
 
 def _rpc_error(error: Any) -> str:
