@@ -115,6 +115,8 @@ SPECS: Mapping[str, Spec] = MappingProxyType(
 FIELDS: tuple[str, ...] = tuple(SPECS)
 # What `callgate leads export` writes: the campaign, not the person.
 EXPORTED: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if not spec.personal)
+# What `callgate leads purge` erases.
+PERSONAL: tuple[str, ...] = tuple(name for name, spec in SPECS.items() if spec.personal)
 # rngst2's snake_case keys (the UTM fields), as the cookie writes them.
 UTM_KEYS: tuple[str, ...] = tuple(name for name in FIELDS if name.startswith("utm_"))
 

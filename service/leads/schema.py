@@ -138,8 +138,16 @@ def migrate(store: LeadStore) -> SchemaState:
 
 
 def ensure(store: LeadStore, auto_migrate: bool) -> None:
-    """At start: migrate a schema that is behind, or refuse with :class:`SchemaBehind`."""
-    found = state(store.engine)
+    """At start: migrate a schema that is behind, or refuse with :class:`SchemaBehind`.
+
+    A database that does not answer is not a reason to stay down (it may be restarting):
+    the process starts, and ``/readyz`` says not ready until the schema is checked.
+    """
+    try:
+        found = state(store.engine)
+    except SQLAlchemyError as exc:
+        log.error("database unreachable at start (%s): schema not checked", type(exc).__name__)
+        return
     if found.at_head:
         return
     if not found.behind:

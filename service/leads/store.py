@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from ..attribution import FIELDS as ATTRIBUTION_FIELDS
+from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
@@ -449,8 +450,7 @@ class LeadStore:
                         phone=mask(phone),
                         name=None,
                         comment=None,
-                        client_ip=None,
-                        user_agent=None,
+                        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (service.attribution)
                         anonymised_at=now,
                         updated_at=now,
                     )

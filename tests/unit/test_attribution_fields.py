@@ -21,7 +21,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import String
 
-from service.attribution import EXPORTED, FIELDS, SPECS, Attribution, params, parse_click_ids
+from service.attribution import (
+    EXPORTED,
+    FIELDS,
+    PERSONAL,
+    SPECS,
+    Attribution,
+    params,
+    parse_click_ids,
+)
 from service.cli import EXPORT_COLUMNS, main
 from service.dispatch import call_request
 from service.leads.model import Base, Lead
@@ -184,3 +192,18 @@ def test_a_garbage_click_id_is_dropped_never_an_error(make_app: Callable[..., Fl
     assert answer.status_code == 202
     lead = services(app).store.get(answer.get_json()["id"])
     assert lead is not None and (lead.gclid, lead.fbclid, lead.page_url) == (None, None, page)
+
+
+def test_purge_erases_the_personal_fields_and_keeps_the_campaign(
+    make_app: Callable[..., Flask],
+) -> None:
+    store = services(make_app()).store
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run", **EVERYTHING.values()))
+    assert store.purge(older_than=lead.created_at + timedelta(seconds=1)) == 1
+    purged = store.get(lead.id)
+    assert purged is not None
+    kept = purged.attribution.values()
+    assert {name: kept[name] for name in PERSONAL} == dict.fromkeys(PERSONAL)
+    assert {name: kept[name] for name in EXPORTED} == {
+        name: EVERYTHING.values()[name] for name in EXPORTED
+    }

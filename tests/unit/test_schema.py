@@ -19,6 +19,7 @@ from service.config import SchemaSettings, Settings
 from service.leads import LeadStore, migrate
 from service.leads.schema import MIGRATIONS, SchemaBehind, SchemaCheck, head, state
 from tests.conftest import SettingsFactory, services
+from tests.servers import free_port
 
 
 def _downgrade(store: LeadStore, revision: str) -> None:
@@ -163,3 +164,18 @@ def test_concurrent_migrations_of_one_sqlite_file_migrate_once(tmp_path: Path) -
     finally:
         for store in stores:
             store.close()
+
+
+def test_an_unreachable_database_at_start_is_not_ready_not_down(
+    make_settings: SettingsFactory,
+) -> None:
+    # Nothing listens on this port: PostgreSQL is down (restarting, say) when the app starts.
+    url = f"postgresql+psycopg://callgate@127.0.0.1:{free_port()}/callgate"
+    app = create_app(make_settings(database_url=url))
+    try:
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 503
+        checks = ready.get_json()["checks"]
+        assert checks["store"] == "unreachable" and checks["schema"].startswith("unknown")
+    finally:
+        services(app).store.close()
