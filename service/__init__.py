@@ -15,7 +15,7 @@ from .api import origins, problems, register_blueprints
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
-from .leads import LeadStore
+from .leads import LeadStore, schema
 from .limits import init_app as init_limits
 from .logs import configure_logging
 from .phone import PhonePolicy
@@ -31,7 +31,11 @@ access_log = logging.getLogger("callgate.http")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app. Without ``settings`` they are read from the environment."""
+    """Build the app. Without ``settings`` they are read from the environment.
+
+    Raises :class:`~service.leads.schema.SchemaBehind` when the database schema is behind and
+    ``CALLGATE_AUTO_MIGRATE`` is off; with it on (the default) the schema is migrated first.
+    """
     settings = settings or Settings.from_env()
     configure_logging(settings.log_level, settings.secret_values())
     app = Flask(__name__)
@@ -42,6 +46,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     store = LeadStore(settings.database_url, settings.blocklist_refresh)
+    # Before anything reads or writes a lead (the inline dispatcher starts below).
+    schema.ensure(store, settings.schema.auto_migrate)
     provider = build_provider(settings)
     shared = connect(settings.redis_url)
     agents = build_monitor(settings, shared)
@@ -61,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         captcha=CaptchaVerifier(settings),
         agents=agents,
         router=router,
+        schema=schema.SchemaCheck(store.engine),
     )
     init_limits(app, settings)
     origins.init_app(app, settings.allowed_origins)

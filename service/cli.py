@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 import phonenumbers
 
+from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
 from .leads import Lead, LeadStore, migrate
 from .phone import digest, mask
@@ -258,19 +259,8 @@ def block_list(store: LeadStore) -> None:
         click.echo(f"{row.masked}  {expires}  {row.reason or ''}".rstrip())
 
 
-EXPORT_COLUMNS = (
-    "created_at",
-    "status",
-    "phone",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "client_id",
-    "page_url",
-    "placed_at",
-)
+# The attribution's columns come from its declaration (service.attribution), personal ones aside.
+EXPORT_COLUMNS = ("created_at", "status", "phone", *EXPORTED, "page_url", "placed_at")
 
 
 @leads.command("export")
@@ -282,7 +272,7 @@ EXPORT_COLUMNS = (
 )
 @_with_store
 def leads_export(store: LeadStore, since: datetime) -> None:
-    """CSV for analysts: time, status, masked number, UTM fields, client ID, page."""
+    """CSV for analysts: time, status, masked number, UTM fields, client ID, click ids, page."""
     writer = csv.writer(sys.stdout)
     writer.writerow(EXPORT_COLUMNS)
     for lead in reversed(store.search(since=since.replace(tzinfo=UTC))):

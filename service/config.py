@@ -133,6 +133,15 @@ class PbxSettings:
 
 
 @dataclass(frozen=True)
+class SchemaSettings:
+    """The database schema when a web process starts (docs/operations.md)."""
+
+    # On: bring the schema to head at start, once, under a lock. Off: refuse to start while
+    # it is behind, naming `callgate db upgrade` (migrations run as a release step).
+    auto_migrate: bool = True
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     """Ringostat SIP status: who is online and not speaking, and what depends on it."""
 
@@ -213,6 +222,7 @@ class Settings:
     ringostat: RingostatSettings = field(default_factory=RingostatSettings)
     redis_url: str = ""  # short shared caches; empty: each process keeps its own
     agents: AgentSettings = field(default_factory=AgentSettings)
+    schema: SchemaSettings = field(default_factory=SchemaSettings)
     route: RouteSettings = field(default_factory=RouteSettings)
     ringcentral: RingCentralSettings = field(default_factory=RingCentralSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
@@ -346,6 +356,7 @@ class Settings:
             ringostat=ringostat,
             redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
             agents=_agent_settings(env),
+            schema=_schema_settings(env),
             route=_route_settings(env),
             ringcentral=ringcentral,
             pbx=pbx,
@@ -431,6 +442,10 @@ class Settings:
 
 def _name(suffix: str) -> str:
     return PREFIX + suffix
+
+
+def _schema_settings(env: _Env) -> SchemaSettings:
+    return SchemaSettings(auto_migrate=env.boolean("AUTO_MIGRATE", SchemaSettings.auto_migrate))
 
 
 def _agent_settings(env: _Env) -> AgentSettings:

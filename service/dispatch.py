@@ -26,7 +26,6 @@ from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
-from .routing import placed_destination
 from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
@@ -34,17 +33,7 @@ log = logging.getLogger("callgate.dispatch")
 
 def call_request(lead: Lead) -> CallRequest:
     return CallRequest(
-        lead_id=lead.id,
-        phone=lead.phone,
-        name=lead.name,
-        client_ip=lead.client_ip,
-        user_agent=lead.user_agent,
-        utm_source=lead.utm_source,
-        utm_medium=lead.utm_medium,
-        utm_campaign=lead.utm_campaign,
-        utm_term=lead.utm_term,
-        utm_content=lead.utm_content,
-        client_id=lead.client_id,
+        lead_id=lead.id, phone=lead.phone, name=lead.name, attribution=lead.attribution
     )
 
 
@@ -225,9 +214,8 @@ class Dispatcher:
             ),
         )
         self.config_fault = None
-        destination = placed_destination(self.settings, placement)
-        if destination:
-            self.store.record_destination(lead.id, destination)
+        if placement.destination:
+            self.store.record_destination(lead.id, placement.destination)
         log.info(
             "lead %s placed with %s to %s in %dms (attempt %d)",
             lead.id,

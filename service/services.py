@@ -11,6 +11,7 @@ from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
 from .leads import LeadStore
+from .leads.schema import SchemaCheck
 from .phone import PhonePolicy
 from .providers import Provider
 from .routing import Router
@@ -27,6 +28,8 @@ class Services:
     # None without a Ringostat auth key: nothing to ask about agents.
     agents: AgentMonitor | None = None
     router: Router | None = None
+    # /readyz: whether the database schema is behind this version's.
+    schema: SchemaCheck | None = None
 
 
 def services() -> Services:

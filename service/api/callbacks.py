@@ -59,6 +59,7 @@ def create() -> Response:
 
     check_destination_allowed(svc, phone)
 
+    page_url = _clean(data.get("page_url"))
     attribution = collect(
         cookie_rngst2=request.cookies.get("rngst2"),
         cookie_ga=request.cookies.get("_ga"),
@@ -66,20 +67,14 @@ def create() -> Response:
         copy_ga=data.get("ga"),
         client_ip=request.remote_addr,
         user_agent=request.user_agent.string,
+        page_url=page_url,
     )
     lead = Lead(
         phone=phone.e164,
         name=_clean(data.get("name")),
         comment=_clean(data.get("comment")),
-        page_url=_clean(data.get("page_url")),
-        utm_source=attribution.utm_source,
-        utm_medium=attribution.utm_medium,
-        utm_campaign=attribution.utm_campaign,
-        utm_term=attribution.utm_term,
-        utm_content=attribution.utm_content,
-        client_id=attribution.client_id,
-        client_ip=attribution.client_ip,
-        user_agent=attribution.user_agent,
+        page_url=page_url,
+        **attribution.values(),
         provider=svc.provider.name,
         idempotency_key=key,
         status=HELD if over_budget(svc) else QUEUED,

@@ -22,7 +22,8 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when the store answers and the provider has not refused our credentials."""
+    """Ready when the store answers at this version's schema and the provider has not refused
+    our credentials."""
     svc = services()
     checks: dict[str, str] = {}
     try:
@@ -31,6 +32,8 @@ def readyz() -> Response:
     except SQLAlchemyError as exc:
         log.error("readiness: store unreachable: %s", type(exc).__name__)
         checks["store"] = "unreachable"
+    if svc.schema is not None:
+        checks["schema"] = svc.schema.result()
     fault = svc.dispatcher.config_fault
     checks["provider"] = "configuration fault: " + fault if fault else "ok"
     ready = all(value == "ok" for value in checks.values())

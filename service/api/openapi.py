@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify
 
 from .schemas import (
     LEAD_ID,
+    AttributionSchema,
     CallbackAccepted,
     CallbackRequest,
     Health,
@@ -72,6 +73,14 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.schema("Health", schema=Health)
     spec.components.schema("WidgetConfig", schema=WidgetConfig)
+    spec.components.schema(
+        "Attribution",
+        {
+            "description": "What a lead keeps of the visit (not part of any answer): stored "
+            "with the lead, in `callgate leads export`, sent to providers that take it."
+        },
+        schema=AttributionSchema,
+    )
     spec.path(
         path="/api/v1/widget-config",
         operations={

@@ -6,6 +6,7 @@ import re
 
 from marshmallow import Schema, fields, validate
 
+from ..attribution import SPECS
 from ..config import CAPTCHAS
 from ..leads.model import STATUSES
 
@@ -81,6 +82,24 @@ class CallbackAccepted(Schema):
     created_at = fields.DateTime(required=True)
     placed_at = fields.DateTime()
     scheduled_for = fields.DateTime()
+
+
+# What a lead keeps of the visit, derived from service.attribution (documented in /openapi.json;
+# stored with the lead, exported by `callgate leads export`, sent to providers that take it).
+AttributionSchema = Schema.from_dict(
+    {
+        name: fields.String(
+            allow_none=True,
+            validate=validate.Length(max=spec.length),
+            metadata={
+                "description": spec.description
+                + (" (personal: not exported, erased by purge)" if spec.personal else "")
+            },
+        )
+        for name, spec in SPECS.items()
+    },
+    name="Attribution",
+)
 
 
 class ProblemSchema(Schema):

@@ -130,7 +130,7 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "require_consent": settings.require_consent,
         "form_token": issue(settings.secret_key),
         "form_token_min_age": settings.form_token_min_age,
-        "agents_available": agents_available(svc),
+        "agents_available": agents_available(svc.agents, settings.agents.logins),
         # Public by design: a CAPTCHA's site key is what a page shows; the secret stays here.
         "captcha": settings.captcha,
         "captcha_site_key": settings.captcha_site_key,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -29,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from ..attribution import SPECS, Attribution
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,7 +86,23 @@ class Base(DeclarativeBase):
     pass
 
 
-class Lead(Base):
+def _attribution_columns() -> type:
+    """A mixin with one nullable column per :class:`Attribution` field, sized as declared."""
+    columns: dict[str, Any] = {
+        name: mapped_column(String(spec.length), nullable=True) for name, spec in SPECS.items()
+    }
+    return type("AttributionColumns", (), columns)
+
+
+if TYPE_CHECKING:
+    # Typed code reads the columns through Lead.attribution.
+    class AttributionColumns:
+        pass
+else:
+    AttributionColumns = _attribution_columns()
+
+
+class Lead(AttributionColumns, Base):
     __tablename__ = "leads"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_lead_id)
@@ -93,14 +112,8 @@ class Lead(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
     page_url: Mapped[str | None] = mapped_column(String(2048))
-    utm_source: Mapped[str | None] = mapped_column(String(256))
-    utm_medium: Mapped[str | None] = mapped_column(String(256))
-    utm_campaign: Mapped[str | None] = mapped_column(String(256))
-    utm_term: Mapped[str | None] = mapped_column(String(256))
-    utm_content: Mapped[str | None] = mapped_column(String(256))
-    client_id: Mapped[str | None] = mapped_column(String(64))
-    client_ip: Mapped[str | None] = mapped_column(String(45))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
+    # The attribution columns (UTM fields, client id, click ids, IP, user agent) come from
+    # service.attribution.Attribution, through AttributionColumns.
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -131,6 +144,10 @@ class Lead(Base):
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"
     )
+
+    @property
+    def attribution(self) -> Attribution:
+        return Attribution.of(self)
 
     __table_args__ = (
         Index("ix_leads_status_due", "status", "due_at"),

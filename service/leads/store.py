@@ -40,6 +40,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 from sqlalchemy.sql.dml import ReturningUpdate
 
+from ..attribution import FIELDS as ATTRIBUTION_FIELDS
+from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
@@ -448,8 +450,7 @@ class LeadStore:
                         phone=mask(phone),
                         name=None,
                         comment=None,
-                        client_ip=None,
-                        user_agent=None,
+                        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (service.attribution)
                         anonymised_at=now,
                         updated_at=now,
                     )
@@ -570,14 +571,7 @@ _CLAIMED = tuple(
         "created_at",
         "phone",
         "name",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-        "client_id",
-        "client_ip",
-        "user_agent",
+        *ATTRIBUTION_FIELDS,
         "status",
         "provider",
         "attempt_count",
