@@ -29,6 +29,9 @@ UTM_KEYS = {
 # GA1.<domain depth, e.g. 2 or 1-2>.<random>.<timestamp>; GA4 writes GA1.1.<random>.<timestamp>.
 # ASCII digits only: \d alone also matches Arabic-Indic and other digits, which no GA cookie has.
 _GA = re.compile(r"^GA\d+\.\d+(?:-\d+)?\.(\d{1,20})\.(\d{1,20})$", re.ASCII)
+# The GA4 session cookie _ga_<stream>: GS1.1.<session id>.<n>.… or GS2.1.s<session id>$o<n>$….
+_GA_SESSION_1 = re.compile(r"^GS1\.\d+(?:-\d+)?\.(\d{1,20})\.", re.ASCII)
+_GA_SESSION_2 = re.compile(r"^GS2\.\d+(?:-\d+)?\.s(\d{1,20})(?:\$|$)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class Attribution:
     client_id: str | None = None
     client_ip: str | None = None
     user_agent: str | None = None
+    # GA4's session id (the _ga_<stream> cookie): ties a server-side event to the visit.
+    ga_session_id: str | None = None
 
 
 def parse_rngst2(raw: str | None) -> dict[str, str]:
@@ -83,6 +88,21 @@ def parse_ga(raw: str | None) -> str | None:
     return f"{match.group(1)}.{match.group(2)}" if match else None
 
 
+def ga_session_cookie(measurement_id: str) -> str | None:
+    """The name of GA4's session cookie for a measurement id: ``G-ABC123`` -> ``_ga_ABC123``."""
+    stream = measurement_id.strip().upper().removeprefix("G-")
+    return f"_ga_{stream}" if stream else None
+
+
+def parse_ga_session(raw: str | None) -> str | None:
+    """The session id from a ``_ga_<stream>`` value (either format GA4 writes), else ``None``."""
+    if not raw or len(raw) > 256:
+        return None
+    text = unquote(raw.strip())
+    match = _GA_SESSION_1.match(text) or _GA_SESSION_2.match(text)
+    return match.group(1) if match else None
+
+
 def collect(
     *,
     cookie_rngst2: str | None,
@@ -91,6 +111,8 @@ def collect(
     copy_ga: str | None,
     client_ip: str | None,
     user_agent: str | None,
+    cookie_ga_session: str | None = None,
+    copy_ga_session: str | None = None,
 ) -> Attribution:
     """Combine cookies and the widget's copies (a cookie wins) with the connection facts."""
     utm = parse_rngst2(cookie_rngst2) or parse_rngst2(copy_rngst2)
@@ -105,4 +127,5 @@ def collect(
         client_id=client_id,
         client_ip=client_ip,
         user_agent=agent,
+        ga_session_id=parse_ga_session(cookie_ga_session) or parse_ga_session(copy_ga_session),
     )
