@@ -755,7 +755,10 @@ class _Env:
         import apprise
         from apprise.utils.parse import parse_urls
 
+        from .events.notify import watch_channels
+
         urls = tuple(dict.fromkeys(str(url) for url in parse_urls(text)))  # type: ignore[no-untyped-call]
+        watch_channels(urls)
         for position, url in enumerate(urls, start=1):
             if apprise.Apprise.instantiate(url) is None:
                 scheme = url.split("://", 1)[0] if "://" in url else "?"

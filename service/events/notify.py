@@ -8,12 +8,47 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
+import threading
+from collections.abc import Iterable
 
 import apprise
 
+from ..logs import RedactingFilter
 from .outbox import DeliveryResult, delivered, not_delivered, refused
 
 log = logging.getLogger("callgate.events.notify")
+
+
+class _AppriseRedaction(RedactingFilter):
+    """Apprise's own log lines name the URLs it loads and posts to; we take those pieces out.
+
+    Apprise masks what it knows to be secret, but not, say, a token in a JSON URL's path. So
+    every piece of every channel URL is redacted from the ``apprise`` logger, wherever the
+    application sends its lines.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def watch(self, urls: Iterable[str]) -> None:
+        pieces: set[str] = set(self.secrets)
+        for url in urls:
+            pieces.add(url)
+            pieces.update(re.split(r"[/:@?&=#,;+]+", url.split("://", 1)[-1]))
+        with self._lock:
+            # Longest first, so a whole URL goes before the pieces inside it.
+            self.secrets = tuple(sorted((p for p in pieces if len(p) >= 4), key=len, reverse=True))
+
+
+_redaction = _AppriseRedaction()
+logging.getLogger("apprise").addFilter(_redaction)
+
+
+def watch_channels(urls: Iterable[str]) -> None:
+    """Keep these channel URLs out of Apprise's log lines (called before Apprise sees them)."""
+    _redaction.watch(urls)
 
 
 def channel_key(url: str) -> str:
@@ -31,6 +66,7 @@ def notify(
 ) -> DeliveryResult:
     """Send one message to one channel; not delivered: retry on the outbox schedule."""
     where = f"{channel_label(url)} channel {channel_key(url)}"
+    watch_channels([url])
     # An Apprise object per send: it holds nothing but this URL, and sends synchronously.
     apobj = apprise.Apprise()
     if not apobj.add(url):

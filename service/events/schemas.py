@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import INCLUDE, Schema, fields, validate
 
 from ..config import WEBHOOK_EVENTS
 
@@ -25,7 +25,14 @@ def _time(description: str) -> fields.String:
     )
 
 
-class LeadAttributionSchema(Schema):
+class _Open(Schema):
+    """Receivers must ignore fields they do not know: later versions may add some."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class LeadAttributionSchema(_Open):
     """Where the visitor came from, as the widget and the cookies told us."""
 
     utm_source = _text("utm_source")
@@ -39,7 +46,7 @@ class LeadAttributionSchema(Schema):
     yclid = _text("Yandex click id.")
 
 
-class LeadDataSchema(Schema):
+class LeadDataSchema(_Open):
     """The lead as the site owner's CRM needs it, the visitor's number included."""
 
     id = fields.String(required=True, metadata={"description": "The lead's id."})
@@ -61,7 +68,7 @@ class LeadDataSchema(Schema):
     created_at = _time("When the visitor asked.")
 
 
-class WebhookEventSchema(Schema):
+class WebhookEventSchema(_Open):
     """One Standard Webhooks message: ``type``, ``timestamp`` and ``data``."""
 
     type = fields.String(required=True, validate=validate.OneOf(EVENT_TYPES))
@@ -72,11 +79,11 @@ class WebhookEventSchema(Schema):
     data = fields.Nested(LeadDataSchema, required=True)
 
 
-class PingDataSchema(Schema):
+class PingDataSchema(_Open):
     message = fields.String(required=True)
 
 
-class PingEventSchema(Schema):
+class PingEventSchema(_Open):
     """``callgate webhooks test``: proves the URL and the secret, carries no lead."""
 
     type = fields.String(required=True, validate=validate.OneOf((PING,)))
