@@ -15,6 +15,7 @@ import click
 import phonenumbers
 
 from .config import ConfigError, Settings, parse_duration
+from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStore, migrate
 from .phone import digest, mask
 
@@ -87,6 +88,10 @@ def worker() -> None:
     dispatcher.start()
     stop.wait()
     dispatcher.stop(timeout=20)
+
+
+main.add_command(webhooks)
+main.add_command(notify_group)
 
 
 @main.group()

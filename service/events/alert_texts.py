@@ -23,6 +23,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "provider_fault": "telephony provider refuses our settings",
         "budget": "daily call budget reached",
         "webhook_failed": "webhook not delivered",
+        "test": "test message",
     },
     "uk": {
         "title_one": "callgate: {kind}",
@@ -42,6 +43,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "provider_fault": "провайдер телефонії відхиляє наші налаштування",
         "budget": "денний бюджет дзвінків вичерпано",
         "webhook_failed": "вебхук не доставлено",
+        "test": "тестове повідомлення",
     },
     "ru": {
         "title_one": "callgate: {kind}",
@@ -61,6 +63,7 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "provider_fault": "провайдер телефонии отклоняет наши настройки",
         "budget": "дневной бюджет звонков исчерпан",
         "webhook_failed": "вебхук не доставлен",
+        "test": "тестовое сообщение",
     },
     "pl": {
         "title_one": "callgate: {kind}",
@@ -80,5 +83,6 @@ TEXTS: Final[dict[str, dict[str, str]]] = {
         "provider_fault": "operator telefonii odrzuca nasze ustawienia",
         "budget": "dzienny budżet połączeń wyczerpany",
         "webhook_failed": "webhook niedostarczony",
+        "test": "wiadomość testowa",
     },
 }

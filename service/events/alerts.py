@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..config import NOTIFY_LANGS, EventSettings
+from ..config import NOTIFY_LANGS, Settings
 from ..phone import mask
 from .alert_texts import TEXTS
 from .payload import field, iso
@@ -66,9 +66,10 @@ class Alert:
         )
 
 
-def wanted(settings: EventSettings, kind: str) -> bool:
+def wanted(settings: Settings, kind: str) -> bool:
     """Whether ``kind`` alerts anyone: channels are configured and the kind is asked for."""
-    return bool(settings.notify_urls) and (kind in settings.notify_on or kind in ALWAYS)
+    events = settings.events
+    return bool(events.notify_urls) and (kind in events.notify_on or kind in ALWAYS)
 
 
 def alert_for(

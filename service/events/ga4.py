@@ -54,7 +54,7 @@ def collect_url(settings: EventSettings) -> str:
 
 
 def send_ga4(
-    settings: EventSettings,
+    settings: Settings,
     body: Mapping[str, Any],
     *,
     attempt: int = 1,
@@ -62,11 +62,12 @@ def send_ga4(
     client: Outbound | None = None,
 ) -> DeliveryResult:
     """POST one event body; 2xx delivers, anything else is retried on the outbox schedule."""
-    if not settings.ga4_enabled:
+    events = settings.events
+    if not events.ga4_enabled:
         return refused("GA4 is not configured")
-    client = client or shared(settings.connect_timeout, settings.read_timeout)
+    client = client or shared(events.connect_timeout, events.read_timeout)
     result = client.post(
-        collect_url(settings),
+        collect_url(events),
         json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8"),
         {"Content-Type": "application/json"},
         attempt=attempt,

@@ -17,7 +17,8 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
-from ..config import EventSettings
+from ..config import Settings
+from .alerts import Alert, alert_for, service_alert
 from .http import Outbound, host_of, shared
 from .outbox import DeliveryResult, refused
 from .payload import describe, encode, ping_event
@@ -58,18 +59,19 @@ def new_webhook_id() -> str:
     return "msg_" + secrets.token_urlsafe(16)
 
 
-def deliveries_for(settings: EventSettings, body: Mapping[str, Any]) -> list[WebhookDelivery]:
+def deliveries_for(settings: Settings, body: Mapping[str, Any]) -> list[WebhookDelivery]:
     """One delivery per configured URL, or none when this event type is not wanted."""
+    events = settings.events
     event_type = str(body["type"])
-    if event_type != "ping" and event_type not in settings.webhook_events:
+    if event_type != "ping" and event_type not in events.webhook_events:
         return []
     payload = encode(body)
     return [
-        WebhookDelivery(new_webhook_id(), url, event_type, payload) for url in settings.webhook_urls
+        WebhookDelivery(new_webhook_id(), url, event_type, payload) for url in events.webhook_urls
     ]
 
 
-def ping_deliveries(settings: EventSettings) -> list[WebhookDelivery]:
+def ping_deliveries(settings: Settings) -> list[WebhookDelivery]:
     """``callgate webhooks test``: a ``ping`` to every URL."""
     return deliveries_for(settings, ping_event())
 
@@ -87,7 +89,7 @@ def signed_headers(secret: str, delivery: WebhookDelivery, at: datetime) -> dict
 
 
 def deliver_webhook(
-    settings: EventSettings,
+    settings: Settings,
     delivery: WebhookDelivery,
     *,
     attempt: int = 1,
@@ -100,13 +102,14 @@ def deliver_webhook(
     2xx: delivered. Anything else, a timeout or a refused connection: retry, with the delay of
     :func:`~.outbox.retry_in`, until 24 hours have gone by; then failed (the caller alerts).
     """
-    if not settings.webhook_secret:
+    events = settings.events
+    if not events.webhook_secret:
         return refused("no CALLGATE_WEBHOOK_SECRET")
-    if delivery.url not in settings.webhook_urls:
+    if delivery.url not in events.webhook_urls:
         # Removed from CALLGATE_WEBHOOK_URL since: the site owner no longer wants it there.
         return refused(f"{host_of(delivery.url)} is no longer configured")
-    client = client or shared(settings.connect_timeout, settings.read_timeout)
-    headers = signed_headers(settings.webhook_secret, delivery, now or datetime.now(UTC))
+    client = client or shared(events.connect_timeout, events.read_timeout)
+    headers = signed_headers(events.webhook_secret, delivery, now or datetime.now(UTC))
     result = client.post(
         delivery.url,
         delivery.payload.encode("utf-8"),
@@ -122,6 +125,18 @@ def deliver_webhook(
     else:
         log.error("%s failed after %d tries: %s", what, attempt, result.detail)
     return result
+
+
+def failure_alert(delivery: WebhookDelivery, result: DeliveryResult) -> Alert:
+    """The ``webhook_failed`` alert for a delivery given up on: who, which event, why."""
+    reason = f"{delivery.type} {delivery.webhook_id} to {host_of(delivery.url)}: {result.detail}"
+    try:
+        data = json.loads(delivery.payload).get("data")
+    except (ValueError, AttributeError):
+        data = None
+    if isinstance(data, dict) and data.get("id"):
+        return alert_for(data, "webhook_failed", reason=reason)
+    return service_alert("webhook_failed", reason)
 
 
 def describe_payload(delivery: WebhookDelivery) -> str:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
-from service.config import EventSettings
+from service.config import EventSettings, Settings
 from service.events.alerts import (
     MAX_LISTED,
     Alert,
@@ -101,11 +102,11 @@ def test_a_channel_sends_at_most_once_a_minute() -> None:
 
 
 def test_which_kinds_alert() -> None:
-    settings = EventSettings(notify_urls=("json://127.0.0.1:9/x",))
+    settings = Settings(events=EventSettings(notify_urls=("json://127.0.0.1:9/x",)))
     assert wanted(settings, "failed") and wanted(settings, "budget")
     assert not wanted(settings, "placed")
     assert wanted(settings, "webhook_failed")  # a lost delivery always alerts
-    assert not wanted(EventSettings(), "failed")  # no channel, nobody to tell
+    assert not wanted(Settings(), "failed")  # no channel, nobody to tell
 
 
 def test_apprise_delivers_to_a_loopback_json_channel(
@@ -149,3 +150,31 @@ def test_a_channel_is_named_without_its_url() -> None:
     assert channel_label(url) == "tgram"
     assert "ABCdef" not in channel_key(url)
     assert channel_key(url) == channel_key(url)
+
+
+def test_a_burst_of_twenty_failures_reaches_a_channel_at_most_once_a_minute(
+    channel: FakeProvider,
+) -> None:
+    """The channel's task as the queue runs it: due at next_send_at, sends all that is pending."""
+    url = f"json://127.0.0.1:{channel.port}/alerts"
+    pending: list[Alert] = []
+    last_sent: datetime | None = None
+    sent_at: list[datetime] = []
+    # Twenty failures, one every three seconds, then quiet; the clock is the test's own.
+    for second in range(0, 181):
+        now = NOW + timedelta(seconds=second)
+        if second < 60 and second % 3 == 0:
+            lead = {**LEAD, "id": f"lead-{second}", "phone": f"+3806711122{second:02d}"}
+            pending.append(alert_for(lead, "failed", at=now))
+        if pending and may_send(last_sent, now):
+            title, body = compose(pending, "en")
+            assert notify(url, title, body).delivered
+            pending, last_sent = [], now
+            sent_at.append(now)
+
+    messages = [r.json() for r in channel.wait_for(len(sent_at))]
+    assert len(messages) == 2  # the first at once, the other nineteen a minute later
+    assert all(b - a >= timedelta(minutes=1) for a, b in pairwise(sent_at))
+    assert messages[0]["title"] == "callgate: call failed"
+    assert messages[1]["title"] == "callgate: 19 alerts"
+    assert "call failed: 19" in messages[1]["message"]

@@ -50,7 +50,7 @@ def test_generate_lead_has_exactly_the_documented_shape(collector: FakeProvider)
     body = lead_event(settings, LEAD)
     assert body is not None
 
-    result = send_ga4(settings.events, body)
+    result = send_ga4(settings, body)
 
     assert result.delivered
     [received] = collector.wait_for(1)
@@ -112,7 +112,7 @@ def test_call_connected_is_its_own_event(collector: FakeProvider) -> None:
     at = datetime(2026, 11, 28, 9, 31, tzinfo=UTC)
     body = connected_event(settings, LEAD, at=at)
     assert body is not None
-    assert send_ga4(settings.events, body).delivered
+    assert send_ga4(settings, body).delivered
     [received] = collector.wait_for(1)
     sent = received.json()
     assert sent["timestamp_micros"] == 1795858260000000
@@ -127,7 +127,7 @@ def test_a_collector_that_is_down_is_retried_and_the_secret_never_logged(
     body = lead_event(settings, LEAD)
     assert body is not None
     with caplog.at_level(logging.DEBUG, logger="callgate"):
-        result = send_ga4(settings.events, body)
+        result = send_ga4(settings, body)
     assert result.outcome == "retry"
     logged = "\n".join(r.getMessage() for r in caplog.records) + result.detail
     assert "generate_lead" in logged

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 import pytest
 from standardwebhooks import Webhook
 
-from service.config import EventSettings
+from service.config import EventSettings, Settings
 from service.events.outbox import GIVE_UP_AFTER, MAX_TRIES, RETRY_SCHEDULE, retry_in
 from service.events.payload import build_event
 from service.events.webhooks import (
     WebhookDelivery,
     deliver_webhook,
     deliveries_for,
+    failure_alert,
     ping_deliveries,
 )
 from tests.fakes.provider import FakeProvider, Received
@@ -48,10 +49,9 @@ def receiver() -> Iterator[FakeProvider]:
     fake.stop()
 
 
-def settings_for(*urls: str, **overrides: object) -> EventSettings:
-    return dataclasses.replace(
-        EventSettings(webhook_urls=urls, webhook_secret=SECRET, read_timeout=2.0), **overrides
-    )
+def settings_for(*urls: str, **overrides: object) -> Settings:
+    events = EventSettings(webhook_urls=urls, webhook_secret=SECRET, read_timeout=2.0)
+    return Settings(events=dataclasses.replace(events, **overrides))
 
 
 def verified(received: Received) -> object:
@@ -129,12 +129,17 @@ def test_a_redirect_is_not_followed_and_is_retried(receiver: FakeProvider) -> No
     assert len(receiver.received) == 1
 
 
-def test_the_last_try_fails_the_delivery(receiver: FakeProvider) -> None:
+def test_the_last_try_fails_the_delivery_and_alerts(receiver: FakeProvider) -> None:
     receiver.set(statuses=[503], body=lambda _: {})
     settings = settings_for(f"{receiver.url}/hook")
     [delivery] = deliveries_for(settings, build_event("lead.failed", LEAD))
     result = deliver_webhook(settings, delivery, attempt=MAX_TRIES)
     assert result.outcome == "failed" and result.http_status == 503
+    alert = failure_alert(delivery, result)
+    assert alert.kind == "webhook_failed" and alert.lead_id == "lead-abc"
+    assert alert.phone == "+38067*****33"
+    assert alert.reason is not None and delivery.webhook_id in alert.reason
+    assert "HTTP 503" in alert.reason and "/hook" not in alert.reason
 
 
 def test_the_schedule_follows_the_specification_and_stops_within_24_hours() -> None:
@@ -186,7 +191,7 @@ def test_logs_name_the_delivery_never_the_body_or_secret(
     receiver.set(statuses=[500, 200], body=lambda _: {})
     settings = settings_for(f"{receiver.url}/hook")
     [delivery] = deliveries_for(settings, build_event("lead.failed", LEAD))
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="callgate"):
         deliver_webhook(settings, delivery, attempt=1)
         deliver_webhook(settings, delivery, attempt=2)
     text = "\n".join(r.getMessage() for r in caplog.records)
