@@ -64,6 +64,7 @@ def send_ga4(
     """POST one event body; 2xx delivers, anything else is retried on the outbox schedule."""
     events = settings.events
     if not events.ga4_enabled:
+        log.error("GA4 event not sent: CALLGATE_GA4_MEASUREMENT_ID is no longer set")
         return refused("GA4 is not configured")
     client = client or shared(events.connect_timeout, events.read_timeout)
     result = client.post(

@@ -104,26 +104,27 @@ def deliver_webhook(
     """
     events = settings.events
     if not events.webhook_secret:
-        return refused("no CALLGATE_WEBHOOK_SECRET")
-    if delivery.url not in events.webhook_urls:
+        result = refused("no CALLGATE_WEBHOOK_SECRET")
+    elif delivery.url not in events.webhook_urls:
         # Removed from CALLGATE_WEBHOOK_URL since: the site owner no longer wants it there.
-        return refused(f"{host_of(delivery.url)} is no longer configured")
-    client = client or shared(events.connect_timeout, events.read_timeout)
-    headers = signed_headers(events.webhook_secret, delivery, now or datetime.now(UTC))
-    result = client.post(
-        delivery.url,
-        delivery.payload.encode("utf-8"),
-        headers,
-        attempt=attempt,
-        elapsed=elapsed,
-    )
+        result = refused(f"{host_of(delivery.url)} is no longer configured")
+    else:
+        client = client or shared(events.connect_timeout, events.read_timeout)
+        headers = signed_headers(events.webhook_secret, delivery, now or datetime.now(UTC))
+        result = client.post(
+            delivery.url,
+            delivery.payload.encode("utf-8"),
+            headers,
+            attempt=attempt,
+            elapsed=elapsed,
+        )
     what = f"webhook {delivery.webhook_id} ({describe_payload(delivery)})"
     if result.delivered:
         log.info("%s delivered: %s", what, result.detail)
     elif result.outcome == "retry":
         log.warning("%s try %d: %s; next in %.0fs", what, attempt, result.detail, result.retry_in)
     else:
-        log.error("%s failed after %d tries: %s", what, attempt, result.detail)
+        log.error("%s failed, try %d: %s", what, attempt, result.detail)
     return result
 
 
