@@ -113,3 +113,15 @@ def test_secrets_from_files_go_to_the_redaction_list(tmp_path: Path) -> None:
     for secret in (SECRET, APPRISE, "ga4-api-secret-value"):
         assert secret in settings.secret_values()
         assert secret not in repr(settings)
+
+
+def test_channels_from_a_file_one_a_line_and_no_alert_kinds(tmp_path: Path) -> None:
+    (tmp_path / "channels").write_text(f"{APPRISE}\ntgram://123456:ABCdef/987654\n")
+    events = Settings.from_env(
+        {
+            "CALLGATE_NOTIFY_URLS_FILE": str(tmp_path / "channels"),
+            "CALLGATE_NOTIFY_ON": "none",
+        }
+    ).events
+    assert events.notify_urls == (APPRISE, "tgram://123456:ABCdef/987654")
+    assert events.notify_on == ()
