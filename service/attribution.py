@@ -63,6 +63,9 @@ def _declare(
         personal,
     )
     return field(default=None, metadata={"spec": spec})
+# The GA4 session cookie _ga_<stream>: GS1.1.<session id>.<n>.… or GS2.1.s<session id>$o<n>$….
+_GA_SESSION_1 = re.compile(r"^GS1\.\d+(?:-\d+)?\.(\d{1,20})\.", re.ASCII)
+_GA_SESSION_2 = re.compile(r"^GS2\.\d+(?:-\d+)?\.s(\d{1,20})(?:\$|$)", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class Attribution:
     user_agent: str | None = _declare(
         MAX_USER_AGENT, "The visitor's browser", ringostat="clientUserAgent", personal=True
     )
+    # GA4's session id (the _ga_<stream> cookie): ties a server-side GA4 event to the visit.
+    ga_session_id: str | None = _declare(20, "GA4 session id (_ga_<stream>)")
 
     def values(self) -> dict[str, str | None]:
         """Field name -> value, every field (the keyword arguments of a ``Lead``)."""
@@ -182,6 +187,21 @@ def parse_click_ids(page_url: str | None) -> dict[str, str]:
     return found
 
 
+def ga_session_cookie(measurement_id: str) -> str | None:
+    """The name of GA4's session cookie for a measurement id: ``G-ABC123`` -> ``_ga_ABC123``."""
+    stream = measurement_id.strip().upper().removeprefix("G-")
+    return f"_ga_{stream}" if stream else None
+
+
+def parse_ga_session(raw: str | None) -> str | None:
+    """The session id from a ``_ga_<stream>`` value (either format GA4 writes), else ``None``."""
+    if not raw or len(raw) > 256:
+        return None
+    text = unquote(raw.strip())
+    match = _GA_SESSION_1.match(text) or _GA_SESSION_2.match(text)
+    return match.group(1) if match else None
+
+
 def collect(
     *,
     cookie_rngst2: str | None,
@@ -191,6 +211,8 @@ def collect(
     client_ip: str | None,
     user_agent: str | None,
     page_url: str | None = None,
+    cookie_ga_session: str | None = None,
+    copy_ga_session: str | None = None,
 ) -> Attribution:
     """Combine cookies and the widget's copies (a cookie wins), the click ids of the page,
     and the connection facts."""
@@ -203,4 +225,5 @@ def collect(
         client_id=client_id,
         client_ip=client_ip,
         user_agent=agent,
+        ga_session_id=parse_ga_session(cookie_ga_session) or parse_ga_session(copy_ga_session),
     )

@@ -16,6 +16,7 @@ import phonenumbers
 
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
+from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStore, migrate
 from .phone import digest, mask
 
@@ -88,6 +89,10 @@ def worker() -> None:
     dispatcher.start()
     stop.wait()
     dispatcher.stop(timeout=20)
+
+
+main.add_command(webhooks)
+main.add_command(notify_group)
 
 
 @main.group()

@@ -8,6 +8,7 @@ path whose content is the value (Docker and Kubernetes secrets).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
@@ -35,6 +36,33 @@ DISPATCHERS = ("inline", "external")
 CAPTCHAS = ("none", "turnstile", "hcaptcha")
 SIP_STATUS_SOURCES = ("sip", "smart-phone", "both")
 ROUTE_RESPONSES = ("json", "http", "jsonrpc")
+
+# Events out (DESIGN §10): the webhook event types, in a lead's order of life.
+WEBHOOK_EVENTS = (
+    "lead.accepted",
+    "lead.scheduled",
+    "lead.placed",
+    "lead.connected",
+    "lead.failed",
+    "lead.unconfirmed",
+    "lead.held",
+)
+# What may alert people (CALLGATE_NOTIFY_ON): lead events, and faults of the service itself.
+NOTIFY_KINDS = (
+    "accepted",
+    "scheduled",
+    "placed",
+    "connected",
+    "failed",
+    "unconfirmed",
+    "held",
+    "provider_fault",
+    "budget",
+    "webhook_failed",
+)
+DEFAULT_NOTIFY_ON = ("failed", "unconfirmed", "held", "scheduled", "provider_fault", "budget")
+NOTIFY_LANGS = ("en", "uk", "ru", "pl")
+GA4_ENDPOINT = "https://www.google-analytics.com"
 
 # libphonenumber's PhoneNumberType names, spelt the way people write them in configuration.
 NUMBER_TYPES: dict[str, int] = {
@@ -168,6 +196,31 @@ class RouteSettings:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """Events out: signed webhooks, chat and e-mail alerts (Apprise), GA4 Measurement Protocol."""
+
+    webhook_urls: tuple[str, ...] = ()  # empty: no webhooks
+    webhook_secret: str = field(default="", repr=False)  # whsec_<base64>
+    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    # Apprise URLs, one per channel; they carry tokens, so the whole URL is a secret.
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
+    notify_lang: str = "en"
+    ga4_measurement_id: str = ""  # G-XXXXXXX; empty: no GA4 events
+    ga4_api_secret: str = field(default="", repr=False)
+    ga4_endpoint: str = GA4_ENDPOINT
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+
+    @property
+    def ga4_enabled(self) -> bool:
+        return bool(self.ga4_measurement_id and self.ga4_api_secret)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.webhook_secret, self.ga4_api_secret, *self.notify_urls)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
@@ -230,6 +283,7 @@ class Settings:
     # Providers that report a call's fate (RingCentral) are asked this often, this long.
     status_poll_interval: float = 5.0
     status_poll_for: float = 600.0
+    events: EventSettings = field(default_factory=EventSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -363,6 +417,7 @@ class Settings:
             dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
             status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
             status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
+            events=_event_settings(env),
         )
         settings.check_provider()
         settings.check_agents()
@@ -432,6 +487,7 @@ class Settings:
             self.ringcentral.jwt,
             self.pbx.api_password,
             self.pbx.api_key,
+            *self.events.secrets(),
         ]
         return tuple(v for v in values if v)
 
@@ -485,6 +541,53 @@ def _route_settings(env: _Env) -> RouteSettings:
         fallback=fallback[0] if fallback else "",
         sticky_window=env.duration("STICKY_WINDOW", "24h"),
     )
+
+
+def _event_settings(env: _Env) -> EventSettings:
+    webhook_urls = env.outbound_urls("WEBHOOK_URL")
+    webhook_secret = env.secret("WEBHOOK_SECRET")
+    if webhook_secret:
+        _check_webhook_secret(webhook_secret)
+    elif webhook_urls:
+        raise ConfigError(_name("WEBHOOK_SECRET"), "required when CALLGATE_WEBHOOK_URL is set")
+    measurement_id = env.text("GA4_MEASUREMENT_ID").upper()
+    if measurement_id and not re.fullmatch(r"G-[A-Z0-9]{4,20}", measurement_id):
+        raise ConfigError(
+            _name("GA4_MEASUREMENT_ID"), f"{measurement_id!r} is not a GA4 id like G-ABC123DEF4"
+        )
+    api_secret = env.secret("GA4_API_SECRET")
+    if measurement_id and not api_secret:
+        raise ConfigError(
+            _name("GA4_API_SECRET"), "required when CALLGATE_GA4_MEASUREMENT_ID is set"
+        )
+    if api_secret and not measurement_id:
+        raise ConfigError(
+            _name("GA4_MEASUREMENT_ID"), "required when CALLGATE_GA4_API_SECRET is set"
+        )
+    return EventSettings(
+        webhook_urls=webhook_urls,
+        webhook_secret=webhook_secret,
+        webhook_events=env.webhook_events("WEBHOOK_EVENTS"),
+        notify_urls=env.apprise_urls("NOTIFY_URLS"),
+        notify_on=env.kinds("NOTIFY_ON", NOTIFY_KINDS, DEFAULT_NOTIFY_ON),
+        notify_lang=env.choice("NOTIFY_LANG", NOTIFY_LANGS, "en"),
+        ga4_measurement_id=measurement_id,
+        ga4_api_secret=api_secret,
+        ga4_endpoint=env.outbound_url("GA4_ENDPOINT", GA4_ENDPOINT),
+    )
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 to 64 random bytes."""
+    problem = "must be whsec_ followed by base64 of 24 to 64 random bytes (value not shown)"
+    if not secret.startswith("whsec_"):
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem) from None
+    if not 24 <= len(key) <= 64:
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
 
 
 T = TypeVar("T")
@@ -631,6 +734,88 @@ class _Env:
                 _name(suffix), f"{url!r} must be https (http only on a loopback host)"
             )
         return url
+
+    def outbound_url(self, suffix: str, default: str) -> str:
+        """An https URL we send data to; plain http only on a loopback host (tests, sidecars).
+
+        What we send carries visitors' numbers or secrets: never in clear over a network.
+        """
+        return self.script_url(suffix, default)
+
+    def outbound_urls(self, suffix: str) -> tuple[str, ...]:
+        """Comma-separated :meth:`outbound_url` values; empty when unset."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            found = []
+            for item in _items(text):
+                if not re.match(r"^https?://[^\s/]+", item):
+                    raise ValueError(f"{item!r} is not an http(s) URL")
+                host = urlsplit(item).hostname or ""
+                if not item.startswith("https://") and not _loopback(host):
+                    raise ValueError(f"{item!r} must be https (http only on a loopback host)")
+                found.append(item)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, "", parse)
+
+    def apprise_urls(self, suffix: str) -> tuple[str, ...]:
+        """Apprise URLs (``tgram://…``, ``mailtos://…``), split the way Apprise splits them.
+
+        They hold tokens: a refusal names the item's position and scheme, never the URL.
+        """
+        text = self.secret(suffix)
+        if not text:
+            return ()
+        # Imported only when alerts are configured: Apprise is large.
+        import apprise
+        from apprise.utils.parse import parse_urls
+
+        from .events.notify import watch_channels
+
+        urls = tuple(dict.fromkeys(str(url) for url in parse_urls(text)))  # type: ignore[no-untyped-call]
+        watch_channels(urls)
+        for position, url in enumerate(urls, start=1):
+            if apprise.Apprise.instantiate(url) is None:
+                scheme = url.split("://", 1)[0] if "://" in url else "?"
+                raise ConfigError(
+                    _name(suffix),
+                    f"item {position} ({scheme}://…) is not a URL Apprise supports "
+                    "(value not shown)",
+                )
+        return urls
+
+    def webhook_events(self, suffix: str) -> tuple[str, ...]:
+        """Event types, with or without the ``lead.`` prefix; ``all`` or unset: every one."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            if text.strip().lower() in ("", "all", "*"):
+                return WEBHOOK_EVENTS
+            found = []
+            for item in _items(text.lower()):
+                name = item if item.startswith("lead.") else f"lead.{item}"
+                if name not in WEBHOOK_EVENTS:
+                    raise ValueError(f"{item!r} is not one of {', '.join(WEBHOOK_EVENTS)}")
+                found.append(name)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, "all", parse)
+
+    def kinds(
+        self, suffix: str, options: tuple[str, ...], default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """A comma-separated subset of ``options``; ``none`` for nothing."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            if text.strip().lower() == "none":
+                return ()
+            found = []
+            for item in _items(text.lower()):
+                if item not in options:
+                    raise ValueError(f"{item!r} is not one of {', '.join(options)}")
+                found.append(item)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, ",".join(default), parse)
 
     def optional_boolean(self, suffix: str) -> bool | None:
         """Unset stays None: the provider's own default applies."""

@@ -9,7 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, jsonify, request, url_for
 from marshmallow import EXCLUDE, RAISE, ValidationError
 
-from ..attribution import collect
+from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.model import HELD, QUEUED, utcnow
 from ..limits import limiter, per_ip_limit
@@ -60,6 +60,7 @@ def create() -> Response:
     check_destination_allowed(svc, phone)
 
     page_url = _clean(data.get("page_url"))
+    session_cookie = ga_session_cookie(svc.settings.events.ga4_measurement_id)
     attribution = collect(
         cookie_rngst2=request.cookies.get("rngst2"),
         cookie_ga=request.cookies.get("_ga"),
@@ -68,6 +69,8 @@ def create() -> Response:
         client_ip=request.remote_addr,
         user_agent=request.user_agent.string,
         page_url=page_url,
+        cookie_ga_session=request.cookies.get(session_cookie) if session_cookie else None,
+        copy_ga_session=data.get("ga_session"),
     )
     lead = Lead(
         phone=phone.e164,

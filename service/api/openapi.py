@@ -8,6 +8,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, jsonify
 
+from ..config import WEBHOOK_EVENTS
+from ..events.schemas import PingEventSchema, WebhookEventSchema
 from .schemas import (
     LEAD_ID,
     AttributionSchema,
@@ -64,7 +66,7 @@ def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="callgate",
         version="1",
-        openapi_version="3.0.3",
+        openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Turns a call-me-back form into a phone call."},
     )
@@ -81,6 +83,8 @@ def build_spec() -> dict[str, Any]:
         },
         schema=AttributionSchema,
     )
+    spec.components.schema("WebhookEvent", schema=WebhookEventSchema)
+    spec.components.schema("WebhookPing", schema=PingEventSchema)
     spec.path(
         path="/api/v1/widget-config",
         operations={
@@ -170,7 +174,59 @@ def build_spec() -> dict[str, Any]:
             },
         )
     result: dict[str, Any] = spec.to_dict()
+    # apispec has no API for OpenAPI 3.1 webhooks; the schemas they point to are its own.
+    result["webhooks"] = _webhooks()
     return result
+
+
+_WEBHOOK_HEADERS = {
+    "webhook-id": "The delivery's id, the same on every retry: de-duplicate by it.",
+    "webhook-timestamp": "Unix seconds when this try was signed; refuse old ones (replay).",
+    "webhook-signature": "v1,<base64 HMAC-SHA256> of '<id>.<timestamp>.<body>' with the secret.",
+}
+
+
+def _webhook(event_type: str, schema: str) -> dict[str, Any]:
+    """One Standard Webhooks message that callgate POSTs to CALLGATE_WEBHOOK_URL."""
+    return {
+        "post": {
+            "summary": f"{event_type} (Standard Webhooks, signed)",
+            "operationId": "webhook" + "".join(p.title() for p in event_type.split(".")),
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "header",
+                    "required": True,
+                    "description": description,
+                    "schema": {"type": "string"},
+                }
+                for name, description in _WEBHOOK_HEADERS.items()
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "allOf": [
+                                {"$ref": f"#/components/schemas/{schema}"},
+                                {"properties": {"type": {"const": event_type}}},
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "2XX": {"description": "Delivered: no retry."},
+                "default": {"description": "Anything else is retried for up to 24 hours."},
+            },
+        }
+    }
+
+
+def _webhooks() -> dict[str, Any]:
+    hooks = {event_type: _webhook(event_type, "WebhookEvent") for event_type in WEBHOOK_EVENTS}
+    hooks["ping"] = _webhook("ping", "WebhookPing")
+    return hooks
 
 
 @bp.get("/openapi.json")

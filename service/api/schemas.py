@@ -69,6 +69,7 @@ class CallbackRequest(Schema):
     )
     rngst2 = _text(4096, "Copy of the rngst2 cookie (cross-domain).")
     ga = _text(256, "Copy of the _ga cookie (cross-domain).")
+    ga_session = _text(256, "Copy of GA4's _ga_<stream> session cookie (cross-domain).")
 
 
 class CallbackAccepted(Schema):
