@@ -13,6 +13,10 @@ Local times become instants like this, which is what matters on daylight-saving 
   is offered once and means its first occurrence, the one with the summer offset (+03:00); the
   repeated hour has no slots of its own.
 
+Mind Python with those answers: two datetimes of the same zone are compared and subtracted by
+their local times, and one in a repeated hour never equals a datetime of another zone. Convert
+to UTC before arithmetic, comparison or use as a key (the store keeps UTC).
+
 Bookings are counted by the caller (the store): ``booked`` is a mapping or a callable from a
 slot's start, as a UTC datetime, to the calls booked into it.
 """
@@ -127,6 +131,7 @@ class OfficeHours:
         self.capacity = capacity
         self.schedule_days = schedule_days
         self._periods = lru_cache(maxsize=2048)(self._day_periods)
+        self._slots = lru_cache(maxsize=512)(self._day_slots)
 
     @classmethod
     def from_settings(cls, settings: HoursSettings) -> OfficeHours:
@@ -162,9 +167,10 @@ class OfficeHours:
 
     def is_open(self, at: datetime) -> bool:
         """Whether ``at`` (aware) falls inside a window."""
+        moment = _utc(at)
         day = self._local(at).date()
         return any(
-            start <= at < end
+            start <= moment < end
             for offset in (-1, 0, 1)
             for start, end in self._periods(day + timedelta(days=offset))
         )
@@ -173,27 +179,29 @@ class OfficeHours:
         """The first instant at or after ``after`` when the office opens (was closed just
         before). While open, that is the next opening after this one closes. None when it
         never closes, or never opens, within :data:`SEARCH_DAYS`."""
+        moment = _utc(after)
         first = self._local(after).date() - timedelta(days=1)
         for start, _ in self._merged(first, first + timedelta(days=SEARCH_DAYS)):
-            if start >= after:
-                return start
+            if start >= moment:
+                return start.astimezone(self.zone)
         return None
 
     def slots(self, start: datetime, days: int) -> list[datetime]:
         """Slot starts at or after ``start`` through the end of local date
         ``start``'s date + ``days``, in the office zone, inside windows only."""
+        moment = _utc(start)
         first = self._local(start).date()
-        found = []
-        for offset in range(days + 1):
-            for slot in self._day_slots(first + timedelta(days=offset)):
-                if slot >= start:
-                    found.append(slot)
-        return found
+        return [
+            slot.astimezone(self.zone)
+            for offset in range(days + 1)
+            for slot in self._slots(first + timedelta(days=offset))
+            if slot >= moment
+        ]
 
     def horizon(self, now: datetime) -> datetime:
         """The first instant a visitor may no longer book: the end of today + schedule days."""
         last = self._local(now).date() + timedelta(days=self.schedule_days)
-        return self._instant(last + timedelta(days=1), 0)
+        return self._instant(last + timedelta(days=1), 0).astimezone(self.zone)
 
     def open_slots(self, now: datetime, booked: BookedCounts) -> list[Slot]:
         """Slots a visitor may book now: from ``now`` over the horizon, with room left."""
@@ -216,9 +224,10 @@ class OfficeHours:
         """
         if call_at.tzinfo is None or call_at.utcoffset() is None:
             return CallAtProblem.INVALID
-        if call_at + self.slot <= now:
+        moment = _utc(call_at)
+        if moment + self.slot <= _utc(now):
             return CallAtProblem.PAST
-        if call_at >= self.horizon(now):
+        if moment >= _utc(self.horizon(now)):
             return CallAtProblem.TOO_FAR
         if not self.is_open(call_at):
             return CallAtProblem.CLOSED
@@ -231,11 +240,9 @@ class OfficeHours:
 
     def slot_at(self, at: datetime) -> datetime | None:
         """The slot starting at exactly the instant ``at``, in the office zone, or None."""
-        wanted = at.astimezone(UTC)
-        day = self._local(at).date()
-        for slot in self._day_slots(day):
-            if slot.astimezone(UTC) == wanted:
-                return slot
+        moment = _utc(at)
+        if moment in self._slots(self._local(at).date()):
+            return moment.astimezone(self.zone)
         return None
 
     def spread(self, opening: datetime, booked: BookedCounts) -> datetime:
@@ -254,24 +261,26 @@ class OfficeHours:
         return candidates[0] if candidates else opening
 
     # -- local time to instants ------------------------------------------------------------
+    # Internally every instant is UTC: Python compares and subtracts two datetimes of the same
+    # zone by their local times, which is wrong across a change of offset.
 
     def _local(self, at: datetime) -> datetime:
-        if at.tzinfo is None:
-            raise ValueError("an aware datetime is needed (with an offset or a zone)")
-        return at.astimezone(self.zone)
+        return _utc(at).astimezone(self.zone)
 
     def _day_periods(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
-        """The day's windows as instants, [start, end)."""
+        """The day's windows as UTC instants, [start, end)."""
         periods = []
         for window in self.day(day).windows:
-            start, end = self._instant(day, window.start), self._instant(day, window.end)
+            start = _utc(self._instant(day, window.start))
+            end = _utc(self._instant(day, window.end))
             if start < end:  # both inside one skipped hour: nothing left
                 periods.append((start, end))
         return tuple(periods)
 
     def _merged(self, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
-        """Open periods from ``first`` to ``last``, joined where one ends as the next starts
-        (Mon 00:00-24:00 and Tue 00:00-… are one period: Tuesday midnight is no opening)."""
+        """Open periods (UTC) from ``first`` to ``last``, joined where one ends as the next
+        starts (Mon 00:00-24:00 and Tue 00:00-… are one period: Tuesday midnight is no
+        opening)."""
         current: tuple[datetime, datetime] | None = None
         day = first
         while day <= last:
@@ -286,18 +295,17 @@ class OfficeHours:
         if current is not None:
             yield current
 
-    def _day_slots(self, day: date) -> list[datetime]:
-        """The day's slot starts: the grid of each window, skipping local times that do not
-        exist, and taking the first occurrence of those that exist twice."""
+    def _day_slots(self, day: date) -> tuple[datetime, ...]:
+        """The day's slot starts (UTC): the grid of each window, skipping local times that do
+        not exist, and taking the first occurrence of those that exist twice."""
         found = []
+        step = self.slot // timedelta(minutes=1)
         for window in self.day(day).windows:
-            minute = window.start
-            while minute < window.end:
+            for minute in range(window.start, window.end, step):
                 local = self._wall(day, minute)
                 if _exists(local, self.zone) and self.is_open(local):
-                    found.append(local)
-                minute += self.slot // timedelta(minutes=1)
-        return found
+                    found.append(_utc(local))
+        return tuple(found)
 
     def _wall(self, day: date, minute: int) -> datetime:
         """Local ``day`` + ``minute`` in the office zone, fold 0 (first occurrence)."""
@@ -324,6 +332,12 @@ class OfficeHours:
         return datetime.fromtimestamp(high, self.zone)
 
 
+def _utc(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError("an aware datetime is needed (with an offset or a zone)")
+    return at.astimezone(UTC)
+
+
 def _exists(local: datetime, zone: ZoneInfo) -> bool:
     """Whether a zoned local time happens (is not skipped by a change of offset)."""
     return _wall_of(local, zone) == local.replace(tzinfo=None, fold=0)
@@ -342,6 +356,6 @@ def _counter(booked: BookedCounts) -> Callable[[datetime], int]:
     another zone when either falls in a repeated hour, so zoned keys would miss.
     """
     if isinstance(booked, Mapping):
-        by_utc = {key.astimezone(UTC): value for key, value in booked.items()}
-        return lambda slot: by_utc.get(slot.astimezone(UTC), 0)
-    return lambda slot: booked(slot.astimezone(UTC))
+        by_utc = {_utc(key): value for key, value in booked.items()}
+        return lambda slot: by_utc.get(_utc(slot), 0)
+    return lambda slot: booked(_utc(slot))

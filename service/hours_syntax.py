@@ -29,6 +29,8 @@ CLOSED = "closed"
 
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The days are what comes before the first time (or "closed"): "Mon, Wed 09:00-12:00".
+_DAYS_AND_TIMES = re.compile(r"^(\D+?)\s+((?:\d|closed\b).*)$", re.IGNORECASE)
 _COUNTRY = re.compile(r"^([A-Za-z]{2,3})(?:-(.+))?$")
 
 
@@ -71,11 +73,11 @@ def parse_week(text: str) -> Week:
         return ALWAYS_OPEN
     days: list[Day | None] = [None] * 7
     for entry in _entries(text):
-        parts = entry.split(None, 1)
-        if len(parts) != 2:
+        match = _DAYS_AND_TIMES.match(entry)
+        if not match:
             raise ValueError(f"{entry!r} needs days and times, like 'Mon-Fri 09:00-18:00'")
-        windows = parse_windows(parts[1])
-        for index in _weekdays(parts[0]):
+        windows = parse_windows(match.group(2))
+        for index in _weekdays(match.group(1)):
             if days[index] is not None:
                 raise ValueError(f"{WEEKDAYS[index]} is given more than once")
             days[index] = windows
