@@ -509,9 +509,7 @@ def _hours_settings(env: _Env) -> HoursSettings:
         slot_capacity=env.integer(
             "SLOT_CAPACITY", defaults.slot_capacity, minimum=1, maximum=10**6
         ),
-        schedule_days=env.integer(
-            "SCHEDULE_DAYS", defaults.schedule_days, minimum=0, maximum=366
-        ),
+        schedule_days=env.integer("SCHEDULE_DAYS", defaults.schedule_days, minimum=0, maximum=366),
     )
 
 
