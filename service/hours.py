@@ -127,6 +127,7 @@ class OfficeHours:
         self.week = week
         self.calendar = calendar
         self.special = dict(special)
+        self.slot_minutes = slot_minutes
         self.slot = timedelta(minutes=slot_minutes)
         self.capacity = capacity
         self.schedule_days = schedule_days
