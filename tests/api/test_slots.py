@@ -91,9 +91,7 @@ def _post(client: FlaskClient, call_at: object, phone: str = "+380671112233") ->
 def test_a_call_at_that_cannot_be_booked_is_refused_naming_the_field(
     office: Flask, call_at: object, code: CallAtProblem
 ) -> None:
-    services(office).bookings = lambda start, end: {
-        datetime(2026, 11, 30, 9, 45, tzinfo=KYIV): 3
-    }
+    services(office).bookings = lambda start, end: {datetime(2026, 11, 30, 9, 45, tzinfo=KYIV): 3}
     body = _post(office.test_client(), call_at)
     assert body["http_status"] == 422
     assert body["error_codes"] == {"call_at": code.value}
