@@ -41,6 +41,8 @@ BookedCounts = Mapping[datetime, int] | Callable[[datetime], int]
 # Bookings of the slots that start in [start, end): what /api/v1/slots asks the store for.
 BookingsBetween = Callable[[datetime, datetime], BookedCounts]
 
+# The name of a date closed by CALLGATE_HOLIDAYS itself (the package's have their own names).
+LISTED_HOLIDAY = "holiday"
 # How far next_opening looks before it says "never" (a year of holidays, and some).
 SEARCH_DAYS = 400
 
@@ -107,7 +109,7 @@ class HolidayCalendar:
                 found = self._country.get(day)
             if found:
                 return str(found)
-        return "holiday" if day in self._dates else None
+        return LISTED_HOLIDAY if day in self._dates else None
 
 
 class OfficeHours:
