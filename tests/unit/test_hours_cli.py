@@ -43,7 +43,8 @@ def test_hours_names_a_holiday_of_the_holidays_package() -> None:
     with time_machine.travel(datetime(2026, 3, 31, 12, 0, tzinfo=pacific), tick=False):
         result = CliRunner().invoke(main, ["hours", "--from", "2026-03-31"], env=env)
     assert result.exit_code == 0, result.output
-    assert "  Tue 2026-03-31  closed (holiday: Cesar Chavez Day)" in result.output.splitlines()
+    lines = result.output.splitlines()
+    assert "  Tue 2026-03-31  closed (holiday: Cesar Chavez Day)  <- today" in lines
     assert "Now closed. Next opening: Wed 2026-04-01 00:00 PDT (UTC-07:00)." in result.output
 
 
