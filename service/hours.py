@@ -29,12 +29,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-import holidays as holiday_data
 
 from .config import HoursSettings
 from .hours_syntax import Day, HolidayRule, Week
+
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 # Bookings per slot start (UTC): a mapping, or a callable the store answers.
 BookedCounts = Mapping[datetime, int] | Callable[[datetime], int]
@@ -90,15 +92,17 @@ class HolidayCalendar:
 
     def __init__(self, rule: HolidayRule) -> None:
         self._dates = frozenset(rule.dates)
-        self._country: holiday_data.HolidayBase | None = None
+        self._country: HolidayBase | None = None
         if rule.country:
-            language = "en_US"
-            supported = holiday_data.list_localized_countries().get(rule.country, [])
-            self._country = holiday_data.country_holidays(
-                rule.country,
-                subdiv=rule.subdivision or None,
-                language=language if language in supported else None,
-            )
+            # Imported here: it takes a while, and most offices name no country.
+            import holidays
+
+            country = holidays.country_holidays(rule.country, subdiv=rule.subdivision or None)
+            if "en_US" in country.supported_languages:
+                country = holidays.country_holidays(
+                    rule.country, subdiv=rule.subdivision or None, language="en_US"
+                )
+            self._country = country
         # The package fills in a year on first lookup: one writer at a time.
         self._lock = threading.Lock()
 

@@ -15,8 +15,6 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-import holidays
-
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_NAMES = {name.lower(): i for i, name in enumerate(WEEKDAYS)} | {
     full: i
@@ -133,21 +131,27 @@ def parse_holidays(text: str) -> HolidayRule:
 
 
 def _country(item: str) -> tuple[str, str]:
+    # Imported here: it takes a while, and most offices name no country.
+    import holidays
+
     match = _COUNTRY.match(item)
-    supported = holidays.list_supported_countries()
-    code = match.group(1).upper() if match else ""
-    if code not in supported:
+    try:
+        if not match:
+            raise NotImplementedError
+        code = match.group(1).upper()
+        subdivisions: tuple[str, ...] = holidays.country_holidays(code).subdivisions
+    except NotImplementedError:
         raise ValueError(
             f"{item!r} is neither a date like 2026-12-25 nor a country code the holidays "
             "package knows (like UA or US-CA)"
-        )
-    wanted = (match.group(2) or "").strip() if match else ""
+        ) from None
+    wanted = (match.group(2) or "").strip()
     if not wanted:
         return code, ""
-    for name in supported[code]:
+    for name in subdivisions:
         if name.lower() == wanted.lower():
             return code, name
-    known = ", ".join(supported[code]) or "none"
+    known = ", ".join(subdivisions) or "none"
     raise ValueError(f"{code} has no subdivision {wanted!r} (it has: {known})")
 
 
