@@ -252,6 +252,19 @@ class OfficeHours:
             return moment.astimezone(self.zone)
         return None
 
+    def schedule(self, now: datetime, booked: BookedCounts) -> datetime | None:
+        """When a lead with no ``call_at`` is to be called: None while open (now), else the
+        slot :meth:`spread` gives from the next opening. For a lead as it arrives, and again
+        for a call that falls due, since the hours may have changed meanwhile.
+
+        None too when the office is closed and opens on none of the next :data:`SEARCH_DAYS`
+        (a closed day for every one of them): better called now than never.
+        """
+        if self.is_open(now):
+            return None
+        opening = self.next_opening(now)
+        return None if opening is None else self.spread(opening, booked)
+
     def spread(self, opening: datetime, booked: BookedCounts) -> datetime:
         """The slot a lead that arrived while closed is scheduled for: the first from
         ``opening`` with room left, so the opening is not a burst of calls.

@@ -79,6 +79,8 @@ def parse_week(text: str) -> Week:
             if days[index] is not None:
                 raise ValueError(f"{WEEKDAYS[index]} is given more than once")
             days[index] = windows
+    if not any(days):
+        raise ValueError("no day has hours; leave it empty for always open")
     return tuple(day or () for day in days)  # type: ignore[return-value]
 
 

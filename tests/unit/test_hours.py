@@ -238,6 +238,16 @@ def test_spread_gives_the_first_slot_with_room_left() -> None:
     assert all(slot.tzinfo is UTC for slot in asked)
 
 
+def test_schedule_calls_now_while_open_else_spreads_from_the_next_opening() -> None:
+    hours = office(capacity=1)
+    booked = {kyiv(2026, 12, 7, 9, 0): 1}
+    assert hours.schedule(kyiv(2026, 12, 4, 17, 59), booked) is None  # Friday, open
+    # Friday 23:40: Monday's first slot is taken, the lead gets the next.
+    assert hours.schedule(kyiv(2026, 12, 4, 23, 40), booked) == kyiv(2026, 12, 7, 9, 15)
+    # A call due while closed (the hours changed since it was scheduled) moves the same way.
+    assert hours.schedule(kyiv(2026, 12, 5, 10, 0), EMPTY) == kyiv(2026, 12, 7, 9, 0)
+
+
 def test_spread_overbooks_the_first_slot_rather_than_lose_a_lead() -> None:
     hours = office(capacity=1, days=0)
     opening = kyiv(2026, 11, 30, 9, 0)

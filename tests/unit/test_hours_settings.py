@@ -65,6 +65,7 @@ def test_touching_windows_join_and_24_00_ends_a_day() -> None:
         ("CALLGATE_OFFICE_HOURS", "Mon 09:00-24:30", "between 00:00 and 24:00"),
         ("CALLGATE_OFFICE_HOURS", "Mon 09:60-10:00", "between 00:00 and 24:00"),
         ("CALLGATE_OFFICE_HOURS", "Mon 09:00-18:00,", "an empty item"),
+        ("CALLGATE_OFFICE_HOURS", "Mon-Sun closed", "no day has hours"),
         ("CALLGATE_HOLIDAYS", "Atlantis", "country code the holidays package knows"),
         ("CALLGATE_HOLIDAYS", "US-XX", "US has no subdivision 'XX'"),
         ("CALLGATE_HOLIDAYS", "UA,PL", "give one country"),
