@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .config import HoursSettings
-from .hours_syntax import Day, HolidayRule, Week
+from .hours_syntax import ALWAYS_OPEN, Day, HolidayRule, Week
 
 if TYPE_CHECKING:
     from holidays import HolidayBase
@@ -91,6 +91,7 @@ class HolidayCalendar:
     """Closed days: the ``holidays`` package's for a country, and explicit dates."""
 
     def __init__(self, rule: HolidayRule) -> None:
+        self.closes_any_day = bool(rule.country or rule.dates)
         self._dates = frozenset(rule.dates)
         self._country: HolidayBase | None = None
         if rule.country:
@@ -137,6 +138,12 @@ class OfficeHours:
         self.slot = timedelta(minutes=slot_minutes)
         self.capacity = capacity
         self.schedule_days = schedule_days
+        # Nothing ever closes it (the default): no need to look 400 days ahead for an opening.
+        self._never_closes = (
+            week == ALWAYS_OPEN
+            and not calendar.closes_any_day
+            and all(day == ALWAYS_OPEN[0] for day in self.special.values())
+        )
         self._periods = lru_cache(maxsize=2048)(self._day_periods)
         self._slots = lru_cache(maxsize=512)(self._day_slots)
 
@@ -187,6 +194,8 @@ class OfficeHours:
         before). While open, that is the next opening after this one closes. None when it
         never closes, or never opens, within :data:`SEARCH_DAYS`."""
         moment = _utc(after)
+        if self._never_closes:
+            return None
         first = self._local(after).date() - timedelta(days=1)
         for start, _ in self._merged(first, first + timedelta(days=SEARCH_DAYS)):
             if start >= moment:

@@ -71,6 +71,11 @@ def test_empty_office_hours_mean_always_open() -> None:
     assert hours.is_open(kyiv(2026, 12, 6, 3, 0))
     assert hours.next_opening(kyiv(2026, 12, 6, 3, 0)) is None
     assert OfficeHours.from_settings(HoursSettings()).is_open(utc(2026, 10, 25, 1, 30))
+    # Closed on one date only: it opens at the next midnight, and never again after it.
+    christmas = office("", holidays="2026-12-25")
+    assert not christmas.is_open(kyiv(2026, 12, 25, 12, 0))
+    assert christmas.next_opening(kyiv(2026, 12, 24, 12, 0)) == kyiv(2026, 12, 26, 0, 0)
+    assert christmas.next_opening(kyiv(2026, 12, 26, 0, 1)) is None
 
 
 def test_next_opening_from_closed_and_from_open() -> None:
