@@ -131,7 +131,7 @@ class OfficeHours:
         schedule_days: int,
     ) -> None:
         self.zone = zone
-        self.week = week
+        self.weekly = week
         self.calendar = calendar
         self.special = dict(special)
         self.slot_minutes = slot_minutes
@@ -173,9 +173,9 @@ class OfficeHours:
         holiday = self.calendar.name(day)
         if holiday is not None:
             return DayHours(day, (), holiday=holiday)
-        return DayHours(day, self.week[day.weekday()])
+        return DayHours(day, self.weekly[day.weekday()])
 
-    def week_from(self, start: date) -> list[DayHours]:
+    def week(self, start: date) -> list[DayHours]:
         """Seven local dates from ``start``, for ``callgate hours``."""
         return [self.day(start + timedelta(days=i)) for i in range(7)]
 

@@ -24,7 +24,7 @@ def render_week(hours: OfficeHours, now: datetime, start: date | None = None) ->
     local_now = now.astimezone(UTC).astimezone(hours.zone)
     first = start or local_now.date()
     lines = [f"Office hours in {hours.timezone} (now {_moment(local_now)}):"]
-    for day in hours.week_from(first):
+    for day in hours.week(first):
         marker = "  <- today" if day.day == local_now.date() else ""
         lines.append(f"  {day.day:%a %Y-%m-%d}  {describe_day(day)}{marker}")
     state = "open" if hours.is_open(now) else "closed"

@@ -300,7 +300,7 @@ def test_validate_call_at(call_at: datetime, problem: CallAtProblem | None) -> N
 
 def test_week_marks_holidays_and_special_hours() -> None:
     hours = office(holidays="2026-12-25", special="2026-12-24 09:00-12:00")
-    week = hours.week_from(date(2026, 12, 21))
+    week = hours.week(date(2026, 12, 21))
     assert [d.day for d in week] == [date(2026, 12, 21) + timedelta(days=i) for i in range(7)]
     assert week[3].special and [str(w) for w in week[3].windows] == ["09:00-12:00"]
     assert week[4].holiday == "holiday" and week[4].windows == ()
