@@ -15,6 +15,7 @@ from .api import origins, problems, register_blueprints
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
+from .hours import OfficeHours
 from .leads import LeadStore, schema
 from .limits import init_app as init_limits
 from .logs import configure_logging
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.blocked_prefixes,
         ),
         captcha=CaptchaVerifier(settings),
+        hours=OfficeHours.from_settings(settings.hours),
         agents=agents,
         router=router,
         schema=schema.SchemaCheck(store.engine),

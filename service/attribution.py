@@ -63,6 +63,8 @@ def _declare(
         personal,
     )
     return field(default=None, metadata={"spec": spec})
+
+
 # The GA4 session cookie _ga_<stream>: GS1.1.<session id>.<n>.… or GS2.1.s<session id>$o<n>$….
 _GA_SESSION_1 = re.compile(r"^GS1\.\d+(?:-\d+)?\.(\d{1,20})\.", re.ASCII)
 _GA_SESSION_2 = re.compile(r"^GS2\.\d+(?:-\d+)?\.s(\d{1,20})(?:\$|$)", re.ASCII)

@@ -292,5 +292,22 @@ def leads_export(store: LeadStore, since: datetime) -> None:
         writer.writerow(row)
 
 
+@main.command()
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day to show (YYYY-MM-DD, the office's date); default today.",
+)
+def hours(start: datetime | None) -> None:
+    """The office hours of seven days (holidays and special hours marked), the next opening."""
+    from .hours import OfficeHours
+    from .hours_report import render_week
+
+    office = OfficeHours.from_settings(_settings().hours)
+    click.echo(render_week(office, datetime.now(UTC), start.date() if start else None))
+
+
 if __name__ == "__main__":
     main()

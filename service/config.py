@@ -15,14 +15,25 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import limits
 import phonenumbers
 
 from .destinations import destination
+from .hours_syntax import (
+    ALWAYS_OPEN,
+    Day,
+    HolidayRule,
+    Week,
+    parse_holidays,
+    parse_special_hours,
+    parse_week,
+)
 
 PREFIX = "CALLGATE_"
 
@@ -221,6 +232,19 @@ class EventSettings:
 
 
 @dataclass(frozen=True)
+class HoursSettings:
+    """Office hours, closed days and bookable slots (docs/office-hours.md)."""
+
+    timezone: str = "Europe/Kyiv"  # IANA name; times below are local to it
+    week: Week = ALWAYS_OPEN  # CALLGATE_OFFICE_HOURS; empty: always open
+    holidays: HolidayRule = field(default_factory=HolidayRule)
+    special: tuple[tuple[date, Day], ...] = ()  # dates with other hours, () = closed
+    slot_minutes: int = 15
+    slot_capacity: int = 10  # calls that may be booked into one slot
+    schedule_days: int = 7  # how far ahead a visitor may book: today and this many days
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
@@ -284,6 +308,7 @@ class Settings:
     status_poll_interval: float = 5.0
     status_poll_for: float = 600.0
     events: EventSettings = field(default_factory=EventSettings)
+    hours: HoursSettings = field(default_factory=HoursSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -418,6 +443,7 @@ class Settings:
             status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
             status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
             events=_event_settings(env),
+            hours=_hours_settings(env),
         )
         settings.check_provider()
         settings.check_agents()
@@ -590,6 +616,29 @@ def _check_webhook_secret(secret: str) -> None:
         raise ConfigError(_name("WEBHOOK_SECRET"), problem)
 
 
+def _hours_settings(env: _Env) -> HoursSettings:
+    defaults = HoursSettings()
+    return HoursSettings(
+        timezone=env.parse("TIMEZONE", defaults.timezone, _zone_name),
+        week=env.parse("OFFICE_HOURS", "", parse_week),
+        holidays=env.parse("HOLIDAYS", "", parse_holidays),
+        special=env.parse("SPECIAL_HOURS", "", parse_special_hours),
+        slot_minutes=env.integer("SLOT_MINUTES", defaults.slot_minutes, minimum=1, maximum=1440),
+        slot_capacity=env.integer(
+            "SLOT_CAPACITY", defaults.slot_capacity, minimum=1, maximum=10**6
+        ),
+        schedule_days=env.integer("SCHEDULE_DAYS", defaults.schedule_days, minimum=0, maximum=366),
+    )
+
+
+def _zone_name(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{text!r} is not an IANA time zone like Europe/Kyiv") from None
+    return text
+
+
 T = TypeVar("T")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -630,6 +679,10 @@ class _Env:
             return parse(default if text is None else text)
         except ValueError as exc:
             raise ConfigError(_name(suffix), str(exc)) from None
+
+    def parse(self, suffix: str, default: str, parse: Callable[[str], T]) -> T:
+        """The value read by ``parse``, whose ``ValueError`` names this variable."""
+        return self._parse(suffix, default, parse)
 
     def text(self, suffix: str, default: str = "") -> str:
         return self.raw(suffix) or default

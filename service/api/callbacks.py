@@ -18,7 +18,14 @@ from ..services import services
 from .defences import check_destination_allowed, check_human, over_budget
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
-from .schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, CallbackAccepted, CallbackRequest
+from .schemas import (
+    FIELD_ERROR_CODES,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_RULE,
+    CallbackAccepted,
+    CallbackRequest,
+)
+from .slots import check_call_at, now
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 
@@ -57,6 +64,10 @@ def create() -> Response:
     if existing is not None:
         return _answer(existing, data, status=200)
 
+    # Before the rate limits, so that choosing a full slot costs the visitor no attempt.
+    # Checked, not yet stored: a booked call becomes a place_call task due at the slot once
+    # the task queue lands (docs/office-hours.md); until then the lead is called now.
+    check_call_at(svc, data.get("call_at"), now())
     check_destination_allowed(svc, phone)
 
     page_url = _clean(data.get("page_url"))
@@ -160,7 +171,7 @@ def _load(body: dict[str, Any]) -> dict[str, Any]:
             "The request has invalid fields.",
             f"{first}: {errors[first][0]}",
             errors=errors,
-            error_codes={field: "invalid" for field in errors},
+            error_codes={field: FIELD_ERROR_CODES.get(field, "invalid") for field in errors},
         ) from None
     return data
 

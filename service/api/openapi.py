@@ -17,8 +17,10 @@ from .schemas import (
     CallbackRequest,
     Health,
     ProblemSchema,
+    SlotsAnswer,
     WidgetConfig,
 )
+from .slots import MESSAGES
 
 bp = Blueprint("openapi", __name__)
 
@@ -85,6 +87,20 @@ def build_spec() -> dict[str, Any]:
     )
     spec.components.schema("WebhookEvent", schema=WebhookEventSchema)
     spec.components.schema("WebhookPing", schema=PingEventSchema)
+    spec.components.schema("SlotsAnswer", schema=SlotsAnswer)
+    spec.path(
+        path="/api/v1/slots",
+        operations={
+            "get": {
+                "summary": "Times a call may be booked for, with the room each has left",
+                "description": "Slot starts inside office hours from now through the booking "
+                "horizon (today and CALLGATE_SCHEDULE_DAYS more), in the office's zone, with "
+                "the calls each may still take; full slots are left out.",
+                "operationId": "getSlots",
+                "responses": {"200": _ok("SlotsAnswer", "Bookable slots")},
+            }
+        },
+    )
     spec.path(
         path="/api/v1/widget-config",
         operations={
@@ -129,7 +145,13 @@ def build_spec() -> dict[str, Any]:
                     "202": _ok("CallbackAccepted", "Stored; the call is being placed."),
                     "200": _ok("CallbackAccepted", "A repeat of an earlier request."),
                     "303": {"description": "A plain HTML form post, sent back to return_to."},
-                    **_problems(400, 403, 413, 415, 422, 429),
+                    **_problems(400, 403, 413, 415, 429),
+                    "422": {
+                        "description": "Invalid fields, each named in errors and error_codes. "
+                        "call_at's codes: "
+                        + "; ".join(f"{p.value} ({m.rstrip('.')})" for p, m in MESSAGES.items()),
+                        **_PROBLEM,
+                    },
                 },
             }
         },
