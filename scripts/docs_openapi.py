@@ -65,7 +65,9 @@ def _operation(method: str, path: str, operation: dict[str, Any]) -> list[str]:
             if parameter.get("description"):
                 value += " — " + _text(parameter["description"])
             required = "yes" if parameter.get("required") else "no"
-            lines.append(f"| {_code(parameter['name'])} | {parameter['in']} | {required} | {value} |")
+            lines.append(
+                f"| {_code(parameter['name'])} | {parameter['in']} | {required} | {value} |"
+            )
         lines.append("")
     body = operation.get("requestBody")
     if body:
