@@ -10,6 +10,7 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs
 from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
 from .captcha import CaptchaVerifier
@@ -18,7 +19,6 @@ from .dispatch import Dispatcher
 from .hours import OfficeHours
 from .leads import LeadStore, schema
 from .limits import init_app as init_limits
-from .logs import configure_logging
 from .phone import PhonePolicy
 from .providers import build_provider
 from .routing import RoutedLedger, Router
@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ``CALLGATE_AUTO_MIGRATE`` is off; with it on (the default) the schema is migrated first.
     """
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, settings.secret_values())
+    logs.configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -90,6 +90,8 @@ def _log_requests(app: Flask) -> None:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        # Reset at teardown: gunicorn's threads serve one request after another.
+        g.log_tokens = (logs.set_request_id(g.request_id), logs.set_lead_id(None))
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -108,5 +110,19 @@ def _log_requests(app: Flask) -> None:
             response.status_code,
             elapsed,
             request.remote_addr,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed, 1),
+                "client_ip": request.remote_addr,
+            },
         )
         return response
+
+    @app.teardown_request
+    def _forget(_error: BaseException | None) -> None:
+        tokens = g.pop("log_tokens", None)
+        if tokens is not None:
+            logs.reset_request_id(tokens[0])
+            logs.reset_lead_id(tokens[1])

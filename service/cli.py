@@ -79,7 +79,7 @@ def worker() -> None:
     from .providers import build_provider
 
     settings = _settings()
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     store = LeadStore(settings.database_url)
     migrate(store)
     dispatcher = Dispatcher(settings, store, build_provider(settings))

@@ -34,6 +34,7 @@ from .hours_syntax import (
     parse_special_hours,
     parse_week,
 )
+from .logs import LOG_FORMATS
 
 PREFIX = "CALLGATE_"
 
@@ -277,6 +278,7 @@ class Settings:
     provider_read_timeout: float = 10.0
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"
     # Abuse defences (see README, "Security").
     blocked_prefixes: tuple[str, ...] = ()
     limit_per_country: str = "100/hour"
@@ -410,6 +412,7 @@ class Settings:
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "text"),
             blocked_prefixes=env.prefixes("BLOCKED_PREFIXES"),
             limit_per_country=env.limit("LIMIT_PER_COUNTRY", cls.limit_per_country),
             max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=0, maximum=10**7),

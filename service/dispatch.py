@@ -24,6 +24,7 @@ from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .leads import Lead, LeadStore, Outcome
 from .leads.model import FAILED, PLACED, QUEUED, utcnow
+from .logs import lead_context
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
 from .tracking import StatusChecker, first_check
@@ -150,9 +151,11 @@ class Dispatcher:
 
     def _call(self, lead: Lead) -> None:
         try:
-            self.dispatch(lead)
+            with lead_context(lead.id):
+                self.dispatch(lead)
         except Exception:
-            log.exception("lead %s: dispatch failed; its lease will return it", lead.id)
+            with lead_context(lead.id):
+                log.exception("lead %s: dispatch failed; its lease will return it", lead.id)
         finally:
             self._idle.release()
             self._wake.set()
@@ -162,7 +165,8 @@ class Dispatcher:
         claimed = self.store.claim(lease or timedelta(seconds=self.settings.dispatch_lease))
         if not claimed:
             return False
-        self.dispatch(claimed[0])
+        with lead_context(claimed[0].id):
+            self.dispatch(claimed[0])
         return True
 
     def dispatch(self, lead: Lead) -> None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from .config import Settings
 from .leads import Lead, LeadStore, checks
 from .leads.model import PLACED, QUEUED, utcnow
+from .logs import lead_context
 from .providers import Placement, Provider, ProviderError, tracking
 
 log = logging.getLogger("callgate.tracking")
@@ -54,7 +55,8 @@ class StatusChecker:
         lead = checks.claim_check(self.store, hold)
         if lead is None:
             return False
-        self.check(lead)
+        with lead_context(lead.id):
+            self.check(lead)
         return True
 
     def check(self, lead: Lead) -> None:

@@ -13,6 +13,7 @@ from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.model import HELD, QUEUED, utcnow
 from ..limits import limiter, per_ip_limit
+from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
 from .defences import check_destination_allowed, check_human, over_budget
@@ -62,6 +63,7 @@ def create() -> Response:
             "idempotency_key", "This key was already used for another number.", "key_reused"
         ) from None
     if existing is not None:
+        set_lead_id(existing.id)
         return _answer(existing, data, status=200)
 
     # Before the rate limits, so that choosing a full slot costs the visitor no attempt.
@@ -97,6 +99,7 @@ def create() -> Response:
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
     lead, created = svc.store.insert(lead)
+    set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
     return _answer(lead, data, status=202 if created else 200)
@@ -108,6 +111,7 @@ def status(lead_id: str) -> Response:
     lead = services().store.get(lead_id) if len(lead_id) <= 32 else None
     if lead is None:
         raise Problem(404, "not_found", "Not Found", "No callback request has this id.")
+    set_lead_id(lead.id)
     response = jsonify(public(lead))
     response.headers["Cache-Control"] = "no-store"
     return response
