@@ -1,4 +1,4 @@
-"""Leads: the model, the durable store and its migrations."""
+"""Leads: the model, the lifecycle, the task queue, the durable store and its migrations."""
 
 from __future__ import annotations
 
@@ -7,10 +7,22 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from .lifecycle import IllegalTransition, LeadStatus
 from .model import Attempt, Lead
-from .store import IdempotencyConflict, LeadStore, Outcome
+from .queue import ClaimedTask, NewTask
+from .store import IdempotencyConflict, LeadStore
 
-__all__ = ["Attempt", "IdempotencyConflict", "Lead", "LeadStore", "Outcome", "migrate"]
+__all__ = [
+    "Attempt",
+    "ClaimedTask",
+    "IdempotencyConflict",
+    "IllegalTransition",
+    "Lead",
+    "LeadStatus",
+    "LeadStore",
+    "NewTask",
+    "migrate",
+]
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
