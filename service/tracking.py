@@ -60,8 +60,8 @@ class StatusChecker:
                 self._again(task, delay, error=exc.message)
             else:
                 log.warning("lead %s: status unknown, no longer asking: %s", lead.id, exc.message)
-                note = {"last_error": f"call status unknown: {exc.message}"}
-                self.store.finish_task(task, error=exc.message, lead_values=note)
+                unknown = {"last_error": f"call status unknown: {exc.message}"}
+                self.store.finish_task(task, error=exc.message, lead_values=unknown)
             return
         if state.final:
             values = {"provider_status": state.raw, "last_error": state.reason}

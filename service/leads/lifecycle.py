@@ -9,6 +9,7 @@ The diagram in ``docs/architecture.md`` is rendered from it (:func:`mermaid`).
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 
 
 class LeadStatus(StrEnum):
@@ -87,3 +88,11 @@ def mermaid() -> str:
         if not targets:
             lines.append(f"    {source} --> [*]")
     return "\n".join(lines) + "\n"
+
+
+def write_diagram(page: Path) -> None:
+    """Replace the ``mermaid`` block of ``page`` by the diagram of :data:`TRANSITIONS`."""
+    text = page.read_text()
+    start = text.index("```mermaid\n") + len("```mermaid\n")
+    end = text.index("```", start)
+    page.write_text(text[:start] + mermaid() + text[end:])

@@ -22,10 +22,16 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-_TASK = (
-    "INSERT INTO tasks (kind, lead_id, state, due_at, attempts, fence, in_flight, "
-    "created_at, updated_at) SELECT '{kind}', id, 'pending', {due}, 0, 0, {false}, "
-    "updated_at, updated_at FROM leads WHERE {where}"
+_TASK_COLUMNS = (
+    "kind",
+    "lead_id",
+    "state",
+    "due_at",
+    "attempts",
+    "fence",
+    "in_flight",
+    "created_at",
+    "updated_at",
 )
 
 
@@ -55,21 +61,52 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
     )
 
-    false = "false" if op.get_bind().dialect.name == "postgresql" else "0"
-    true = "true" if false == "false" else "1"
-    op.execute(
-        "UPDATE leads SET status = 'placed', confirmed = "
-        f"{false}, placed_at = updated_at, last_error = 'outcome unknown: in flight at upgrade' "
-        f"WHERE status = 'dispatching' AND in_flight = {true}"
+    leads = sa.table(
+        "leads",
+        *(sa.column(name) for name in ("id", "status", "placed_at", "updated_at", "due_at")),
+        sa.column("last_error"),
+        sa.column("provider_ref"),
+        sa.column("confirmed", sa.Boolean()),
+        sa.column("in_flight", sa.Boolean()),
     )
-    op.execute("UPDATE leads SET status = 'queued' WHERE status = 'dispatching'")
+    dispatching = leads.c.status == "dispatching"
+    op.execute(
+        leads.update()
+        .where(dispatching, leads.c.in_flight.is_(True))
+        .values(
+            status="placed",
+            confirmed=False,
+            placed_at=leads.c.updated_at,
+            due_at=None,
+            last_error="outcome unknown: in flight at the upgrade",
+        )
+    )
+    op.execute(leads.update().where(dispatching).values(status="queued"))
+    tasks = sa.table("tasks", *(sa.column(name) for name in _TASK_COLUMNS))
     for kind, where in (
-        ("place_call", "status = 'queued'"),
-        ("recheck_agents", "status = 'waiting_for_agent'"),
-        ("poll_call_status", "status = 'placed' AND due_at IS NOT NULL"),
+        ("place_call", leads.c.status == "queued"),
+        ("recheck_agents", leads.c.status == "waiting_for_agent"),
+        (
+            "poll_call_status",
+            sa.and_(
+                leads.c.status == "placed",
+                leads.c.due_at.is_not(None),
+                leads.c.provider_ref.is_not(None),
+            ),
+        ),
     ):
-        due = "COALESCE(due_at, updated_at)"
-        op.execute(_TASK.format(kind=kind, due=due, false=false, where=where))
+        due = sa.select(
+            sa.literal(kind),
+            leads.c.id,
+            sa.literal("pending"),
+            sa.func.coalesce(leads.c.due_at, leads.c.updated_at),
+            sa.literal(0),
+            sa.literal(0),
+            sa.false(),
+            leads.c.updated_at,
+            leads.c.updated_at,
+        ).where(where)
+        op.execute(tasks.insert().from_select(_TASK_COLUMNS, due))
 
     op.drop_index("ix_leads_status_due", "leads")
     # SQLite: ALTER TABLE … DROP COLUMN (3.35+), never batch's copy of the table, whose DROP
