@@ -48,6 +48,7 @@ class Outcome:
     provider_ref: str | None = None
     confirmed: bool = True
     detail: str | None = None
+    destination: str | None = None  # where the agent leg went, for sticky routing
 
 
 def call_request(lead: Lead) -> CallRequest:
@@ -170,11 +171,9 @@ class Dispatcher:
                 provider_ref=placement.reference,
                 detail=detail,
                 check_at=first_check(self.settings, self.provider, placement),
+                destination=placed_destination(self.settings, placement),
             ),
         )
-        destination = placed_destination(self.settings, placement)
-        if destination:
-            self.store.record_destination(lead.id, destination)
         log.info(
             "lead %s placed with %s to %s in %dms (attempt %d)",
             lead.id,
@@ -195,6 +194,8 @@ class Dispatcher:
             values.update(
                 placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
             )
+            if outcome.destination:
+                values["destination"] = outcome.destination
             if outcome.check_at is not None:
                 follow.append(NewTask(POLL_CALL_STATUS, lead.id, outcome.check_at))
         attempt = {

@@ -78,6 +78,7 @@ STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 _INSERT = insert(LEADS)
 _ADD_ATTEMPT = insert(ATTEMPTS)
 _NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
+_BY_ID = select(LEADS).where(LEADS.c.id == bindparam("lead_id"))
 _BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
 _RECENT = (
     select(LEADS)
@@ -101,9 +102,6 @@ _STICKY_DESTINATION = (
     )
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
-)
-_SET_DESTINATION = (
-    update(LEADS).where(LEADS.c.id == bindparam("lead_id")).values(destination=bindparam("dest"))
 )
 _BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
 _BLOCKS_IN_FORCE = (
@@ -130,7 +128,7 @@ _ANONYMISE = (
     )
 )
 _FORGET_DETAIL = (
-    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("lead_id")).values(detail=None)
+    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
 )
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
@@ -289,10 +287,14 @@ class LeadStore:
         return lead, True
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
+        """One lead; with its attempts, for operators (the ORM reads those best)."""
+        if not with_attempts:
+            # A prebuilt statement: this runs for every call placed and every status poll.
+            with self.engine.connect() as conn:
+                row = conn.execute(_BY_ID, {"lead_id": lead_id}).first()
+            return None if row is None else Lead(**row._mapping)
         with self._read() as s:
-            query = select(Lead).where(Lead.id == lead_id)
-            if with_attempts:
-                query = query.options(selectinload(Lead.attempts))
+            query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
 
     def tasks(self, lead_id: str) -> Sequence[Task]:
@@ -516,12 +518,6 @@ class LeadStore:
 
     # -- agents and routing -------------------------------------------------------------------
 
-    def record_destination(self, lead_id: str, destination: str) -> None:
-        """Remember where the callback's agent leg went, for the call-routing webhook."""
-        self._writer.run(
-            lambda conn: conn.execute(_SET_DESTINATION, {"lead_id": lead_id, "dest": destination})
-        )
-
     def sticky_destination(self, phone: str, window: timedelta) -> str | None:
         """Where the newest callback to ``phone`` placed within ``window`` was sent (runs during
         a live call: a prebuilt statement on a plain connection)."""
@@ -555,7 +551,7 @@ class LeadStore:
             rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
             for lead_id, phone in rows:
                 conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
-                conn.execute(_FORGET_DETAIL, {"lead_id": lead_id})
+                conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
         return len(rows)
 
     def count_by_status(self) -> dict[str, int]:
@@ -577,11 +573,11 @@ class LeadStore:
         return [row[0] for row in rows]
 
     def calls_since(self, since: datetime, up_to: int) -> int:
-        """Leads since ``since`` that were or will be called (not held, not failed), counted
+        """Leads since ``since`` that were or will be called (not held, failed or cancelled), counted
         up to ``up_to`` only: the question is whether a budget is spent, on every request."""
         counted = (
             select(LEADS.c.id)
-            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
+            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED, CANCELLED)))
             .limit(up_to)
             .subquery()
         )
