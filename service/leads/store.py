@@ -573,8 +573,8 @@ class LeadStore:
         return [row[0] for row in rows]
 
     def calls_since(self, since: datetime, up_to: int) -> int:
-        """Leads since ``since`` that were or will be called (not held, failed or cancelled), counted
-        up to ``up_to`` only: the question is whether a budget is spent, on every request."""
+        """Leads since ``since`` that were or will be called (not held, failed or cancelled),
+        counted up to ``up_to`` only: the question is whether a budget is spent, per request."""
         counted = (
             select(LEADS.c.id)
             .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED, CANCELLED)))
