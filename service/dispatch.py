@@ -31,6 +31,7 @@ from .tasks import TaskRunner, backoff
 from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
+UNLIMITED = 2**31
 LOST_IN_FLIGHT = "the worker stopped during the provider request; outcome unknown"
 
 
@@ -85,7 +86,11 @@ class Dispatcher:
         if agents is None and settings.agents.require_online:
             self.agents = build_monitor(settings)
         self.runner = TaskRunner(settings, store)
-        self.runner.register(PLACE_CALL, self.place_call, lost=self._lost_in_flight)
+        # A call is never given up on an error of ours: CALLGATE_MAX_AGE and the lead's own
+        # attempts end it (an at-least-once kind's task limit would strand it queued).
+        self.runner.register(
+            PLACE_CALL, self.place_call, lost=self._lost_in_flight, max_attempts=UNLIMITED
+        )
         self.runner.register(RECHECK_AGENTS, self.recheck_agents)
         self.tracks_calls = tracking(provider) is not None
         if self.tracks_calls:

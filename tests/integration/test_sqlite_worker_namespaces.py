@@ -14,7 +14,7 @@ from tests.fakes.provider import FakeProvider
 from tests.integration.test_sqlite_worker_wakeup import post, sqlite_env, started
 from tests.servers import Service, Worker, wait_until
 
-UNSHARE = ("unshare", "--pid", "--fork", "--kill-child")
+UNSHARE = ("unshare", "--pid", "--fork", "--kill-child=SIGTERM")
 
 
 def test_a_worker_in_another_pid_namespace_does_not_disturb_the_first(
