@@ -20,7 +20,13 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    query_expression,
+    relationship,
+)
 from sqlalchemy.types import TypeDecorator
 
 from .lifecycle import OPEN_STATUSES, STATUSES, LeadStatus
@@ -117,6 +123,10 @@ class Lead(Base):
     destination: Mapped[str | None] = mapped_column(String(64))
     # How often the lead found no agent online (CALLGATE_REQUIRE_AGENT_ONLINE): its backoff.
     agent_checks: Mapped[int] = mapped_column(Integer, default=0)
+
+    # Not a column: when the lead's next call is due, read from its place_call task by
+    # LeadStore.get (the status the visitor sees says "scheduled for" that time).
+    scheduled_for: Mapped[datetime | None] = query_expression()
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"

@@ -78,7 +78,18 @@ STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 _INSERT = insert(LEADS)
 _ADD_ATTEMPT = insert(ATTEMPTS)
 _NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
-_BY_ID = select(LEADS).where(LEADS.c.id == bindparam("lead_id"))
+_NEXT_CALL = (
+    select(queue.TASKS.c.due_at)
+    .where(
+        queue.TASKS.c.lead_id == LEADS.c.id,
+        queue.TASKS.c.state == queue.PENDING,
+        queue.TASKS.c.kind == queue.PLACE_CALL,
+    )
+    .order_by(queue.TASKS.c.due_at)
+    .limit(1)
+    .scalar_subquery()
+)
+_BY_ID = select(LEADS, _NEXT_CALL.label("scheduled_for")).where(LEADS.c.id == bindparam("lead_id"))
 _BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
 _RECENT = (
     select(LEADS)

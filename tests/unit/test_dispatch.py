@@ -275,3 +275,17 @@ def test_operator_retry_of_a_failed_lead(
     assert services(app).dispatcher.run_once()
     assert _lead(app, lead_id).status == "placed"
     assert not store.retry("no-such-lead")
+
+
+def test_a_retry_due_later_is_shown_as_scheduled(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    fake_provider.set(statuses=[429], headers={"Retry-After": "120"})
+    app = _app(make_app, fake_provider)
+    lead_id = _submit(app)
+    client = app.test_client()
+    assert "scheduled_for" not in client.get(f"{URL}/{lead_id}").get_json()
+    services(app).dispatcher.run_once()
+    body = client.get(f"{URL}/{lead_id}").get_json()
+    assert body["status"] == "queued"
+    assert datetime.fromisoformat(body["scheduled_for"]) == _due(app, lead_id)
