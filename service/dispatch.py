@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .leads import ClaimedTask, Lead, LeadStore, NewTask
@@ -154,6 +156,8 @@ class Dispatcher:
             placement = self.provider.place(call)
         except ProviderError as exc:
             self._record(lead, task, self._failure(lead, exc, _ms(started)))
+            if exc.config_fault:
+                self._report_fault(exc.message)
             return
         except Exception as exc:
             # A bug in a provider module, perhaps while reading an answer to a request that was
@@ -227,8 +231,6 @@ class Dispatcher:
     def _failure(self, lead: Lead, exc: ProviderError, duration_ms: int) -> Outcome:
         common = Outcome(FAILED, "failed", duration_ms, exc.http_status, exc.message)
         if exc.config_fault:
-            # Shown by every web process's /readyz until a call succeeds.
-            self.store.set_provider_fault(exc.message)
             log.error(
                 "lead %s: CONFIGURATION FAULT at %s: %s", lead.id, self.provider.name, exc.message
             )
@@ -259,6 +261,14 @@ class Dispatcher:
             "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
         )
         return common
+
+    def _report_fault(self, message: str) -> None:
+        """Shown by every web process's /readyz until a call succeeds; after the outcome is
+        written, so that a failure here cannot leave the lead in flight."""
+        try:
+            self.store.set_provider_fault(message)
+        except SQLAlchemyError:
+            log.exception("the provider's configuration fault could not be recorded")
 
     def _lost_in_flight(self, task: ClaimedTask) -> None:
         """A worker died during the provider request: placed, unconfirmed, never resent."""

@@ -34,6 +34,8 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
@@ -143,7 +145,6 @@ _FORGET_DETAIL = (
 )
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
-_SET_STATE = insert(STATE)
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
 _ENDED = (FAILED, CANCELLED, CONNECTED)
 RETRYABLE = or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False))
@@ -210,10 +211,6 @@ class LeadStore:
     def _read(self) -> Iterator[Session]:
         with self._reads() as session, session.begin():
             yield session
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self._writer.close()
@@ -522,10 +519,16 @@ class LeadStore:
         return found
 
     def set_provider_fault(self, message: str) -> None:
-        now = utcnow()
+        """Record a provider configuration fault for every process's /readyz (an upsert:
+        many workers may see the same 401 at once)."""
+        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[STATE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+        )
+        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": utcnow()}
         with self._write() as conn:
-            conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
-            conn.execute(_SET_STATE, {"key": PROVIDER_FAULT, "value": message, "updated_at": now})
+            conn.execute(statement, row)
 
     # -- agents and routing -------------------------------------------------------------------
 
