@@ -142,6 +142,11 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
             f"attempt {attempt.id}: {attempt.started_at:%H:%M:%S} {attempt.outcome} "
             f"http={attempt.http_status} {attempt.duration_ms}ms {attempt.error or ''}".rstrip()
         )
+    for task in store.tasks(lead_id):
+        click.echo(
+            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%H:%M:%S} "
+            f"attempts={task.attempts} {task.last_error or ''}".rstrip()
+        )
 
 
 @leads.command("cancel")
@@ -165,9 +170,15 @@ def leads_cancel(lead_id: str) -> None:
 @click.argument("lead_id")
 @_with_store
 def leads_retry(store: LeadStore, lead_id: str) -> None:
-    """Queue a failed (or unconfirmed) lead once more."""
+    """Queue a failed (or placed but unconfirmed) lead once more."""
     if not store.retry(lead_id):
-        raise click.ClickException(f"lead {lead_id} is not failed or placed, or does not exist")
+        lead = store.get(lead_id)
+        if lead is None:
+            raise click.ClickException(f"no lead {lead_id}")
+        state = f"{lead.status}" + ("" if lead.confirmed else ", unconfirmed")
+        raise click.ClickException(
+            f"lead {lead_id} is {state}: only a failed lead or an unconfirmed placement is retried"
+        )
     click.echo(f"lead {lead_id} queued")
 
 

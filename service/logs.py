@@ -56,7 +56,7 @@ def reset_lead_id(token: Token[str | None]) -> None:
 
 
 @contextmanager
-def lead_context(lead_id: str) -> Iterator[None]:
+def lead_context(lead_id: str | None) -> Iterator[None]:
     """Tag every record logged inside the block with ``lead_id``."""
     token = _lead_id.set(lead_id)
     try:

@@ -125,8 +125,8 @@ def public(lead: Lead) -> dict[str, Any]:
     }
     if lead.placed_at:
         body["placed_at"] = lead.placed_at
-    if lead.status == "queued" and lead.due_at and lead.due_at > lead.created_at:
-        body["scheduled_for"] = lead.due_at
+    if lead.status == "queued" and lead.scheduled_for and lead.scheduled_for > lead.created_at:
+        body["scheduled_for"] = lead.scheduled_for
     result: dict[str, Any] = _accepted.dump(body)
     return result
 

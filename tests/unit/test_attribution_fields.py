@@ -80,7 +80,8 @@ def test_every_field_is_claimed_and_handed_to_the_provider() -> None:
     assert {f.name for f in dataclasses.fields(CallRequest)} >= {"attribution"}
 
 
-def test_the_claim_carries_every_field(make_app: Callable[..., Flask]) -> None:
+def test_the_claimed_lead_carries_every_field(make_app: Callable[..., Flask]) -> None:
+    """What place_call loads for a claimed task (store.get) has every stored field."""
     app = make_app()
     store = services(app).store
     lead, created = store.insert(
@@ -88,8 +89,9 @@ def test_the_claim_carries_every_field(make_app: Callable[..., Flask]) -> None:
     )
     assert created
     (claimed,) = store.claim(lease=timedelta(seconds=30))
-    assert claimed.id == lead.id
-    assert claimed.attribution == EVERYTHING
+    assert claimed.lead_id == lead.id
+    loaded = store.get(claimed.lead_id)
+    assert loaded is not None and loaded.attribution == EVERYTHING
 
 
 def test_every_campaign_field_is_exported_and_no_personal_one() -> None:
