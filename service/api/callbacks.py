@@ -12,7 +12,7 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 from ..attribution import collect
 from ..leads import IdempotencyConflict, Lead
 from ..leads.model import HELD, QUEUED, utcnow
-from ..limits import limiter, per_ip_limit
+from ..limits import client_ip, limiter, per_ip_limit
 from ..phone import PhoneRejected
 from ..services import services
 from .defences import check_destination_allowed, check_human, over_budget
@@ -31,7 +31,7 @@ _JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 
 
 @bp.post("")
-@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "unknown"))
+@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + client_ip())
 def create() -> Response:
     """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
     svc = services()
