@@ -475,7 +475,7 @@ def _workers(env: _Env, ratelimit_storage_url: str) -> int:
 
 def _client_address_settings(env: _Env) -> ClientAddressSettings:
     return ClientAddressSettings(
-        ipv6_prefix=env.integer("IPV6_PREFIX", ClientAddressSettings.ipv6_prefix, 16, 128),
+        ipv6_prefix=env.integer("IPV6_PREFIX", ClientAddressSettings.ipv6_prefix, 32, 128),
     )
 
 

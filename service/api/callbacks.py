@@ -133,7 +133,13 @@ def _idempotency_key(data: dict[str, Any]) -> str | None:
 
 def _body() -> dict[str, Any]:
     if request.mimetype in _FORM_TYPES:
-        return {k: v for k, v in request.form.items()}
+        # A form cannot send null: an empty field is an absent one, and so is a key of "null"
+        # (no key is four letters long), as the document's nullable idempotency_key allows.
+        return {
+            k: v
+            for k, v in request.form.items()
+            if v != "" and not (k == "idempotency_key" and v == "null")
+        }
     if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
         payload = request.get_json(silent=True)
         if payload is None:
@@ -196,7 +202,8 @@ def _answer(lead: Lead, data: dict[str, Any], status: int) -> Response:
 
 def _return_url(return_to: str | None, lead_id: str) -> str:
     """``return_to`` when it is on an allowed origin (never an open redirect), else our page."""
-    if return_to:
+    # The schema refuses control characters; a Location header must never carry one anyway.
+    if return_to and return_to.isprintable():
         parts = urlsplit(return_to)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         if parts.scheme in ("http", "https") and (allowed_origin(origin) or same_origin(origin)):
