@@ -2,8 +2,8 @@
 atomic check-and-count, not by a look followed by a separate count.
 
 The storage below is limits' in-memory one, with one change that makes the race certain
-instead of likely: every request's first look at the per-number window waits until all of
-them have looked, as when they arrive together (or the storage is a slow Redis).
+instead of likely: after its first look at the per-number window, each request waits until all
+of them have looked, as when they arrive together (or the storage is a slow Redis).
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ class LookTogetherStorage(TrimmedMemoryStorage):
     STORAGE_SCHEME = ["look-together"]  # noqa: RUF012 - limits' own declaration
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        window = super().get_moving_window(key, limit, expiry)
         if "phone" in key and not getattr(_looked, "done", False):
+            # Each request has read the window; none goes on before every one has.
             _looked.done = True
             _gate.wait(timeout=10)
-        return super().get_moving_window(key, limit, expiry)
+        return window
 
 
 def test_ten_simultaneous_posts_of_one_number_get_at_most_the_limit(
