@@ -1,7 +1,8 @@
 """JSON bodies parsed so that whatever arrives is either an object or a clean 400, never a 500.
 
 The standard parser raises ``RecursionError`` (not ``ValueError``) on deeply nested input,
-which Flask's ``get_json(silent=True)`` does not catch. Duplicate keys are refused too: a proxy
+which Flask's ``get_json(silent=True)`` does not catch, and lets lone surrogates through, which
+fail later, at the database. Duplicate keys are refused too: a proxy
 or WAF in front that reads the first ``phone`` while we read the last would see another request
 than the one we store.
 """
@@ -27,15 +28,35 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _text_is_unicode(value: Any) -> None:
+    """Refuse lone surrogates (``"\\ud800"`` is valid JSON, not valid text): no database or
+    encoder downstream can store them. Iterative, as the value may be nested deeply."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate escape") from None
+
+
 def parse(data: str | bytes) -> Any:
     """``json.loads`` that raises only ``ValueError`` for bad input (depth, encoding, keys).
 
     Invalid UTF-8 and integers beyond Python's digit limit already raise ``ValueError``.
     """
     try:
-        return json.loads(data, object_pairs_hook=_unique)
+        value = json.loads(data, object_pairs_hook=_unique)
     except RecursionError:
         raise ValueError("the JSON is nested too deeply") from None
+    _text_is_unicode(value)
+    return value
 
 
 class StrictJSONProvider(DefaultJSONProvider):

@@ -42,8 +42,10 @@ def test_json_nested_thousands_deep_is_a_400(make_app: Callable[..., Flask], bod
         b'{"phone": "0671112233", "name": ' + b"9" * 5000 + b"}",  # past int's digit limit
         b'{"phone": "+380671112233", "phone": "+380671112244"}',  # smuggled second value
         b'{"phone": "0671112233"',  # cut short
+        b'{"phone": "0671112233", "name": "a\\ud800b"}',  # a lone surrogate: no database takes it
+        b'{"phone": "0671112233", "comment": "\\udfff"}',
     ],
-    ids=["invalid-utf8", "huge-int", "duplicate-key", "truncated"],
+    ids=["invalid-utf8", "huge-int", "duplicate-key", "truncated", "surrogate", "low-surrogate"],
 )
 def test_malformed_json_is_a_400(make_app: Callable[..., Flask], body: bytes) -> None:
     app = make_app()
@@ -52,7 +54,7 @@ def test_malformed_json_is_a_400(make_app: Callable[..., Flask], body: bytes) ->
     assert _leads(app) == 0
 
 
-@pytest.mark.parametrize("signature", ["é", "\u0663\u0664", "\ud800", "a" * 31 + "é"])
+@pytest.mark.parametrize("signature", ["é", "\u0663\u0664", "\uff10" * 32, "a" * 31 + "é"])
 def test_a_non_ascii_form_token_signature_is_refused_not_a_500(
     make_app: Callable[..., Flask], signature: str
 ) -> None:
@@ -98,6 +100,15 @@ def test_control_characters_in_return_to_are_refused_before_storing(
     assert "Set-Cookie" not in response.headers and "Location" not in response.headers
     assert _leads(app) == 0
     assert services(app).dispatcher is not None
+
+
+def test_an_escaped_surrogate_pair_is_text_and_accepted(make_app: Callable[..., Flask]) -> None:
+    app = make_app()
+    body = b'{"phone": "0671112233", "name": "\\ud83d\\ude00 Olena"}'
+    response = app.test_client().post(URL, data=body, content_type="application/json")
+    assert response.status_code == 202
+    lead = services(app).store.get(response.get_json()["id"])
+    assert lead is not None and lead.name == "\U0001f600 Olena"
 
 
 def test_no_answer_says_not_stored(make_app: Callable[..., Flask]) -> None:

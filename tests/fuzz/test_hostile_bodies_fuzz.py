@@ -52,6 +52,7 @@ SCALARS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=60),
     st.sampled_from(["0671112233", "+380671112233", "1795857864.é", "null", "", "\x00", "\r\n"]),
+    st.text(st.characters(categories=["Cs", "Co", "Cc"]), max_size=4),  # lone surrogates too
 )
 JSON_VALUES = st.recursive(
     SCALARS,
