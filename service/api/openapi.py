@@ -21,6 +21,7 @@ from .schemas import (
     WidgetConfig,
 )
 from .slots import MESSAGES
+from .widget import LANG_READ
 
 bp = Blueprint("openapi", __name__)
 
@@ -112,8 +113,11 @@ def build_spec() -> dict[str, Any]:
                         "name": "lang",
                         "in": "query",
                         "required": False,
-                        "description": "Preferred languages, comma-separated (uk,ru,en).",
-                        "schema": {"type": "string", "maxLength": 200},
+                        # Not refused when longer: a browser with many languages must still
+                        # get its widget. The view reads what LANG_READ says.
+                        "description": "Preferred languages, comma-separated (uk,ru,en). "
+                        f"Only the first {LANG_READ} characters are read; the rest is ignored.",
+                        "schema": {"type": "string"},
                     }
                 ],
                 "responses": {"200": _ok("WidgetConfig", "Public settings")},

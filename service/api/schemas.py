@@ -27,9 +27,17 @@ CALL_AT_EXAMPLE = "2026-12-01T09:00:00+02:00"
 _NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 
 
-def _text(max_length: int, description: str) -> fields.String:
+# A URL that becomes a Location header: no CR/LF (header injection) nor other controls.
+_NO_CONTROL = validate.Regexp(
+    r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters (CR, LF, tab...)."
+)
+
+
+def _text(
+    max_length: int, description: str, characters: validate.Regexp = _NO_NUL
+) -> fields.String:
     return fields.String(
-        validate=[validate.Length(max=max_length), _NO_NUL],
+        validate=[validate.Length(max=max_length), characters],
         allow_none=True,
         load_default=None,
         metadata={"description": description},
@@ -51,7 +59,9 @@ class CallbackRequest(Schema):
     name = _text(100, "How the visitor would like to be addressed.")
     comment = _text(1000, "Anything the visitor adds.")
     page_url = _text(2048, "The page the form was on.")
-    return_to = _text(2048, "Where a plain HTML form post is sent back (303).")
+    return_to = _text(
+        2048, "Where a plain HTML form post is sent back (303).", characters=_NO_CONTROL
+    )
     idempotency_key = fields.String(
         validate=_KEY,
         allow_none=True,

@@ -36,6 +36,8 @@ LANGUAGES = ("en", "uk", "ru", "pl")
 DEFAULT_LANGUAGE = "en"
 # What people write instead: "ua" is Ukraine's country code, not the language's.
 ALIASES = {"ua": "uk"}
+# How much of ?lang= is read (a longer list is cut, not refused: the widget must still load).
+LANG_READ = 200
 SIZE_BUDGET = 5 * 1024
 
 # The URL carries no version, so a fix must reach sites soon: browsers revalidate after ten
@@ -181,7 +183,7 @@ def widget_captcha_js() -> Response:
 @bp.get("/api/v1/widget-config")
 def widget_config() -> Response:
     """Public settings in the visitor's language (``?lang=uk,ru,en``)."""
-    lang = choose_language(request.args.get("lang", "")[:200])
+    lang = choose_language(request.args.get("lang", "")[:LANG_READ])
     response = jsonify(public_config(services(), lang))
     response.headers["Cache-Control"] = CONFIG_CACHE
     return response
