@@ -1,15 +1,17 @@
 """``/widget.js``, ``/widget-captcha.js`` and ``/api/v1/widget-config``: the drop-in widget, the
 module it imports when a CAPTCHA is configured, and the settings it reads.
 
-The scripts live in ``widget/callgate.js`` and ``widget/callgate-captcha.js`` and are served as
-written, minus indentation and whole-line ``//`` comments (dropped in memory at first use, so
-there is no build step and the source keeps its comments). What ``/widget.js`` serves is what
-the size budget measures: 5 KB gzipped. The CAPTCHA code lives apart so that it costs nothing
-(neither bytes nor a request) on sites without one.
+The readable source lives in ``widget/src/``; ``make widget`` (``scripts/build_widget.py``)
+minifies it with esbuild into ``service/static/``, package data read through
+``importlib.resources``, so an installed wheel serves the same bytes as the source tree. A test
+rebuilds and compares. What ``/widget.js`` serves is what the size budget measures: 5 KB
+gzipped. Lazily imported modules (``/widget-<name>.js``, the CAPTCHA's first) cost nothing,
+neither bytes nor a request, on pages that never need them.
 
-Texts live in one dictionary per language (``widget/i18n/<lang>.json``) and reach the browser
-through ``/api/v1/widget-config`` in the one language chosen, so the script does not carry all
-of them. Nothing secret goes into that answer: every visitor can read it.
+Texts live in one dictionary per language (``widget/i18n/<lang>.json``, copied compact into
+``service/static/i18n/`` by the build) and reach the browser through ``/api/v1/widget-config``
+in the one language chosen, so the script does not carry all of them. Nothing secret goes into
+that answer: every visitor can read it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -30,7 +33,8 @@ from ..tokens import issue
 
 bp = Blueprint("widget", __name__)
 
-WIDGET_DIR = Path(__file__).resolve().parents[2] / "widget"
+# The built widget, package data (the ``service`` package's ``static/``).
+STATIC: Traversable = files("service") / "static"
 LANGUAGES = ("en", "uk", "ru", "pl")
 DEFAULT_LANGUAGE = "en"
 # What people write instead: "ua" is Ukraine's country code, not the language's.
@@ -51,18 +55,9 @@ class Asset:
     etag: str
 
 
-def compact(source: str) -> str:
-    """Drop indentation, blank lines and whole-line ``//`` comments; nothing else is touched.
-
-    Lines stay lines, so automatic semicolon insertion reads the code exactly as written.
-    """
-    lines = (line.strip() for line in source.splitlines())
-    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
-
-
 @cache
 def _asset(name: str) -> Asset:
-    body = compact((WIDGET_DIR / name).read_text(encoding="utf-8")).encode()
+    body = (STATIC / name).read_bytes()
     return Asset(
         body=body,
         gzipped=gzip.compress(body, compresslevel=9, mtime=0),
@@ -72,29 +67,39 @@ def _asset(name: str) -> Asset:
 
 def script() -> Asset:
     """The served widget, read once per process."""
-    return _asset("callgate.js")
+    return _asset("widget.js")
+
+
+def module_script(name: str) -> Asset:
+    """One of the widget's lazily imported ES modules (``static/widget-<name>.js``)."""
+    return _asset(f"widget-{name}.js")
 
 
 def captcha_script() -> Asset:
     """The widget's CAPTCHA module (an ES module: widget.js loads it with ``import()``)."""
-    return _asset("callgate-captcha.js")
+    return module_script("captcha")
 
 
-def captcha_module_path() -> str:
-    """The module's path with its version (its ETag), which widget.js imports.
+def module_path(name: str) -> str:
+    """A module's path with its version (its ETag), which widget.js imports.
 
-    ``widget-config`` is never cached, so a page gets the module that matches the service it
+    ``widget-config`` names the versions, so a page gets the modules that match the service it
     is talking to, even while a cached copy of an older one is still fresh. The route ignores
     the query: any ``v`` gets the current module, with the same headers.
     """
-    return f"/widget-captcha.js?v={captcha_script().etag}"
+    return f"/widget-{name}.js?v={module_script(name).etag}"
+
+
+def captcha_module_path() -> str:
+    """The CAPTCHA module's versioned path."""
+    return module_path("captcha")
 
 
 @cache
 def dictionaries() -> dict[str, dict[str, str]]:
     """Every language's texts, keyed by language code."""
     return {
-        lang: json.loads((WIDGET_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        lang: json.loads((STATIC / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
         for lang in LANGUAGES
     }
 

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
+from service.api.widget import LANGUAGES, SIZE_BUDGET, dictionaries
 from service.config import Settings
 from service.tokens import verify
+from tests.servers import ROOT
 
 PHONE_CODES = (
     "phone_missing",
@@ -119,17 +120,10 @@ def test_scripts_cors_only_for_allowed_origins(make_app: Callable[..., Flask], p
     assert foreign.status_code == 200
 
 
-@pytest.mark.parametrize("name", ["callgate.js", "callgate-captcha.js"])
-def test_served_script_is_the_source_without_comment_lines_and_indentation(name: str) -> None:
-    source = (WIDGET_DIR / name).read_text(encoding="utf-8")
-    served = compact(source)
-    code = [
-        line.strip()
-        for line in source.splitlines()
-        if line.strip() and not line.strip().startswith("//")
-    ]
-    assert served.splitlines() == code
-    assert compact("  a();\n  // why\n\n  b(); // kept\n") == "a();\nb(); // kept\n"
+@SCRIPTS
+def test_served_scripts_are_the_built_files(client: FlaskClient, path: str) -> None:
+    built = ROOT / "service" / "static" / path.lstrip("/")
+    assert client.get(path).data == built.read_bytes()
 
 
 def test_widget_config_is_public_and_in_the_chosen_language(
@@ -198,7 +192,7 @@ def test_every_dictionary_has_every_text_and_code() -> None:
     for code in (*PHONE_CODES, *OTHER_CODES, *STATUSES, "error", "sending"):
         assert english.get(code), code
     for lang in LANGUAGES:
-        words = json.loads((WIDGET_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        words = json.loads((ROOT / "widget" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
         assert set(words) == set(english), lang
         assert all(isinstance(v, str) and v.strip() for v in words.values()), lang
         assert "{time}" in words["scheduled"] and "{seconds}" in words["rate_limited"], lang
