@@ -29,6 +29,16 @@ TARGET = "es2020"
 MAIN = "callgate.js"
 
 
+def launcher_labels() -> str:
+    """Every language's launcher label as a JS object: widget.js shows the launcher before its
+    settings arrive when they are slow. The dictionaries stay the one place for the words."""
+    labels = {
+        path.stem: json.loads(path.read_text(encoding="utf-8"))["launcher"]
+        for path in sorted(I18N.glob("*.json"))
+    }
+    return json.dumps(labels, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
 def esbuild(source: Path, out: Path, module: bool) -> None:
     """Minify (whitespace, syntax) and mangle local names; no source map, no legal comments."""
     if not ESBUILD.exists():
@@ -43,7 +53,7 @@ def esbuild(source: Path, out: Path, module: bool) -> None:
             "--legal-comments=none",
             "--log-level=warning",
             # The main script is an IIFE already: a classic script, as written.
-            *(["--format=esm"] if module else []),
+            *(["--format=esm"] if module else [f"--define:LAUNCHER_LABELS={launcher_labels()}"]),
             f"--outfile={out}",
         ],
         check=True,

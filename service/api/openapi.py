@@ -12,6 +12,7 @@ from .schemas import (
     LEAD_ID,
     CallbackAccepted,
     CallbackRequest,
+    FormToken,
     Health,
     ProblemSchema,
     WidgetConfig,
@@ -87,7 +88,21 @@ def build_spec() -> dict[str, Any]:
                         "schema": {"type": "string", "maxLength": 200},
                     }
                 ],
-                "responses": {"200": _ok("WidgetConfig", "Public settings")},
+                "responses": {
+                    "200": _ok("WidgetConfig", "Public settings (cacheable, gzipped)"),
+                    "304": {"description": "Not modified (If-None-Match)."},
+                },
+            }
+        },
+    )
+    spec.components.schema("FormToken", schema=FormToken)
+    spec.path(
+        path="/api/v1/form-token",
+        operations={
+            "get": {
+                "summary": "A fresh signed form token for one visit (never cached)",
+                "operationId": "getFormToken",
+                "responses": {"200": _ok("FormToken", "A signed form token")},
             }
         },
     )
@@ -144,6 +159,7 @@ def build_spec() -> dict[str, Any]:
     )
     for path, description in (
         ("/widget.js", "The widget, for a site's <script> tag"),
+        ("/widget-dialog.js", "The widget's dialog module (imported by widget.js on first use)"),
         ("/widget-captcha.js", "The widget's CAPTCHA module (imported by widget.js when needed)"),
     ):
         spec.path(path=path, operations={"get": _script(description)})

@@ -44,8 +44,14 @@ SIZE_BUDGET = 5 * 1024
 # The URL carries no version, so a fix must reach sites soon: browsers revalidate after ten
 # minutes (cheap, thanks to the ETag) and may use a stale copy meanwhile rather than wait.
 SCRIPT_CACHE = "public, max-age=600, stale-while-revalidate=86400"
-# The answer carries a signed form token whose age the service checks: never from a cache.
-CONFIG_CACHE = "no-store"
+# The settings are the same for every visitor (only the language differs, and it is in the
+# URL): browsers and shared caches may keep them a minute. The form token, which is per visit,
+# comes from its own small request, never cached.
+CONFIG_CACHE = "public, max-age=60, stale-while-revalidate=600"
+NO_STORE = "no-store"
+# The widget's lazily imported modules (``static/widget-<name>.js``): the dialog on first use,
+# the CAPTCHA where one is configured. A new one (the time picker) is one more name here.
+MODULES = ("dialog", "captcha")
 
 
 @dataclass(frozen=True)
@@ -122,10 +128,14 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
 
     ``agents_available`` reads the cached SIP-status snapshot, never Ringostat itself.
 
-    ``form_token`` is the signed token the service asks every post for (``CALLGATE_FORM_TOKEN``);
-    the widget waits until it is ``form_token_min_age`` seconds old before sending.
+    Nothing in it changes per request (it is cached): the signed form token the service asks
+    every post for comes from ``/api/v1/form-token``; the widget waits until it is
+    ``form_token_min_age`` seconds old before sending.
     """
     settings = svc.settings
+    modules = {name: module_path(name) for name in MODULES}
+    if settings.captcha == "none":
+        del modules["captcha"]
     return {
         "lang": lang,
         "languages": list(LANGUAGES),
@@ -133,7 +143,6 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "default_region": settings.default_region,
         "countries": list(settings.allowed_countries),
         "require_consent": settings.require_consent,
-        "form_token": issue(settings.secret_key),
         "form_token_min_age": settings.form_token_min_age,
         "agents_available": agents_available(svc),
         # Public by design: a CAPTCHA's site key is what a page shows; the secret stays here.
@@ -143,21 +152,23 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "captcha_script_url": settings.captcha_script_url,
         # Our module that renders it, versioned, relative to the service ("" for none).
         "captcha_module": captcha_module_path() if settings.captcha != "none" else "",
+        # Versioned paths of the modules widget.js may import, by name.
+        "modules": modules,
     }
 
 
-def serve(asset: Asset) -> Response:
-    """A script, gzipped when the browser accepts it, revalidated by ETag."""
+def serve(asset: Asset, mimetype: str = "text/javascript", cache: str = SCRIPT_CACHE) -> Response:
+    """A script (or JSON), gzipped when the browser accepts it, revalidated by ETag."""
     if request.if_none_match.contains_weak(asset.etag):
         response = Response(status=304)
     else:
         zipped = request.accept_encodings["gzip"] > 0
-        response = Response(asset.gzipped if zipped else asset.body, mimetype="text/javascript")
+        response = Response(asset.gzipped if zipped else asset.body, mimetype=mimetype)
         if zipped:
             response.headers["Content-Encoding"] = "gzip"
     # Weak: the gzipped and plain bodies differ in bytes but not in meaning.
     response.set_etag(asset.etag, weak=True)
-    response.headers["Cache-Control"] = SCRIPT_CACHE
+    response.headers["Cache-Control"] = cache
     response.vary.add("Accept-Encoding")
     # Sites that isolate themselves (COEP) may still load it.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
@@ -180,10 +191,31 @@ def widget_captcha_js() -> Response:
     return serve(captcha_script())
 
 
+@bp.get("/widget-dialog.js")
+def widget_dialog_js() -> Response:
+    """The dialog module: widget.js imports it on the first open (or for a site's own form)."""
+    return serve(module_script("dialog"))
+
+
+def _json_asset(value: Any) -> Asset:
+    body = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return Asset(
+        body=body,
+        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        etag=hashlib.sha256(body).hexdigest()[:20],
+    )
+
+
 @bp.get("/api/v1/widget-config")
 def widget_config() -> Response:
-    """Public settings in the visitor's language (``?lang=uk,ru,en``)."""
+    """Public settings in the visitor's language (``?lang=uk,ru,en``), compressed and cacheable."""
     lang = choose_language(request.args.get("lang", "")[:200])
-    response = jsonify(public_config(services(), lang))
-    response.headers["Cache-Control"] = CONFIG_CACHE
+    return serve(_json_asset(public_config(services(), lang)), "application/json", CONFIG_CACHE)
+
+
+@bp.get("/api/v1/form-token")
+def form_token() -> Response:
+    """A fresh signed form token for one visit (``CALLGATE_FORM_TOKEN``); never cached."""
+    response = jsonify({"form_token": issue(services().settings.secret_key)})
+    response.headers["Cache-Control"] = NO_STORE
     return response
