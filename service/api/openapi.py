@@ -17,6 +17,7 @@ from .schemas import (
     ProblemSchema,
     WidgetConfig,
 )
+from .widget import MODULES
 
 bp = Blueprint("openapi", __name__)
 
@@ -159,8 +160,13 @@ def build_spec() -> dict[str, Any]:
     )
     for path, description in (
         ("/widget.js", "The widget, for a site's <script> tag"),
-        ("/widget-dialog.js", "The widget's dialog module (imported by widget.js on first use)"),
-        ("/widget-captcha.js", "The widget's CAPTCHA module (imported by widget.js when needed)"),
+        *(
+            (
+                f"/widget-{name}.js",
+                f"The widget's {name} module (imported by widget.js when needed)",
+            )
+            for name in MODULES
+        ),
     ):
         spec.path(path=path, operations={"get": _script(description)})
     for path, description in (("/healthz", "Liveness"), ("/readyz", "Readiness")):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -181,20 +182,20 @@ def widget_js() -> Response:
     return serve(script())
 
 
-@bp.get("/widget-captcha.js")
-def widget_captcha_js() -> Response:
-    """The CAPTCHA module; a module is fetched with CORS, which ``origins`` allows for it.
+def _module_view(name: str) -> Callable[[], Response]:
+    def view() -> Response:
+        return serve(module_script(name))
 
-    Always served, whatever ``CALLGATE_CAPTCHA`` says (the widget imports it only with a
-    CAPTCHA). ``?v=`` (see :func:`captcha_module_path`) only makes the URL change with it.
-    """
-    return serve(captcha_script())
+    view.__doc__ = f"The widget's {name} module (``/widget-{name}.js``)."
+    return view
 
 
-@bp.get("/widget-dialog.js")
-def widget_dialog_js() -> Response:
-    """The dialog module: widget.js imports it on the first open (or for a site's own form)."""
-    return serve(module_script("dialog"))
+# One route per module, each with its own name (``widget.module_dialog``...). A module is
+# fetched with CORS, which ``origins`` allows for it. Always served, whatever the settings say
+# (the CAPTCHA's even without a CAPTCHA); ``?v=`` (see :func:`module_path`) only makes the URL
+# change with the module.
+for _name in MODULES:
+    bp.add_url_rule(f"/widget-{_name}.js", f"module_{_name}", _module_view(_name), methods=["GET"])
 
 
 def _json_asset(value: Any) -> Asset:

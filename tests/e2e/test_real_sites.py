@@ -24,7 +24,11 @@ from tests.fakes.provider import FakeProvider
 from tests.servers import Service
 
 EN = texts("en")
-DARK_META = '<meta name="color-scheme" content="dark light">'
+# A page that can be dark: the browser's own colours, which follow the visitor's setting.
+DARK_META = (
+    '<meta name="color-scheme" content="dark light">'
+    "<style>body{background:Canvas;color:CanvasText}a{color:LinkText}</style>"
+)
 
 
 def open_dialog(page: Page, lang: dict[str, str] = EN) -> Locator:
@@ -205,7 +209,12 @@ def test_a_post_the_network_holds_ends_in_an_error_and_a_retry_calls_once(
 ) -> None:
     url = host_site.add("/held.html", widget_page(service.url, {"lang": "en", "timeout": "2"}))
     held: list[Route] = []
-    page = new_page(url, setup=lambda p: p.route(f"{service.url}/api/v1/callbacks", held.append))
+    page = new_page(
+        url,
+        setup=lambda p: p.route(
+            f"{service.url}/api/v1/callbacks", lambda route: held.append(route)
+        ),
+    )
     dialog = open_dialog(page)
     dialog.get_by_label(EN["phone"]).fill("067 111 22 33")
     dialog.get_by_label(EN["phone"]).press("Enter")
@@ -228,7 +237,10 @@ def test_a_slow_widget_config_does_not_hold_the_launcher_back(
     url = host_site.add("/slow-config.html", widget_page(service.url, {"lang": "uk"}))
     held: list[Route] = []
     page = new_page(
-        url, setup=lambda p: p.route(f"{service.url}/api/v1/widget-config*", held.append)
+        url,
+        setup=lambda p: p.route(
+            f"{service.url}/api/v1/widget-config*", lambda route: held.append(route)
+        ),
     )
     uk = texts("uk")
     # The settings never came (yet): the launcher is up anyway, in the visitor's language.
@@ -388,7 +400,14 @@ def test_a_countdown_runs_while_the_call_is_placed_and_texts_are_the_sites(
     expect(timer).to_have_text("Ringing you in 0:30")
     page.clock.run_for(12_000)
     expect(timer).to_have_text("Ringing you in 0:18")
-    expect(dialog.get_by_role("status")).to_have_text("Pick up: it is us.")
+    # The status polls run on the same clock: let them run until the call is placed.
+    status = dialog.get_by_role("status")
+    for _ in range(20):
+        if status.inner_text() == "Pick up: it is us.":
+            break
+        page.clock.run_for(1_000)
+        page.wait_for_timeout(100)
+    expect(status).to_have_text("Pick up: it is us.")
     wait_calls(ringostat, 1)
     shoot(page, "countdown")
 

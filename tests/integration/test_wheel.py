@@ -103,7 +103,7 @@ def test_the_installed_package_is_the_wheel_not_the_source_tree(installed: Path)
     assert where.startswith(str(installed)), where
 
 
-@pytest.mark.parametrize("path", ["/widget.js", "/widget-captcha.js"])
+@pytest.mark.parametrize("path", ["/widget.js", "/widget-dialog.js", "/widget-captcha.js"])
 def test_the_wheel_serves_the_widget_files_with_the_source_trees_bytes_and_etags(
     served: str, path: str, client: FlaskClient
 ) -> None:

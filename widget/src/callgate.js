@@ -37,7 +37,8 @@
   // The launcher's label in every language, put in by the build from widget/i18n/*.json.
   const launcherLabels = LAUNCHER_LABELS;
 
-  let config;
+  // The settings (widget-config), a promise once asked for.
+  let settings;
   let host;
   let root;
   let launcher;
@@ -94,7 +95,7 @@
   // Imports one of our lazily loaded modules (/widget-<name>.js?v=<etag>, the path as
   // widget-config gives it). import(), not a <script>: the module hands its export straight
   // back, and Trusted Types do not govern import() (CSP's script-src does, as for this script).
-  const importModule = (name) => import(apiBase + config.modules[name]);
+  const importModule = (name) => settings.then((loaded) => import(apiBase + loaded.modules[name]));
 
   // The launcher's styles; the dialog module adds its own sheet. px and em, never rem: rem
   // follows the host page's root font size. Forced colours (Windows high contrast) drop
@@ -115,13 +116,14 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
     return made;
   };
 
-  // The dialog module, set up once with what it needs from us.
+  // The dialog module, set up once with what it needs from us (after the settings: a click
+  // on a launcher shown before they arrived waits for them). A failed load may be tried again.
   const loadDialog = () =>
     (dialogModule =
       dialogModule ||
-      importModule('dialog').then((module) =>
+      Promise.all([settings, importModule('dialog')]).then(([loaded, module]) =>
         module.default({
-          config,
+          config: loaded,
           data,
           host,
           root,
@@ -135,11 +137,14 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
           direction,
           importModule,
         }),
-      ));
+      ).catch((error) => {
+        dialogModule = null;
+        throw error;
+      }));
 
   const openDialog = () => {
     // Before the settings or the module have arrived, the click still counts.
-    if (launcher) loadDialog().then((dialog) => dialog.open(), (error) => log('cannot load the dialog', error));
+    loadDialog().then((dialog) => dialog.open(), (error) => log('cannot load the dialog', error));
   };
   const closeDialog = () => {
     if (dialogModule) dialogModule.then((dialog) => dialog.close(), () => {});
@@ -161,7 +166,7 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
         'aria-haspopup': 'dialog',
         click: openDialog,
         // The module starts loading as soon as the visitor heads for the launcher.
-        pointerenter: () => config && loadDialog().catch(() => {}),
+        pointerenter: () => loadDialog().catch(() => {}),
       },
       data.button || launcherLabels[language],
     );
@@ -185,7 +190,7 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
 
   const start = async () => {
     const floating = !data.form || 'launcher' in data;
-    const settings = request('/api/v1/widget-config?lang=' + encodeURIComponent(wanted)).then(([body, response]) => {
+    settings = request('/api/v1/widget-config?lang=' + encodeURIComponent(wanted)).then(([body, response]) => {
       if (!response.ok) throw new Error('HTTP ' + response.status);
       return body;
     });
@@ -201,6 +206,7 @@ button{cursor:pointer;border:0;border-radius:8px;padding:.6em 1.2em;min-height:4
       ]);
       if (early) mountLauncher(browserLanguage());
     }
+    let config;
     try {
       config = await settings;
     } catch (error) {
