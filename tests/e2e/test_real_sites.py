@@ -366,6 +366,7 @@ def test_on_a_phone_the_dialog_is_a_bottom_sheet(
         .flatMap((w) => w.shadowRoot.getAnimations()).map((a) => a.finished))""")
     box = dialog.bounding_box()
     assert box and abs(box["width"] - 375) <= 1 and abs(box["y"] + box["height"] - 667) <= 1, box
+    assert_accessible(page, "bottom sheet")
     shoot(page, "phone-bottom-sheet")
 
 

@@ -174,7 +174,8 @@ export default (shared) => {
     let busy = false;
     let shownErrors = [];
     const submitButton = form.querySelector('[type=submit],button:not([type])');
-    const follow = (status) => timer && timer.follow(status);
+    // A call booked for later (scheduled_for) is not being placed: no countdown for it.
+    const follow = (lead) => timer && timer.follow(lead.scheduled_for ? '' : lead.status || '');
 
     const setBusy = (isBusy) => {
       busy = isBusy;
@@ -221,7 +222,7 @@ export default (shared) => {
           if (!response.ok) continue;
           const said = statusText(lead);
           if (said != lastSaid) say((lastSaid = said));
-          follow(lead.status);
+          follow(lead);
           if (lead.status == 'connected') return;
           // A failed call may be asked for again.
           if (lead.status == 'failed') {
@@ -232,7 +233,7 @@ export default (shared) => {
           // The network comes and goes; try again until the end.
         }
       }
-      follow('');
+      follow({});
     };
 
     const send = async (isRetry) => {
@@ -297,7 +298,7 @@ export default (shared) => {
         idempotencyKey = null;
         reportToAnalytics(answer.id);
         say(statusText(answer));
-        follow(answer.status);
+        follow(answer);
         done(true);
         return pollStatus(answer.id);
       }
@@ -496,7 +497,7 @@ export default (shared) => {
     }
     if (!dialog) mount();
     if (dialog.open) return;
-    if (!formToken) loadToken().catch(() => {});
+    if (!tokenLoading) loadToken().catch(() => {});
     if (loadCaptcha) loadCaptcha((loadCaptcha = null));
     applyTheme();
     dialog.showModal();
