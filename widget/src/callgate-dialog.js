@@ -290,7 +290,8 @@ export default (shared) => {
         // Unreachable, or held beyond our time-out. The same key goes with a retry: the
         // service may have taken the request, and must not call twice.
         setBusy(false);
-        tokenLoading = null;
+        // A token that came is still good; one that did not come is asked for again.
+        if (!formToken) tokenLoading = null;
         log('cannot reach the service', error);
         return say(error.name == 'AbortError' ? texts.timeout : texts.error);
       }
