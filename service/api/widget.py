@@ -171,6 +171,8 @@ def serve(asset: Asset, mimetype: str = "text/javascript", cache: str = SCRIPT_C
     response.set_etag(asset.etag, weak=True)
     response.headers["Cache-Control"] = cache
     response.vary.add("Accept-Encoding")
+    # CORS answers differ by Origin (allowed or not): a shared cache must keep them apart.
+    response.vary.add("Origin")
     # Sites that isolate themselves (COEP) may still load it.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     return response

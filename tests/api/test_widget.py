@@ -163,6 +163,7 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "/api/v1/widget-config?lang=uk", headers={"Accept-Encoding": "gzip", "Origin": ORIGIN}
     )
     assert zipped.headers["Content-Encoding"] == "gzip"
+    assert {"Accept-Encoding", "Origin"} <= {v.strip() for v in zipped.headers["Vary"].split(",")}
     assert json.loads(gzip.decompress(zipped.data)) == {**body, "modules": modules}
     token = app.test_client().get("/api/v1/form-token", headers={"Origin": ORIGIN})
     assert token.headers["Cache-Control"] == "no-store"
