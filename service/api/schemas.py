@@ -74,7 +74,7 @@ class CallbackRequest(Schema):
         load_default=None,
         metadata={"description": "Honeypot: must be empty.", "maxLength": 0},
     )
-    form_token = _text(100, "The signed token from /api/v1/widget-config (bot check).")
+    form_token = _text(100, "The signed token from /api/v1/form-token (bot check).")
     captcha_token = _text(4096, "The CAPTCHA response, when CALLGATE_CAPTCHA is set.")
     consent = fields.Boolean(
         allow_none=True,
@@ -145,6 +145,12 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
+class FormToken(Schema):
+    """``GET /api/v1/form-token``: a signed token for one visit's post."""
+
+    form_token = fields.String(required=True)
+
+
 class WidgetConfig(Schema):
     """``GET /api/v1/widget-config``: public settings only, nothing secret."""
 
@@ -154,7 +160,6 @@ class WidgetConfig(Schema):
     default_region = fields.String(required=True)
     countries = fields.List(fields.String(), required=True)
     require_consent = fields.Boolean(required=True)
-    form_token = fields.String(required=True)
     form_token_min_age = fields.Float(required=True)
     agents_available = fields.Boolean(required=True)
     captcha = fields.String(required=True, validate=validate.OneOf(CAPTCHAS))
@@ -188,6 +193,15 @@ class WidgetConfig(Schema):
             "with its version (the module's ETag), which the widget imports; "
             "empty when captcha is none.",
             "example": "/widget-captcha.js?v=3f2a9c0d41b7e6a85c12",
+        },
+    )
+    modules = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "Versioned paths of the modules the widget imports, by name.",
+            "example": {"dialog": "/widget-dialog.js?v=3f2a9c0d41b7e6a85c12"},
         },
     )
 
