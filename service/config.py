@@ -462,35 +462,38 @@ class EventSettings(Group):
     webhook_urls: HttpsUrls = setting(
         "WEBHOOK_URL",
         "",
-        "comma-separated URLs that receive signed lead events (https; http only on loopback)",
+        "your endpoints, comma-separated; each gets every event. `https://` only (plain "
+        "`http://` only on a loopback host such as `127.0.0.1`, for a local relay)",
         shown="empty: no webhooks",
-        section="Events out",
+        section="CRM webhooks",
     )
     webhook_secret: Annotated[str, _parsed(_webhook_secret)] = setting(
         "WEBHOOK_SECRET",
         "",
-        "`whsec_` and base64 of 24 to 64 random bytes; signs every webhook "
-        "([CRM webhooks](webhooks.md))",
+        "`whsec_` followed by base64 of 24 to 64 random bytes; required with a URL",
         secret=True,
     )
     webhook_events: Annotated[
         tuple[str, ...], subset(WEBHOOK_EVENTS, prefix="lead.", none=False)
     ] = setting(
-        "WEBHOOK_EVENTS", "all", "the event types sent, with or without `lead.`; `all`: every one"
+        "WEBHOOK_EVENTS",
+        "all",
+        "which events to send, comma-separated, with or without `lead.`: `failed,placed`",
     )
     # Apprise URLs, one per channel; they carry tokens, so the whole URL is a secret.
     notify_urls: Annotated[tuple[str, ...], _parsed(_apprise_urls)] = setting(
         "NOTIFY_URLS",
         "",
-        "Apprise URLs of the chat and e-mail channels that get alerts "
-        "([Chat and e-mail alerts](alerts.md))",
+        "Apprise URLs, one per channel, separated by spaces or commas; they hold tokens",
         secret=True,
+        shown="empty: no alerts",
+        section="Chat and e-mail alerts",
     )
     notify_on: Annotated[tuple[str, ...], subset(NOTIFY_KINDS, every=())] = setting(
         "NOTIFY_ON", ",".join(DEFAULT_NOTIFY_ON), "what alerts people; `none`: nothing"
     )
     notify_lang: Annotated[str, choice(NOTIFY_LANGS)] = setting(
-        "NOTIFY_LANG", "en", "the language of alerts"
+        "NOTIFY_LANG", "en", "the alerts' language"
     )
     ga4_measurement_id: Annotated[
         str,
@@ -498,14 +501,22 @@ class EventSettings(Group):
     ] = setting(
         "GA4_MEASUREMENT_ID",
         "",
-        "the GA4 stream's id, `G-…`: lead events go to GA4 ([GA4 lead events](ga4.md))",
+        "the web stream's id, `G-XXXXXXXXXX`",
         shown="empty: no GA4 events",
+        section="GA4 lead events",
     )
     ga4_api_secret: Text = setting(
-        "GA4_API_SECRET", "", "the stream's Measurement Protocol API secret", secret=True
+        "GA4_API_SECRET",
+        "",
+        "required with the id: Admin → Data streams → the stream → Measurement Protocol API "
+        "secrets",
+        secret=True,
     )
     ga4_endpoint: HttpsUrl = setting(
-        "GA4_ENDPOINT", GA4_ENDPOINT, "where GA4 events are sent (https; http only on loopback)"
+        "GA4_ENDPOINT",
+        GA4_ENDPOINT,
+        "`https://region1.google-analytics.com` for EU collection; `http://` only on a loopback "
+        "host",
     )
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
@@ -521,17 +532,20 @@ class HoursSettings(Group):
     timezone: Zone = setting(
         "TIMEZONE",
         "Europe/Kyiv",
-        "the office's IANA time zone; the times below are local to it",
+        "the office's IANA time zone; every time below is local to it",
         section="Office hours",
     )
     week: Annotated[Week, PlainValidator(text_only(parse_week))] = setting(
         "OFFICE_HOURS",
         "",
-        "open hours by weekday, e.g. `Mon-Fri 09:00-13:00,14:00-18:00; Sat 10:00-14:00`",
+        "the week's hours, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00`",
         shown="empty: always open",
     )
     holidays: Annotated[HolidayRule, PlainValidator(text_only(parse_holidays))] = setting(
-        "HOLIDAYS", "", "closed days: a country (`ua`, `us-ca`) and dates (`2026-12-24`)"
+        "HOLIDAYS",
+        "",
+        "closed days: a country (and subdivision) of the `holidays` package and/or dates, e.g. "
+        "`us-ca, 2026-12-24`",
     )
     # Dates with other hours; () means closed that day.
     special: Annotated[
@@ -541,16 +555,14 @@ class HoursSettings(Group):
         "",
         "dates with other hours, e.g. `2026-12-31 09:00-14:00; 2027-01-02 closed`",
     )
-    slot_minutes: int = setting(
-        "SLOT_MINUTES", 15, "the length of a bookable slot, in minutes", ge=1, le=1440
-    )
+    slot_minutes: int = setting("SLOT_MINUTES", 15, "slot length in minutes", ge=1, le=1440)
     slot_capacity: int = setting(
         "SLOT_CAPACITY", 10, "calls that may be booked into one slot", ge=1, le=10**6
     )
     schedule_days: int = setting(
         "SCHEDULE_DAYS",
         7,
-        "how far ahead a visitor may book: today and this many days",
+        "how far ahead a visitor may book: today and this many days more",
         ge=0,
         le=366,
     )
