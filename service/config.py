@@ -58,6 +58,7 @@ from .config_fields import (
     items,
     matching,
     parse_duration,
+    parsed,
     setting,
     subset,
     text_only,
@@ -163,13 +164,6 @@ def _one_destination(value: Any) -> Any:
     return destination(found[0]) if found else ""
 
 
-def _route_token(text: str) -> str:
-    # It travels in a URL Ringostat stores: long, random, and URL-safe as it is.
-    return matching(
-        r"[A-Za-z0-9_\-]{16,}", "use at least 16 letters, digits, '-' or '_'", show=False
-    )(text).replace("(value not shown)", "(not shown here)")
-
-
 def _webhook_secret(secret: str) -> str:
     """A Standard Webhooks secret: ``whsec_`` and base64 of 24 to 64 random bytes."""
     problem = "must be whsec_ followed by base64 of 24 to 64 random bytes (value not shown)"
@@ -206,10 +200,6 @@ def _apprise_urls(text: str) -> tuple[str, ...]:
                 f"item {position} ({scheme}://…) is not a URL Apprise supports (value not shown)"
             )
     return urls
-
-
-def _parsed(parse: Any) -> BeforeValidator:
-    return BeforeValidator(text_only(parse))
 
 
 # Settings whose text is not the value itself.
@@ -425,7 +415,13 @@ class AgentSettings(Group):
 class RouteSettings(Group):
     """Ringostat's call-routing webhook, ``/api/v1/ringostat/route``."""
 
-    token: Annotated[str, _parsed(_route_token)] = setting(
+    # It travels in a URL Ringostat stores: long, random, and URL-safe as it is.
+    token: Annotated[
+        str,
+        parsed(
+            matching(r"[A-Za-z0-9_\-]{16,}", "use at least 16 letters, digits, '-' or '_'", False)
+        ),
+    ] = setting(
         "ROUTE_TOKEN",
         "",
         "empty: the endpoint answers 404; else at least 16 letters, digits, `-`, `_`: e.g. "
@@ -437,9 +433,9 @@ class RouteSettings(Group):
         "ROUTE_RESPONSE", "json", 'Ringostat\'s "data import type"'
     )
     response_key: Annotated[
-        str, _parsed(matching(r"[A-Za-z0-9_.\-]{1,64}", "a JSON key like number_01"))
+        str, parsed(matching(r"[A-Za-z0-9_.\-]{1,64}", "a JSON key like number_01"))
     ] = setting("ROUTE_RESPONSE_KEY", "destination", "the JSON key for the destination")
-    caller_param: Annotated[str, _parsed(matching(r"[A-Za-z0-9_\-]{1,64}", "a parameter name"))] = (
+    caller_param: Annotated[str, parsed(matching(r"[A-Za-z0-9_\-]{1,64}", "a parameter name"))] = (
         setting(
             "ROUTE_CALLER_PARAM",
             "caller",
@@ -467,7 +463,7 @@ class EventSettings(Group):
         shown="empty: no webhooks",
         section="CRM webhooks",
     )
-    webhook_secret: Annotated[str, _parsed(_webhook_secret)] = setting(
+    webhook_secret: Annotated[str, parsed(_webhook_secret)] = setting(
         "WEBHOOK_SECRET",
         "",
         "`whsec_` followed by base64 of 24 to 64 random bytes; required with a URL",
@@ -481,7 +477,7 @@ class EventSettings(Group):
         "which events to send, comma-separated, with or without `lead.`: `failed,placed`",
     )
     # Apprise URLs, one per channel; they carry tokens, so the whole URL is a secret.
-    notify_urls: Annotated[tuple[str, ...], _parsed(_apprise_urls)] = setting(
+    notify_urls: Annotated[tuple[str, ...], parsed(_apprise_urls)] = setting(
         "NOTIFY_URLS",
         "",
         "Apprise URLs, one per channel, separated by spaces or commas; they hold tokens",
@@ -497,7 +493,7 @@ class EventSettings(Group):
     )
     ga4_measurement_id: Annotated[
         str,
-        _parsed(lambda t: matching(r"G-[A-Z0-9]{4,20}", "a GA4 id like G-ABC123DEF4")(t.upper())),
+        parsed(lambda t: matching(r"G-[A-Z0-9]{4,20}", "a GA4 id like G-ABC123DEF4")(t.upper())),
     ] = setting(
         "GA4_MEASUREMENT_ID",
         "",
@@ -733,7 +729,7 @@ class Settings(BaseSettings):
         False,
         "`true`: a ticked consent checkbox is required, and stored with the lead",
     )
-    consent_version: Annotated[str, _parsed(lambda t: t[:32])] = setting(
+    consent_version: Annotated[str, parsed(lambda t: t[:32])] = setting(
         "CONSENT_VERSION", "1", "the version of the consent text, stored with the lead"
     )
 

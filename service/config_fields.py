@@ -342,27 +342,29 @@ def matching(pattern: str, what: str, show: bool = True) -> Callable[[str], str]
     return read
 
 
-def _parsed(parse: Callable[[str], Any]) -> BeforeValidator:
+def parsed(parse: Callable[[str], Any]) -> BeforeValidator:
+    """``Annotated[T, parsed(f)]``: the variable's text is read by ``f`` (a ``ValueError``
+    becomes the variable's one-line error)."""
     return BeforeValidator(text_only(parse))
 
 
 Text = str
-Duration = Annotated[float, _parsed(parse_duration)]
-Limit = Annotated[str, _parsed(_limit)]
-Url = Annotated[str, _parsed(_url)]
-OptionalUrl = Annotated[str, _parsed(_optional(_url))]
-HttpsUrl = Annotated[str, _parsed(_https_url)]
-OptionalHttpsUrl = Annotated[str, _parsed(_optional(_https_url))]
+Duration = Annotated[float, parsed(parse_duration)]
+Limit = Annotated[str, parsed(_limit)]
+Url = Annotated[str, parsed(_url)]
+OptionalUrl = Annotated[str, parsed(_optional(_url))]
+HttpsUrl = Annotated[str, parsed(_https_url)]
+OptionalHttpsUrl = Annotated[str, parsed(_optional(_https_url))]
 HttpsUrls = Annotated[tuple[str, ...], BeforeValidator(each(_https_url, unique=True))]
-E164 = Annotated[str, _parsed(_optional(_e164))]
-LinkTemplate = Annotated[str, _parsed(_optional(_link_template))]
-Region = Annotated[str, _parsed(region)]
+E164 = Annotated[str, parsed(_optional(_e164))]
+LinkTemplate = Annotated[str, parsed(_optional(_link_template))]
+Region = Annotated[str, parsed(region)]
 Regions = Annotated[tuple[str, ...], BeforeValidator(each(region))]
 Prefixes = Annotated[tuple[str, ...], BeforeValidator(each(_prefix))]
 Origins = Annotated[tuple[str, ...], BeforeValidator(each(_origin))]
 Destinations = Annotated[tuple[str, ...], BeforeValidator(each(destination))]
-RedisUrl = Annotated[str, _parsed(_redis_url)]
-Zone = Annotated[str, _parsed(zone_name)]
+RedisUrl = Annotated[str, parsed(_redis_url)]
+Zone = Annotated[str, parsed(zone_name)]
 
 
 def choice(options: Iterable[str], upper: bool = False) -> BeforeValidator:
