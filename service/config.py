@@ -159,6 +159,17 @@ class RouteSettings:
 
 
 @dataclass(frozen=True)
+class MetricsSettings:
+    """Who may read ``GET /metrics``, and where the processes of one instance keep their counts."""
+
+    token: str = field(default="", repr=False)  # a bearer token; empty: addresses only
+    # Networks whose addresses may read without the token (after CALLGATE_TRUSTED_PROXIES).
+    allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Shared by `callgate serve` and `callgate worker` of one instance (one machine or volume).
+    dir: str = "var/metrics"
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
@@ -220,6 +231,7 @@ class Settings:
     # Providers that report a call's fate (RingCentral) are asked this often, this long.
     status_poll_interval: float = 5.0
     status_poll_for: float = 600.0
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -352,6 +364,7 @@ class Settings:
             dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
             status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
             status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
+            metrics=_metrics_settings(env),
         )
         settings.check_provider()
         settings.check_agents()
@@ -421,6 +434,7 @@ class Settings:
             self.ringcentral.jwt,
             self.pbx.api_password,
             self.pbx.api_key,
+            self.metrics.token,
         ]
         return tuple(v for v in values if v)
 
@@ -469,6 +483,17 @@ def _route_settings(env: _Env) -> RouteSettings:
         caller_param=caller_param,
         fallback=fallback[0] if fallback else "",
         sticky_window=env.duration("STICKY_WINDOW", "24h"),
+    )
+
+
+def _metrics_settings(env: _Env) -> MetricsSettings:
+    token = env.secret("METRICS_TOKEN")
+    if token and len(token) < 16:
+        raise ConfigError(_name("METRICS_TOKEN"), "use at least 16 characters (not shown here)")
+    return MetricsSettings(
+        token=token,
+        allow=env.networks("METRICS_ALLOW", MetricsSettings.allow),
+        dir=env.text("METRICS_DIR", MetricsSettings.dir),
     )
 
 
@@ -570,6 +595,19 @@ class _Env:
     def destinations(self, suffix: str) -> tuple[str, ...]:
         """Comma-separated numbers in international format or SIP logins."""
         return self._parse(suffix, "", lambda text: tuple(destination(p) for p in _items(text)))
+
+    def networks(self, suffix: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """Comma-separated addresses or CIDR networks (``10.0.0.0/8``, ``::1``); ``none``: none."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            if text.lower() == "none":
+                return ()
+            try:
+                return tuple(str(ipaddress.ip_network(p, strict=False)) for p in _items(text))
+            except ValueError:
+                raise ValueError(f"{text!r} is not a list of addresses or networks") from None
+
+        return self._parse(suffix, ",".join(default), parse)
 
     def redis_url(self, suffix: str, ratelimit_storage_url: str) -> str:
         """Its own value, else the rate-limit storage when that is a plain Redis URL."""

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 
+from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .leads import Lead, LeadStore, Outcome
@@ -198,7 +199,7 @@ class Dispatcher:
             return
         started = time.monotonic()
         try:
-            placement = self.provider.place(call)
+            placement = metrics.provider_call(self.provider.name, self.provider.place, call)
         except ProviderError as exc:
             self._finish(lead, self._failure(lead, exc, _ms(started)))
             return
@@ -225,6 +226,7 @@ class Dispatcher:
             ),
         )
         self.config_fault = None
+        metrics.config_fault(self.provider.name, False)
         destination = placed_destination(self.settings, placement)
         if destination:
             self.store.record_destination(lead.id, destination)
@@ -273,6 +275,7 @@ class Dispatcher:
         )
         if exc.config_fault:
             self.config_fault = exc.message
+            metrics.config_fault(self.provider.name, True)
             log.error(
                 "lead %s: CONFIGURATION FAULT at %s: %s", lead.id, self.provider.name, exc.message
             )
@@ -309,6 +312,7 @@ class Dispatcher:
         self._spawn(lambda: checker.run(self._stop), "callgate-status")
 
     def _finish(self, lead: Lead, outcome: Outcome) -> None:
+        metrics.call_outcome(self.provider.name, outcome.attempt_outcome, lead.created_at)
         if not self.store.finish(lead, outcome):
             log.warning("lead %s: lease lost before the outcome was written", lead.id)
 

@@ -13,6 +13,7 @@ import logging
 import threading
 from datetime import datetime, timedelta
 
+from . import metrics
 from .config import Settings
 from .leads import Lead, LeadStore, checks
 from .leads.model import PLACED, QUEUED, utcnow
@@ -76,6 +77,7 @@ class StatusChecker:
                 self._record(lead, PLACED, error=f"call status unknown: {exc.message}")
             return
         if state.final:
+            metrics.call_ended(self.provider.name, state.status)
             self._record(lead, state.status, provider_status=state.raw, error=state.reason)
             log.info("lead %s %s via %s (%s)", lead.id, state.status, self.provider.name, state.raw)
         elif out_of_time:

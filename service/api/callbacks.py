@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, jsonify, request, url_for
 from marshmallow import EXCLUDE, RAISE, ValidationError
 
+from .. import metrics
 from ..attribution import collect
 from ..leads import IdempotencyConflict, Lead
 from ..leads.model import HELD, QUEUED, utcnow
@@ -90,6 +91,7 @@ def create() -> Response:
     lead, created = svc.store.insert(lead)
     if created:
         svc.dispatcher.notify()
+        metrics.lead_accepted(lead.status)
     return _answer(lead, data, status=202 if created else 200)
 
 
