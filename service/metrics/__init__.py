@@ -13,10 +13,10 @@ rate-limit storage) are in :mod:`service.metrics.state`; the exposition is
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -99,9 +99,19 @@ class _Metrics:
             self.deliveries_failed.labels(kind)
 
 
-@cache
+_built: _Metrics | None = None
+_building = threading.Lock()
+
+
 def _metrics() -> _Metrics:
-    return _Metrics()
+    # Built once per process under a lock: two sets of metrics in one process would each
+    # write their own running total to the same slot of the process's file, losing counts.
+    global _built
+    if _built is None:
+        with _building:
+            if _built is None:
+                _built = _Metrics()
+    return _built
 
 
 def registry() -> CollectorRegistry:

@@ -92,6 +92,15 @@ def test_counts_of_every_process_add_up_to_what_the_provider_received(
     received = sum(fake_ringostat.accepted.values())
     assert received == posted
 
+    # The worker writes an outcome once the provider's answer is back, just after it counted.
+    wait_until(
+        lambda: (
+            value(scrape(service), "callgate_speed_to_lead_seconds_count", provider="ringostat")
+            == received
+        ),
+        10,
+        "the last outcome recorded",
+    )
     # Each scrape may be answered by either gunicorn worker: all say the same.
     for _ in range(4):
         samples = scrape(service)
