@@ -302,7 +302,8 @@ class Settings:
             )
         settings = cls(
             provider=provider,
-            database_url=env.text("DATABASE_URL", cls.database_url),
+            # A secret: a server's URL carries its password (CALLGATE_DATABASE_URL_FILE).
+            database_url=env.secret("DATABASE_URL") or cls.database_url,
             ratelimit_storage_url=ratelimit_storage_url,
             allowed_origins=env.origins("ALLOWED_ORIGINS"),
             default_region=default_region,
@@ -435,6 +436,7 @@ class Settings:
             self.pbx.api_password,
             self.pbx.api_key,
             self.metrics.token,
+            _password(self.database_url),
         ]
         return tuple(v for v in values if v)
 
@@ -484,6 +486,11 @@ def _route_settings(env: _Env) -> RouteSettings:
         fallback=fallback[0] if fallback else "",
         sticky_window=env.duration("STICKY_WINDOW", "24h"),
     )
+
+
+def _password(url: str) -> str:
+    """The password in a URL such as ``postgresql+psycopg://user:password@host/db``, or ''."""
+    return urlsplit(url).password or ""
 
 
 def _metrics_settings(env: _Env) -> MetricsSettings:
