@@ -118,9 +118,22 @@ def test_counts_of_every_process_add_up_to_what_the_provider_received(
 
 
 def test_without_the_token_from_elsewhere_it_is_not_there(
-    tmp_path: Path, fake_ringostat: FakeProvider, start_service: Callable[..., Service]
+    tmp_path: Path, fake_ringostat: FakeProvider
 ) -> None:
-    service = start_service(_env(tmp_path, fake_ringostat))
+    # Started the other documented way: gunicorn with the repository's configuration file.
+    service = Service(
+        env=_env(tmp_path, fake_ringostat),
+        log_path=tmp_path / "gunicorn.log",
+        command=("gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"),
+    ).start()
+    try:
+        _denied_then_opened_by_the_token(service)
+        assert next((tmp_path / "metrics").glob("web-*")).is_dir()
+    finally:
+        service.stop()
+
+
+def _denied_then_opened_by_the_token(service: Service) -> None:
     for headers in ({}, {"Authorization": "Bearer not-the-token-0123456789"}):
         response = requests.get(service.url + "/metrics", headers=headers, timeout=10)
         assert response.status_code == 404
