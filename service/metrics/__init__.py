@@ -30,8 +30,10 @@ PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SPEED_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 # Known up front so that alerts on increase() see a zero before the first failure.
 DELIVERY_KINDS = ("webhook", "notify", "ga4")
-# Attempt outcomes (dispatch) and a tracked call's end (RingCentral): a bounded label.
+# Attempt outcomes (dispatch) and a tracked call's end (RingCentral): a bounded label. A value
+# outside these is counted as "other": counting must never fail the work it counts.
 OUTCOMES = ("placed", "retry", "failed", "unknown", "connected", "not_connected")
+OTHER = "other"
 
 
 class _Metrics:
@@ -151,9 +153,8 @@ def provider_call(provider: str, place: Callable[..., T], *args: Any) -> T:
 def call_outcome(provider: str, outcome: str, created_at: datetime | None = None) -> None:
     """One attempt ended: placed, retry, failed or unknown. A placed call's speed to lead is
     the time since ``created_at``, the lead's creation."""
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown call outcome {outcome!r}")
     m = _metrics()
+    outcome = outcome if outcome in OUTCOMES else OTHER
     m.outcomes.labels(provider, outcome).inc()
     if outcome == "placed" and created_at is not None:
         seconds = (datetime.now(UTC) - created_at).total_seconds()
@@ -172,6 +173,5 @@ def config_fault(provider: str, faulty: bool) -> None:
 
 def delivery_failed(kind: str) -> None:
     """An event delivery (webhook, notify, ga4) gave up."""
-    if kind not in DELIVERY_KINDS:
-        raise ValueError(f"unknown delivery kind {kind!r}")
+    kind = kind if kind in DELIVERY_KINDS else OTHER
     _metrics().deliveries_failed.labels(kind).inc()
