@@ -124,14 +124,19 @@ def test_two_instances_two_workers_one_database_one_redis(
     assert fake_ringostat.accepted[SHARED.lstrip("+")] == 2
     assert all(fake_ringostat.accepted[n.lstrip("+")] == 1 for n in numbers)
     engine = create_engine(pg_database)
-    try:
+
+    def stored() -> list[tuple[str, int, int]]:
         with engine.connect() as conn:
             rows = conn.execute(
                 text("SELECT status, attempt_count, count(*) FROM leads GROUP BY 1, 2")
             ).all()
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    try:
+        # A worker writes the outcome once the provider's answer is back.
+        wait_until(lambda: stored() == [("placed", 1, leads)], 15, "every outcome written")
     finally:
         engine.dispose()
-    assert [tuple(row) for row in rows] == [("placed", 1, leads)]
 
     # Each instance counts what it accepted and what its worker placed; together, everything.
     def settled() -> bool:
