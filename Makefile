@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := postgresql redis-server php-cli chromium
 
-.PHONY: run test lint bench fuzz system-deps clean
+.PHONY: run test lint docs bench fuzz system-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ system-deps:
 test: $(VENV)/.dev system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
+	$(MAKE) --no-print-directory docs
 	$(BIN)/pytest
+
+# The documentation site (docs/, mkdocs.yml) into site/; --strict fails on a broken link or
+# anchor (not with --quiet, which hides the warnings that strict mode counts).
+docs: $(VENV)/.dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -44,4 +51,4 @@ bench: $(VENV)/.dev system-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache

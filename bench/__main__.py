@@ -55,7 +55,7 @@ CALLGATE_ENV = {
     "CALLGATE_WORKERS": GUNICORN["workers"],
     "CALLGATE_THREADS": GUNICORN["threads"],
     # Production layout: the web processes only accept; one `callgate worker` places the
-    # calls, woken by the web processes through its doorbell (SQLite) the moment a lead lands.
+    # calls: it finds a new lead by NOTIFY (PostgreSQL) or its 50 ms read of the queue (SQLite).
     "CALLGATE_DISPATCHER": "external",
     "CALLGATE_DISPATCH_THREADS": "96",
     "CALLGATE_LOG_LEVEL": "WARNING",
@@ -198,12 +198,7 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
             worker = [str(BIN / "callgate"), "worker"]
             log = work / f"{name}-worker.log"
             groups.append(stack.enter_context(process(worker, env, log)).pid)
-            wake = work / "callgate.db.wake"
-            if env["CALLGATE_DATABASE_URL"].startswith("sqlite"):
-                wait_until(lambda: wake.is_dir() and any(wake.iterdir()), 30, "callgate worker")
-                time.sleep(1.1)  # the web processes notice a new worker within a second
-            else:
-                time.sleep(3)  # LISTEN: no file to watch; the worker is up well within this
+            time.sleep(3)  # no file to watch; the worker is up and polling well within this
         yield url, groups
 
 

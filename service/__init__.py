@@ -10,14 +10,15 @@ import uuid
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import logs
 from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
-from .leads import LeadStore
+from .hours import OfficeHours
+from .leads import LeadStore, schema
 from .limits import init_app as init_limits
-from .logs import configure_logging
 from .phone import PhonePolicy
 from .providers import build_provider
 from .routing import RoutedLedger, Router
@@ -31,9 +32,13 @@ access_log = logging.getLogger("callgate.http")
 
 
 def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app. Without ``settings`` they are read from the environment."""
+    """Build the app. Without ``settings`` they are read from the environment.
+
+    Raises :class:`~service.leads.schema.SchemaBehind` when the database schema is behind and
+    ``CALLGATE_AUTO_MIGRATE`` is off; with it on (the default) the schema is migrated first.
+    """
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, settings.secret_values())
+    logs.configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -42,6 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     store = LeadStore(settings.database_url, settings.blocklist_refresh)
+    # Before anything reads or writes a lead (the inline dispatcher starts below).
+    schema.ensure(store, settings.schema.auto_migrate)
     provider = build_provider(settings)
     shared = connect(settings.redis_url)
     agents = build_monitor(settings, shared)
@@ -59,8 +66,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.blocked_prefixes,
         ),
         captcha=CaptchaVerifier(settings),
+        hours=OfficeHours.from_settings(settings.hours),
         agents=agents,
         router=router,
+        schema=schema.SchemaCheck(store.engine),
     )
     init_limits(app, settings)
     origins.init_app(app, settings.allowed_origins)
@@ -81,6 +90,8 @@ def _log_requests(app: Flask) -> None:
         given = request.headers.get("X-Request-Id", "")
         g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         g.started = time.perf_counter()
+        # Reset at teardown: gunicorn's threads serve one request after another.
+        g.log_tokens = (logs.set_request_id(g.request_id), logs.set_lead_id(None))
 
     @app.after_request
     def _finish(response: Response) -> Response:
@@ -99,5 +110,19 @@ def _log_requests(app: Flask) -> None:
             response.status_code,
             elapsed,
             request.remote_addr,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(elapsed, 1),
+                "client_ip": request.remote_addr,
+            },
         )
         return response
+
+    @app.teardown_request
+    def _forget(_error: BaseException | None) -> None:
+        tokens = g.pop("log_tokens", None)
+        if tokens is not None:
+            logs.reset_request_id(tokens[0])
+            logs.reset_lead_id(tokens[1])

@@ -265,18 +265,14 @@ def namespace(settings: Settings) -> str:
     ).hexdigest()
 
 
-def agents_available(app_or_services: Any) -> bool:
-    """Whether an agent is online and not speaking now, for ``GET /api/v1/widget-config``.
+def agents_available(monitor: AgentMonitor | None, logins: tuple[str, ...]) -> bool:
+    """Whether one of ``logins`` (all when empty) is online and not speaking now.
 
-    Takes the Flask app or its :class:`~service.services.Services`. Never waits on Ringostat:
-    it reads the cached snapshot. With no Ringostat auth key there is nothing to ask and calls
-    are placed at once, so the answer is true; with one but no usable snapshot yet, false.
+    For ``GET /api/v1/widget-config``: never waits on Ringostat, it reads the monitor's cached
+    snapshot. With no monitor (no Ringostat auth key) there is nothing to ask and calls are
+    placed at once, so the answer is true; with one but no usable snapshot yet, false.
     """
-    extensions = getattr(app_or_services, "extensions", None)
-    services = extensions["callgate"] if extensions is not None else app_or_services
-    monitor: AgentMonitor | None = services.agents
     if monitor is None:
         return True
     snapshot = monitor.current()
-    settings: Settings = services.settings
-    return snapshot is not None and bool(snapshot.free(settings.agents.logins))
+    return snapshot is not None and bool(snapshot.free(logins))

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import click
 import phonenumbers
 
+from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
+from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStore, migrate
 from .phone import digest, mask
 
@@ -79,7 +81,7 @@ def worker() -> None:
     from .providers import build_provider
 
     settings = _settings()
-    configure_logging(settings.log_level, settings.secret_values())
+    configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     # Before any metric is written: counted with the web processes that share the directory.
     metrics_files.claim(settings.metrics.dir, "worker")
     store = LeadStore(settings.database_url)
@@ -92,6 +94,10 @@ def worker() -> None:
     stop.wait()
     dispatcher.stop(timeout=20)
     metrics_files.process_exited(os.getpid())
+
+
+main.add_command(webhooks)
+main.add_command(notify_group)
 
 
 @main.group()
@@ -141,6 +147,11 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
             f"attempt {attempt.id}: {attempt.started_at:%H:%M:%S} {attempt.outcome} "
             f"http={attempt.http_status} {attempt.duration_ms}ms {attempt.error or ''}".rstrip()
         )
+    for task in store.tasks(lead_id):
+        click.echo(
+            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%H:%M:%S} "
+            f"attempts={task.attempts} {task.last_error or ''}".rstrip()
+        )
 
 
 @leads.command("cancel")
@@ -164,9 +175,15 @@ def leads_cancel(lead_id: str) -> None:
 @click.argument("lead_id")
 @_with_store
 def leads_retry(store: LeadStore, lead_id: str) -> None:
-    """Queue a failed (or unconfirmed) lead once more."""
+    """Queue a failed (or placed but unconfirmed) lead once more."""
     if not store.retry(lead_id):
-        raise click.ClickException(f"lead {lead_id} is not failed or placed, or does not exist")
+        lead = store.get(lead_id)
+        if lead is None:
+            raise click.ClickException(f"no lead {lead_id}")
+        state = f"{lead.status}" + ("" if lead.confirmed else ", unconfirmed")
+        raise click.ClickException(
+            f"lead {lead_id} is {state}: only a failed lead or an unconfirmed placement is retried"
+        )
     click.echo(f"lead {lead_id} queued")
 
 
@@ -263,19 +280,8 @@ def block_list(store: LeadStore) -> None:
         click.echo(f"{row.masked}  {expires}  {row.reason or ''}".rstrip())
 
 
-EXPORT_COLUMNS = (
-    "created_at",
-    "status",
-    "phone",
-    "utm_source",
-    "utm_medium",
-    "utm_campaign",
-    "utm_term",
-    "utm_content",
-    "client_id",
-    "page_url",
-    "placed_at",
-)
+# The attribution's columns come from its declaration (service.attribution), personal ones aside.
+EXPORT_COLUMNS = ("created_at", "status", "phone", *EXPORTED, "page_url", "placed_at")
 
 
 @leads.command("export")
@@ -287,7 +293,7 @@ EXPORT_COLUMNS = (
 )
 @_with_store
 def leads_export(store: LeadStore, since: datetime) -> None:
-    """CSV for analysts: time, status, masked number, UTM fields, client ID, page."""
+    """CSV for analysts: time, status, masked number, UTM fields, client ID, click ids, page."""
     writer = csv.writer(sys.stdout)
     writer.writerow(EXPORT_COLUMNS)
     for lead in reversed(store.search(since=since.replace(tzinfo=UTC))):
@@ -300,6 +306,23 @@ def leads_export(store: LeadStore, since: datetime) -> None:
                 value = value.isoformat(timespec="seconds")
             row.append("" if value is None else value)
         writer.writerow(row)
+
+
+@main.command()
+@click.option(
+    "--from",
+    "start",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day to show (YYYY-MM-DD, the office's date); default today.",
+)
+def hours(start: datetime | None) -> None:
+    """The office hours of seven days (holidays and special hours marked), the next opening."""
+    from .hours import OfficeHours
+    from .hours_report import render_week
+
+    office = OfficeHours.from_settings(_settings().hours)
+    click.echo(render_week(office, datetime.now(UTC), start.date() if start else None))
 
 
 if __name__ == "__main__":

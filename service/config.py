@@ -8,20 +8,33 @@ path whose content is the value (Docker and Kubernetes secrets).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import limits
 import phonenumbers
 
 from .destinations import destination
+from .hours_syntax import (
+    ALWAYS_OPEN,
+    Day,
+    HolidayRule,
+    Week,
+    parse_holidays,
+    parse_special_hours,
+    parse_week,
+)
+from .logs import LOG_FORMATS
 
 PREFIX = "CALLGATE_"
 
@@ -35,6 +48,33 @@ DISPATCHERS = ("inline", "external")
 CAPTCHAS = ("none", "turnstile", "hcaptcha")
 SIP_STATUS_SOURCES = ("sip", "smart-phone", "both")
 ROUTE_RESPONSES = ("json", "http", "jsonrpc")
+
+# Events out (DESIGN §10): the webhook event types, in a lead's order of life.
+WEBHOOK_EVENTS = (
+    "lead.accepted",
+    "lead.scheduled",
+    "lead.placed",
+    "lead.connected",
+    "lead.failed",
+    "lead.unconfirmed",
+    "lead.held",
+)
+# What may alert people (CALLGATE_NOTIFY_ON): lead events, and faults of the service itself.
+NOTIFY_KINDS = (
+    "accepted",
+    "scheduled",
+    "placed",
+    "connected",
+    "failed",
+    "unconfirmed",
+    "held",
+    "provider_fault",
+    "budget",
+    "webhook_failed",
+)
+DEFAULT_NOTIFY_ON = ("failed", "unconfirmed", "held", "scheduled", "provider_fault", "budget")
+NOTIFY_LANGS = ("en", "uk", "ru", "pl")
+GA4_ENDPOINT = "https://www.google-analytics.com"
 
 # libphonenumber's PhoneNumberType names, spelt the way people write them in configuration.
 NUMBER_TYPES: dict[str, int] = {
@@ -133,6 +173,15 @@ class PbxSettings:
 
 
 @dataclass(frozen=True)
+class SchemaSettings:
+    """The database schema when a web process starts (docs/operations.md)."""
+
+    # On: bring the schema to head at start, once, under a lock. Off: refuse to start while
+    # it is behind, naming `callgate db upgrade` (migrations run as a release step).
+    auto_migrate: bool = True
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     """Ringostat SIP status: who is online and not speaking, and what depends on it."""
 
@@ -156,6 +205,44 @@ class RouteSettings:
     caller_param: str = "caller"
     fallback: str = ""  # empty: no destination, Ringostat goes on with its scheme
     sticky_window: float = 86400.0
+
+
+@dataclass(frozen=True)
+class EventSettings:
+    """Events out: signed webhooks, chat and e-mail alerts (Apprise), GA4 Measurement Protocol."""
+
+    webhook_urls: tuple[str, ...] = ()  # empty: no webhooks
+    webhook_secret: str = field(default="", repr=False)  # whsec_<base64>
+    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    # Apprise URLs, one per channel; they carry tokens, so the whole URL is a secret.
+    notify_urls: tuple[str, ...] = field(default=(), repr=False)
+    notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
+    notify_lang: str = "en"
+    ga4_measurement_id: str = ""  # G-XXXXXXX; empty: no GA4 events
+    ga4_api_secret: str = field(default="", repr=False)
+    ga4_endpoint: str = GA4_ENDPOINT
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+
+    @property
+    def ga4_enabled(self) -> bool:
+        return bool(self.ga4_measurement_id and self.ga4_api_secret)
+
+    def secrets(self) -> tuple[str, ...]:
+        return (self.webhook_secret, self.ga4_api_secret, *self.notify_urls)
+
+
+@dataclass(frozen=True)
+class HoursSettings:
+    """Office hours, closed days and bookable slots (docs/office-hours.md)."""
+
+    timezone: str = "Europe/Kyiv"  # IANA name; times below are local to it
+    week: Week = ALWAYS_OPEN  # CALLGATE_OFFICE_HOURS; empty: always open
+    holidays: HolidayRule = field(default_factory=HolidayRule)
+    special: tuple[tuple[date, Day], ...] = ()  # dates with other hours, () = closed
+    slot_minutes: int = 15
+    slot_capacity: int = 10  # calls that may be booked into one slot
+    schedule_days: int = 7  # how far ahead a visitor may book: today and this many days
 
 
 @dataclass(frozen=True)
@@ -202,6 +289,7 @@ class Settings:
     provider_read_timeout: float = 10.0
     secret_key: str = field(default="", repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"
     # Abuse defences (see README, "Security").
     blocked_prefixes: tuple[str, ...] = ()
     limit_per_country: str = "100/hour"
@@ -224,6 +312,7 @@ class Settings:
     ringostat: RingostatSettings = field(default_factory=RingostatSettings)
     redis_url: str = ""  # short shared caches; empty: each process keeps its own
     agents: AgentSettings = field(default_factory=AgentSettings)
+    schema: SchemaSettings = field(default_factory=SchemaSettings)
     route: RouteSettings = field(default_factory=RouteSettings)
     ringcentral: RingCentralSettings = field(default_factory=RingCentralSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
@@ -231,6 +320,8 @@ class Settings:
     # Providers that report a call's fate (RingCentral) are asked this often, this long.
     status_poll_interval: float = 5.0
     status_poll_for: float = 600.0
+    events: EventSettings = field(default_factory=EventSettings)
+    hours: HoursSettings = field(default_factory=HoursSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @classmethod
@@ -334,6 +425,7 @@ class Settings:
             log_level=env.choice(
                 "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "text"),
             blocked_prefixes=env.prefixes("BLOCKED_PREFIXES"),
             limit_per_country=env.limit("LIMIT_PER_COUNTRY", cls.limit_per_country),
             max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=0, maximum=10**7),
@@ -359,12 +451,15 @@ class Settings:
             ringostat=ringostat,
             redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
             agents=_agent_settings(env),
+            schema=_schema_settings(env),
             route=_route_settings(env),
             ringcentral=ringcentral,
             pbx=pbx,
             dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
             status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
             status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
+            events=_event_settings(env),
+            hours=_hours_settings(env),
             metrics=_metrics_settings(env),
         )
         settings.check_provider()
@@ -435,6 +530,7 @@ class Settings:
             self.ringcentral.jwt,
             self.pbx.api_password,
             self.pbx.api_key,
+            *self.events.secrets(),
             self.metrics.token,
             _password(self.database_url),
         ]
@@ -447,6 +543,10 @@ class Settings:
 
 def _name(suffix: str) -> str:
     return PREFIX + suffix
+
+
+def _schema_settings(env: _Env) -> SchemaSettings:
+    return SchemaSettings(auto_migrate=env.boolean("AUTO_MIGRATE", SchemaSettings.auto_migrate))
 
 
 def _agent_settings(env: _Env) -> AgentSettings:
@@ -504,6 +604,76 @@ def _metrics_settings(env: _Env) -> MetricsSettings:
     )
 
 
+def _event_settings(env: _Env) -> EventSettings:
+    webhook_urls = env.outbound_urls("WEBHOOK_URL")
+    webhook_secret = env.secret("WEBHOOK_SECRET")
+    if webhook_secret:
+        _check_webhook_secret(webhook_secret)
+    elif webhook_urls:
+        raise ConfigError(_name("WEBHOOK_SECRET"), "required when CALLGATE_WEBHOOK_URL is set")
+    measurement_id = env.text("GA4_MEASUREMENT_ID").upper()
+    if measurement_id and not re.fullmatch(r"G-[A-Z0-9]{4,20}", measurement_id):
+        raise ConfigError(
+            _name("GA4_MEASUREMENT_ID"), f"{measurement_id!r} is not a GA4 id like G-ABC123DEF4"
+        )
+    api_secret = env.secret("GA4_API_SECRET")
+    if measurement_id and not api_secret:
+        raise ConfigError(
+            _name("GA4_API_SECRET"), "required when CALLGATE_GA4_MEASUREMENT_ID is set"
+        )
+    if api_secret and not measurement_id:
+        raise ConfigError(
+            _name("GA4_MEASUREMENT_ID"), "required when CALLGATE_GA4_API_SECRET is set"
+        )
+    return EventSettings(
+        webhook_urls=webhook_urls,
+        webhook_secret=webhook_secret,
+        webhook_events=env.webhook_events("WEBHOOK_EVENTS"),
+        notify_urls=env.apprise_urls("NOTIFY_URLS"),
+        notify_on=env.kinds("NOTIFY_ON", NOTIFY_KINDS, DEFAULT_NOTIFY_ON),
+        notify_lang=env.choice("NOTIFY_LANG", NOTIFY_LANGS, "en"),
+        ga4_measurement_id=measurement_id,
+        ga4_api_secret=api_secret,
+        ga4_endpoint=env.outbound_url("GA4_ENDPOINT", GA4_ENDPOINT),
+    )
+
+
+def _check_webhook_secret(secret: str) -> None:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 to 64 random bytes."""
+    problem = "must be whsec_ followed by base64 of 24 to 64 random bytes (value not shown)"
+    if not secret.startswith("whsec_"):
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem) from None
+    if not 24 <= len(key) <= 64:
+        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
+
+
+def _hours_settings(env: _Env) -> HoursSettings:
+    defaults = HoursSettings()
+    return HoursSettings(
+        timezone=env.parse("TIMEZONE", defaults.timezone, _zone_name),
+        week=env.parse("OFFICE_HOURS", "", parse_week),
+        holidays=env.parse("HOLIDAYS", "", parse_holidays),
+        special=env.parse("SPECIAL_HOURS", "", parse_special_hours),
+        slot_minutes=env.integer("SLOT_MINUTES", defaults.slot_minutes, minimum=1, maximum=1440),
+        slot_capacity=env.integer(
+            "SLOT_CAPACITY", defaults.slot_capacity, minimum=1, maximum=10**6
+        ),
+        schedule_days=env.integer("SCHEDULE_DAYS", defaults.schedule_days, minimum=0, maximum=366),
+    )
+
+
+def _zone_name(text: str) -> str:
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{text!r} is not an IANA time zone like Europe/Kyiv") from None
+    return text
+
+
 T = TypeVar("T")
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -544,6 +714,10 @@ class _Env:
             return parse(default if text is None else text)
         except ValueError as exc:
             raise ConfigError(_name(suffix), str(exc)) from None
+
+    def parse(self, suffix: str, default: str, parse: Callable[[str], T]) -> T:
+        """The value read by ``parse``, whose ``ValueError`` names this variable."""
+        return self._parse(suffix, default, parse)
 
     def text(self, suffix: str, default: str = "") -> str:
         return self.raw(suffix) or default
@@ -661,6 +835,88 @@ class _Env:
                 _name(suffix), f"{url!r} must be https (http only on a loopback host)"
             )
         return url
+
+    def outbound_url(self, suffix: str, default: str) -> str:
+        """An https URL we send data to; plain http only on a loopback host (tests, sidecars).
+
+        What we send carries visitors' numbers or secrets: never in clear over a network.
+        """
+        return self.script_url(suffix, default)
+
+    def outbound_urls(self, suffix: str) -> tuple[str, ...]:
+        """Comma-separated :meth:`outbound_url` values; empty when unset."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            found = []
+            for item in _items(text):
+                if not re.match(r"^https?://[^\s/]+", item):
+                    raise ValueError(f"{item!r} is not an http(s) URL")
+                host = urlsplit(item).hostname or ""
+                if not item.startswith("https://") and not _loopback(host):
+                    raise ValueError(f"{item!r} must be https (http only on a loopback host)")
+                found.append(item)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, "", parse)
+
+    def apprise_urls(self, suffix: str) -> tuple[str, ...]:
+        """Apprise URLs (``tgram://…``, ``mailtos://…``), split the way Apprise splits them.
+
+        They hold tokens: a refusal names the item's position and scheme, never the URL.
+        """
+        text = self.secret(suffix)
+        if not text:
+            return ()
+        # Imported only when alerts are configured: Apprise is large.
+        import apprise
+        from apprise.utils.parse import parse_urls
+
+        from .events.notify import watch_channels
+
+        urls = tuple(dict.fromkeys(str(url) for url in parse_urls(text)))  # type: ignore[no-untyped-call]
+        watch_channels(urls)
+        for position, url in enumerate(urls, start=1):
+            if apprise.Apprise.instantiate(url) is None:
+                scheme = url.split("://", 1)[0] if "://" in url else "?"
+                raise ConfigError(
+                    _name(suffix),
+                    f"item {position} ({scheme}://…) is not a URL Apprise supports "
+                    "(value not shown)",
+                )
+        return urls
+
+    def webhook_events(self, suffix: str) -> tuple[str, ...]:
+        """Event types, with or without the ``lead.`` prefix; ``all`` or unset: every one."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            if text.strip().lower() in ("", "all", "*"):
+                return WEBHOOK_EVENTS
+            found = []
+            for item in _items(text.lower()):
+                name = item if item.startswith("lead.") else f"lead.{item}"
+                if name not in WEBHOOK_EVENTS:
+                    raise ValueError(f"{item!r} is not one of {', '.join(WEBHOOK_EVENTS)}")
+                found.append(name)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, "all", parse)
+
+    def kinds(
+        self, suffix: str, options: tuple[str, ...], default: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        """A comma-separated subset of ``options``; ``none`` for nothing."""
+
+        def parse(text: str) -> tuple[str, ...]:
+            if text.strip().lower() == "none":
+                return ()
+            found = []
+            for item in _items(text.lower()):
+                if item not in options:
+                    raise ValueError(f"{item!r} is not one of {', '.join(options)}")
+                found.append(item)
+            return tuple(dict.fromkeys(found))
+
+        return self._parse(suffix, ",".join(default), parse)
 
     def optional_boolean(self, suffix: str) -> bool | None:
         """Unset stays None: the provider's own default applies."""

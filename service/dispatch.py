@@ -1,66 +1,67 @@
-"""Places stored leads with the provider: claim, call, record, back off, never twice.
+"""Places stored leads with the provider: one attempt per ``place_call`` task, never twice.
 
-A :class:`Dispatcher` runs a small pool of threads, either inside each web process
-(``CALLGATE_DISPATCHER=inline``) or in ``callgate worker`` processes (``external``). New leads
-wake a thread at once: in-process through :meth:`Dispatcher.notify`, across processes through
-PostgreSQL ``LISTEN/NOTIFY`` or, on SQLite, a local doorbell socket (``leads.doorbell``).
-A poll every ``CALLGATE_DISPATCH_POLL`` seconds picks up retries that fall due and leases
-whose worker died.
+The :class:`Dispatcher` gives the claim loop (:mod:`service.tasks`) its handlers: ``place_call``
+(this module), ``recheck_agents`` (a lead waiting for a free agent goes back to the queue) and,
+for providers that report on their calls, ``poll_call_status`` (:mod:`service.tracking`).
+Each outcome is one lifecycle transition that also finishes or re-times the task.
+
+At most once: the lead moves to ``dispatching`` and its task is marked in flight in one commit
+before the request leaves; a task lost in flight is settled as placed but unconfirmed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
-from .leads import Lead, LeadStore, Outcome
-from .leads.model import FAILED, PLACED, QUEUED, utcnow
+from .leads import ClaimedTask, Lead, LeadStore, NewTask
+from .leads.lifecycle import LeadStatus
+from .leads.model import DISPATCHING, FAILED, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
+from .leads.queue import PLACE_CALL, POLL_CALL_STATUS, RECHECK_AGENTS
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
-from .routing import placed_destination
+from .tasks import TaskRunner, backoff
 from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")
+UNLIMITED = 2**31
+LOST_IN_FLIGHT = "the worker stopped during the provider request; outcome unknown"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, and what that makes of the lead."""
+
+    status: LeadStatus  # the lead's new status
+    attempt_outcome: str  # placed | retry | failed | unknown
+    duration_ms: int
+    http_status: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None  # a passing failure: when to try again
+    check_at: datetime | None = None  # a placement to follow: when to first ask about it
+    provider_ref: str | None = None
+    confirmed: bool = True
+    detail: str | None = None
+    destination: str | None = None  # where the agent leg went, for sticky routing
 
 
 def call_request(lead: Lead) -> CallRequest:
     return CallRequest(
-        lead_id=lead.id,
-        phone=lead.phone,
-        name=lead.name,
-        client_ip=lead.client_ip,
-        user_agent=lead.user_agent,
-        utm_source=lead.utm_source,
-        utm_medium=lead.utm_medium,
-        utm_campaign=lead.utm_campaign,
-        utm_term=lead.utm_term,
-        utm_content=lead.utm_content,
-        client_id=lead.client_id,
+        lead_id=lead.id, phone=lead.phone, name=lead.name, attribution=lead.attribution
     )
 
 
-def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``."""
-    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
-    return float(ceiling * (0.5 + rng.random() / 2))
-
-
 class Dispatcher:
-    """One claiming thread and a pool of calling threads.
-
-    The claimer takes as many due leads as there are idle callers, in one transaction, and
-    hands them over; so the database sees one claim per batch, not one poll per thread.
-    """
+    """The task runner of this process, with the call's handlers registered."""
 
     def __init__(
         self,
@@ -76,132 +77,77 @@ class Dispatcher:
         self.agents = agents
         if agents is None and settings.agents.require_online:
             self.agents = build_monitor(settings)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._idle = threading.Semaphore(settings.dispatch_threads)
-        self._rng = random.Random()  # noqa: S311 - jitter, not secrecy
-        self.config_fault: str | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------------
+        self.runner = TaskRunner(settings, store)
+        # A call is never given up on an error of ours: CALLGATE_MAX_AGE and the lead's own
+        # attempts end it (an at-least-once kind's task limit would strand it queued).
+        self.runner.register(
+            PLACE_CALL, self.place_call, lost=self._lost_in_flight, max_attempts=UNLIMITED
+        )
+        self.runner.register(RECHECK_AGENTS, self.recheck_agents)
+        self.tracks_calls = tracking(provider) is not None
+        if self.tracks_calls:
+            checker = StatusChecker(settings, store, provider)
+            self.runner.register(POLL_CALL_STATUS, checker.check)
 
     def start(self) -> None:
-        if self._threads:
-            return
-        self._stop.clear()
-        self._pool = ThreadPoolExecutor(self.settings.dispatch_threads, "callgate-call")
-        self._spawn(self._claim_loop, "callgate-claim")
-        if self.store.is_postgres:
-            self._spawn(self._listen, "callgate-listen")
-        elif self.store.doorbell is not None and self.settings.dispatcher == "external":
-            # A worker of its own: the web processes that store leads ring for it.
-            self._spawn(self._listen_doorbell, "callgate-doorbell")
-        self._start_status_checker()
+        self.runner.start()
         log.info(
             "dispatcher started: provider=%s threads=%d",
             self.provider.name,
             self.settings.dispatch_threads,
         )
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self, timeout: float = 15.0) -> None:
         """Stop claiming; let in-flight calls finish (up to ``timeout``), then return."""
-        self._stop.set()
-        self._wake.set()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self._threads.clear()
-        if self._pool is not None:
-            # Calls already handed over finish; a lead still waiting for a caller keeps its
-            # claim until the lease expires and then goes back to the queue, unsent.
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self.runner.stop(timeout)
 
     def notify(self) -> None:
         """A lead was stored: claim now rather than at the next poll."""
-        self._wake.set()
+        self.runner.notify()
 
-    # -- the loop -----------------------------------------------------------------------------
+    def run_once(self) -> bool:
+        """Claim and run one due task; False when none was due."""
+        return self.runner.run_once()
 
-    def _claim_loop(self) -> None:
-        lease = timedelta(seconds=self.settings.dispatch_lease)
-        next_reclaim = 0.0
-        while not self._stop.is_set():
-            try:
-                if time.monotonic() >= next_reclaim:
-                    self.store.reclaim_expired()
-                    self.store.release_waiting()
-                    next_reclaim = time.monotonic() + self.settings.dispatch_poll
-                self._wake.clear()
-                if self._claim_batch(lease):
-                    continue
-            except Exception:
-                log.exception("dispatch loop error; retrying after the poll interval")
-            self._wake.wait(self.settings.dispatch_poll)
+    def reclaim_expired(self) -> tuple[int, int]:
+        return self.runner.reclaim_expired()
 
-    def _claim_batch(self, lease: timedelta) -> bool:
-        """Claim up to the number of idle callers; True if any lead was handed over."""
-        if not self._idle.acquire(timeout=self.settings.dispatch_poll):
-            return False  # every caller is busy
-        idle = 1
-        while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
-            idle += 1
-        claimed = self.store.claim(lease, limit=idle)
-        for _ in range(idle - len(claimed)):
-            self._idle.release()
-        assert self._pool is not None
-        for lead in claimed:
-            self._pool.submit(self._call, lead)
-        return bool(claimed)
+    # -- place_call ---------------------------------------------------------------------------
 
-    def _call(self, lead: Lead) -> None:
-        try:
-            self.dispatch(lead)
-        except Exception:
-            log.exception("lead %s: dispatch failed; its lease will return it", lead.id)
-        finally:
-            self._idle.release()
-            self._wake.set()
-
-    def run_once(self, lease: timedelta | None = None) -> bool:
-        """Claim and dispatch one due lead; False when none was due."""
-        claimed = self.store.claim(lease or timedelta(seconds=self.settings.dispatch_lease))
-        if not claimed:
-            return False
-        self.dispatch(claimed[0])
-        return True
-
-    def dispatch(self, lead: Lead) -> None:
-        """One attempt at one claimed lead, with its outcome recorded."""
+    def place_call(self, task: ClaimedTask) -> None:
+        """One attempt at the task's lead, with its outcome recorded."""
+        assert task.lead_id is not None
+        lead = self.store.get(task.lead_id)
+        if lead is None or lead.status != QUEUED:
+            # Cancelled (or otherwise moved on) since the task was enqueued.
+            self.store.finish_task(task, error=f"lead is {lead.status if lead else 'gone'}")
+            return
         age = (utcnow() - lead.created_at).total_seconds()
         if age > self.settings.max_age:
-            self._finish(
-                lead,
-                Outcome(
-                    status=FAILED,
-                    attempt_outcome="failed",
-                    duration_ms=0,
-                    error=f"not placed within {self.settings.max_age:.0f}s",
-                ),
-            )
+            error = f"not placed within {self.settings.max_age:.0f}s"
+            self._record(lead, task, Outcome(FAILED, "failed", 0, error=error), source=QUEUED)
             return
-        if self.settings.agents.require_online and not self._agent_can_answer(lead):
+        if self.settings.agents.require_online and not self._agent_can_answer(lead, task):
             return
         call = call_request(lead)
-        if not self.store.mark_in_flight(lead):
+        if not self.store.transition(
+            lead.id,
+            DISPATCHING,
+            expect_from=(QUEUED,),
+            task=task,
+            in_flight=True,
+            increment=("attempt_count",),
+        ):
             log.warning("lead %s: claim lost before sending", lead.id)
             return
+        lead.attempt_count += 1
         started = time.monotonic()
         try:
             placement = metrics.provider_call(self.provider.name, self.provider.place, call)
         except ProviderError as exc:
-            self._finish(lead, self._failure(lead, exc, _ms(started)))
+            self._record(lead, task, self._failure(lead, exc, _ms(started)))
+            if exc.config_fault:
+                self._report_fault(exc.message)
             return
         except Exception as exc:
             # A bug in a provider module, perhaps while reading an answer to a request that was
@@ -210,26 +156,23 @@ class Dispatcher:
             exc_error = ProviderError(
                 f"internal error: {type(exc).__name__}", retryable=False, outcome_unknown=True
             )
-            self._finish(lead, self._failure(lead, exc_error, _ms(started)))
+            self._record(lead, task, self._failure(lead, exc_error, _ms(started)))
             return
         detail = json.dumps(placement.detail, ensure_ascii=False) if placement.detail else None
-        self._finish(
+        self._record(
             lead,
+            task,
             Outcome(
-                status=PLACED,
-                attempt_outcome="placed",
-                duration_ms=_ms(started),
+                PLACED,
+                "placed",
+                _ms(started),
                 http_status=placement.http_status,
                 provider_ref=placement.reference,
                 detail=detail,
-                due_at=first_check(self.settings, self.provider, placement),
+                check_at=first_check(self.settings, self.provider, placement),
+                destination=placement.destination,
             ),
         )
-        self.config_fault = None
-        metrics.config_fault(self.provider.name, False)
-        destination = placed_destination(self.settings, placement)
-        if destination:
-            self.store.record_destination(lead.id, destination)
         log.info(
             "lead %s placed with %s to %s in %dms (attempt %d)",
             lead.id,
@@ -239,43 +182,46 @@ class Dispatcher:
             lead.attempt_count,
         )
 
-    def _agent_can_answer(self, lead: Lead) -> bool:
-        """True when an agent is online and not speaking; else park the lead and say False.
-
-        An unknown status (Ringostat unreachable) counts as nobody: the rule is "only when".
-        The wait is not an attempt; re-checks back off up to ``CALLGATE_AGENT_RECHECK_CAP``.
-        """
-        snapshot = self.agents.current_or_fetch() if self.agents is not None else None
-        if snapshot is not None and snapshot.free(self.settings.agents.logins):
-            return True
-        delay = backoff(
-            lead.agent_checks + 1,
-            self.settings.retry_base,
-            self.settings.agents.recheck_cap,
-            self._rng,
-        )
-        if self.store.wait_for_agent(lead, utcnow() + timedelta(seconds=delay)):
-            log.info(
-                "lead %s: no agent online and free%s; re-check in %.1fs",
-                lead.id,
-                "" if snapshot is not None else " (status unknown)",
-                delay,
+    def _record(
+        self, lead: Lead, task: ClaimedTask, outcome: Outcome, source: LeadStatus = DISPATCHING
+    ) -> None:
+        """The attempt's outcome: one transition, which also finishes or re-times the task."""
+        metrics.call_outcome(self.provider.name, outcome.attempt_outcome, lead.created_at)
+        now = utcnow()
+        values: dict[str, Any] = {"last_error": outcome.error}
+        follow = []
+        if outcome.status == PLACED:
+            values.update(
+                placed_at=now, provider_ref=outcome.provider_ref, confirmed=outcome.confirmed
             )
-        else:
-            log.warning("lead %s: lease lost while waiting for an agent", lead.id)
-        return False
+            if outcome.destination:
+                values["destination"] = outcome.destination
+            if outcome.check_at is not None:
+                follow.append(NewTask(POLL_CALL_STATUS, lead.id, outcome.check_at))
+        attempt = {
+            "started_at": now - timedelta(milliseconds=outcome.duration_ms),
+            "duration_ms": outcome.duration_ms,
+            "outcome": outcome.attempt_outcome,
+            "http_status": outcome.http_status,
+            "error": outcome.error,
+            "detail": outcome.detail,
+        }
+        if not self.store.transition(
+            lead.id,
+            outcome.status,
+            expect_from=(source,),
+            task=task,
+            task_again_at=outcome.retry_at,
+            values=values,
+            attempt=attempt,
+            enqueue=follow,
+            provider_ok=outcome.status == PLACED and outcome.confirmed,
+        ):
+            log.warning("lead %s: lease lost before the outcome was written", lead.id)
 
     def _failure(self, lead: Lead, exc: ProviderError, duration_ms: int) -> Outcome:
-        common = Outcome(
-            status=FAILED,
-            attempt_outcome="failed",
-            duration_ms=duration_ms,
-            http_status=exc.http_status,
-            error=exc.message,
-        )
+        common = Outcome(FAILED, "failed", duration_ms, exc.http_status, exc.message)
         if exc.config_fault:
-            self.config_fault = exc.message
-            metrics.config_fault(self.provider.name, True)
             log.error(
                 "lead %s: CONFIGURATION FAULT at %s: %s", lead.id, self.provider.name, exc.message
             )
@@ -285,7 +231,10 @@ class Dispatcher:
             return replace(common, status=PLACED, attempt_outcome="unknown", confirmed=False)
         if exc.retryable and lead.attempt_count < self.settings.max_attempts:
             delay = backoff(
-                lead.attempt_count, self.settings.retry_base, self.settings.retry_cap, self._rng
+                lead.attempt_count,
+                self.settings.retry_base,
+                self.settings.retry_cap,
+                self.runner.rng,
             )
             if exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
@@ -298,52 +247,81 @@ class Dispatcher:
                     lead.attempt_count + 1,
                     delay,
                 )
-                return replace(common, status=QUEUED, attempt_outcome="retry", due_at=due)
+                return replace(common, status=QUEUED, attempt_outcome="retry", retry_at=due)
         log.error(
             "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
         )
         return common
 
-    def _start_status_checker(self) -> None:
-        """For providers that report on their calls: follow placed leads to their end."""
-        if tracking(self.provider) is None:
-            return
-        checker = StatusChecker(self.settings, self.store, self.provider)
-        self._spawn(lambda: checker.run(self._stop), "callgate-status")
+    def _report_fault(self, message: str) -> None:
+        """Shown by every web process's /readyz until a call succeeds; after the outcome is
+        written, so that a failure here cannot leave the lead in flight."""
+        try:
+            self.store.set_provider_fault(message)
+        except SQLAlchemyError:
+            log.exception("the provider's configuration fault could not be recorded")
 
-    def _finish(self, lead: Lead, outcome: Outcome) -> None:
-        metrics.call_outcome(self.provider.name, outcome.attempt_outcome, lead.created_at)
-        if not self.store.finish(lead, outcome):
-            log.warning("lead %s: lease lost before the outcome was written", lead.id)
+    def _lost_in_flight(self, task: ClaimedTask) -> None:
+        """A worker died during the provider request: placed, unconfirmed, never resent."""
+        metrics.call_outcome(self.provider.name, "unknown")
+        assert task.lead_id is not None
+        if not self.store.transition(
+            task.lead_id,
+            PLACED,
+            expect_from=(DISPATCHING,),
+            task=task,
+            values={"confirmed": False, "placed_at": utcnow(), "last_error": LOST_IN_FLIGHT},
+            attempt={"outcome": "unknown", "error": LOST_IN_FLIGHT},
+        ):
+            self.store.finish_task(task, error=LOST_IN_FLIGHT)
 
-    def _listen_doorbell(self) -> None:
-        """Wake when a web process on this machine stores a lead (SQLite)."""
-        assert self.store.doorbell is not None
-        while not self._stop.is_set():
-            try:
-                self.store.doorbell.listen(self._wake.set, self._stop)
-                return
-            except OSError:
-                log.exception("doorbell failed; new leads wait for the poll until it is back")
-                self._stop.wait(5.0)
+    # -- agents -------------------------------------------------------------------------------
 
-    def _listen(self) -> None:
-        """Wake on PostgreSQL NOTIFY from any instance; reconnect if the server restarts."""
-        import psycopg
+    def _agent_can_answer(self, lead: Lead, task: ClaimedTask) -> bool:
+        """True when an agent is online and not speaking; else park the lead and say False.
 
-        url = self.store.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False
+        An unknown status (Ringostat unreachable) counts as nobody: the rule is "only when".
+        The wait is not an attempt; re-checks back off up to ``CALLGATE_AGENT_RECHECK_CAP``.
+        """
+        snapshot = self.agents.current_or_fetch() if self.agents is not None else None
+        if snapshot is not None and snapshot.free(self.settings.agents.logins):
+            return True
+        delay = backoff(
+            lead.agent_checks + 1,
+            self.settings.retry_base,
+            self.settings.agents.recheck_cap,
+            self.runner.rng,
         )
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(url, autocommit=True) as conn:
-                    conn.execute("LISTEN callgate_leads")
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=self.settings.dispatch_poll):
-                            self._wake.set()
-            except psycopg.Error:
-                log.warning("LISTEN connection lost; reconnecting")
-                self._stop.wait(1.0)
+        recheck = NewTask(RECHECK_AGENTS, lead.id, utcnow() + timedelta(seconds=delay))
+        if self.store.transition(
+            lead.id,
+            WAITING_FOR_AGENT,
+            expect_from=(QUEUED,),
+            task=task,
+            increment=("agent_checks",),
+            enqueue=[recheck],
+        ):
+            log.info(
+                "lead %s: no agent online and free%s; re-check in %.1fs",
+                lead.id,
+                "" if snapshot is not None else " (status unknown)",
+                delay,
+            )
+        else:
+            log.warning("lead %s: lease lost while waiting for an agent", lead.id)
+        return False
+
+    def recheck_agents(self, task: ClaimedTask) -> None:
+        """A waiting lead's re-check fell due: back to the queue, where the check runs again."""
+        assert task.lead_id is not None
+        if not self.store.transition(
+            task.lead_id,
+            QUEUED,
+            expect_from=(WAITING_FOR_AGENT,),
+            task=task,
+            enqueue=[NewTask(PLACE_CALL, task.lead_id)],
+        ):
+            self.store.finish_task(task, error="the lead is no longer waiting")
 
 
 def _ms(started: float) -> int:

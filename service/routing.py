@@ -30,10 +30,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .agents import AgentMonitor
 from .config import Settings
-from .destinations import destination, is_number
+from .destinations import is_number
 from .leads import LeadStore
 from .phone import mask
-from .providers import Placement
 from .shared import KEY_PREFIX, Shared
 
 log = logging.getLogger("callgate.routing")
@@ -73,31 +72,6 @@ def caller_e164(text: str | None, default_region: str) -> str | None:
         if phonenumbers.is_valid_number(parsed):
             return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     return None
-
-
-def placed_destination(settings: Settings, placement: Placement) -> str | None:
-    """Where a placed callback's agent leg went, when that is a number or a SIP login.
-
-    A provider that knows says so in ``placement.detail["destination"]``. Otherwise the
-    Ringostat extended callback (and dry-run, which plays it) rang ``CALLGATE_RINGOSTAT_CALLEE``
-    — a destination only when ``CALLGATE_RINGOSTAT_CALLEE_TYPE`` is ``sip`` or ``number``; a
-    forwarding scheme picks its agent inside Ringostat, and we cannot know whom.
-    """
-    given = placement.detail.get("destination") if placement.detail else None
-    candidate: str | None = str(given) if given else None
-    ringostat = settings.ringostat
-    if (
-        candidate is None
-        and settings.provider in ("ringostat", "dry-run")
-        and ringostat.callee_type in ("sip", "number")
-    ):
-        candidate = ringostat.callee
-    if not candidate:
-        return None
-    try:
-        return destination(candidate)
-    except ValueError:
-        return None
 
 
 # Atomically: the candidate with the oldest "last routed" time (never = 0) wins and is stamped.

@@ -9,6 +9,7 @@ from typing import Any
 
 from .config import Settings
 from .leads import LeadStore, migrate
+from .logs import prepare_handler
 from .metrics import files as metrics_files
 
 log = logging.getLogger("callgate.server")
@@ -44,7 +45,28 @@ def child_exit(server: Any, worker: Any) -> None:
     metrics_files.process_exited(worker.pid)
 
 
+def gunicorn_logger_class(settings: Settings) -> type[Any]:
+    """gunicorn's logger, with our filter on its error and access logs (and our JSON format).
+
+    In text format gunicorn keeps its own line format; numbers are masked and secrets
+    redacted either way.
+    """
+    from gunicorn.glogging import Logger
+
+    class CallgateLogger(Logger):  # type: ignore[misc]
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            for logger in (self.error_log, self.access_log):
+                for handler in logger.handlers:
+                    prepare_handler(
+                        handler, settings.log_format, settings.secret_values(), keep_text=True
+                    )
+
+    return CallgateLogger
+
+
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn's settings, from ours; the same for ``callgate serve`` and ``gunicorn.conf.py``."""
     return {
         "bind": [settings.bind],
         "workers": settings.workers,
@@ -56,6 +78,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,  # callgate.http logs one line per request, numbers masked
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
+        "logger_class": gunicorn_logger_class(settings),
         "proc_name": "callgate",
         "control_socket_disable": True,  # several instances may share a machine
         "on_starting": on_starting,

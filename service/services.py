@@ -10,7 +10,9 @@ from .agents import AgentMonitor
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
+from .hours import BookingsBetween, OfficeHours, no_bookings_yet
 from .leads import LeadStore
+from .leads.schema import SchemaCheck
 from .phone import PhonePolicy
 from .providers import Provider
 from .routing import Router
@@ -24,9 +26,15 @@ class Services:
     dispatcher: Dispatcher
     phone_policy: PhonePolicy
     captcha: CaptchaVerifier
+    hours: OfficeHours
     # None without a Ringostat auth key: nothing to ask about agents.
     agents: AgentMonitor | None = None
     router: Router | None = None
+    # /readyz: whether the database schema is behind this version's.
+    schema: SchemaCheck | None = None
+    # Calls booked per slot, for /api/v1/slots and call_at. PLACEHOLDER: no_bookings_yet (every
+    # slot empty) until scheduled calls are place_call tasks the store can count.
+    bookings: BookingsBetween = no_bookings_yet
 
 
 def services() -> Services:

@@ -1,22 +1,22 @@
 """Following placed calls to their end, for providers that report on them (RingCentral).
 
-After a placement the dispatcher gives the lead a due time (:func:`first_check`). A
-:class:`StatusChecker` thread claims placed leads that fall due, asks the provider, and moves
-the lead to ``connected`` or ``failed`` (with the provider's reason), or asks again after
-``CALLGATE_STATUS_POLL_INTERVAL`` — for at most ``CALLGATE_STATUS_POLL_FOR`` after placing,
-after which the lead stays ``placed`` with a note. :func:`cancel_lead` is the operator's stop.
+A placement enqueues a ``poll_call_status`` task (:func:`first_check` says when). Its handler,
+:meth:`StatusChecker.check`, asks the provider and moves the lead to ``connected`` or
+``failed`` (with the provider's reason), or asks again after ``CALLGATE_STATUS_POLL_INTERVAL``
+— for at most ``CALLGATE_STATUS_POLL_FOR`` after placing, after which the lead stays ``placed``
+with a note. :func:`cancel_lead` is the operator's stop.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import metrics
 from .config import Settings
-from .leads import Lead, LeadStore, checks
-from .leads.model import PLACED, QUEUED, utcnow
+from .leads import ClaimedTask, LeadStatus, LeadStore
+from .leads.model import CANCELLED, HELD, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
 from .providers import Placement, Provider, ProviderError, tracking
 
 log = logging.getLogger("callgate.tracking")
@@ -30,6 +30,8 @@ def first_check(settings: Settings, provider: Provider, placement: Placement) ->
 
 
 class StatusChecker:
+    """The ``poll_call_status`` handler: one question to the provider per task."""
+
     def __init__(self, settings: Settings, store: LeadStore, provider: Provider) -> None:
         self.settings = settings
         self.store = store
@@ -39,28 +41,13 @@ class StatusChecker:
             raise TypeError(f"provider {provider.name} does not report on its calls")
         self.tracker = tracker
 
-    def run(self, stop: threading.Event) -> None:
-        """Check due leads until ``stop`` is set; idle for the dispatch poll between rounds."""
-        while not stop.is_set():
-            try:
-                while not stop.is_set() and self.check_once():
-                    pass
-            except Exception:
-                log.exception("status check loop error; retrying after the poll interval")
-            stop.wait(self.settings.dispatch_poll)
-
-    def check_once(self) -> bool:
-        """Check one due placed lead; False when none was due."""
-        hold = timedelta(seconds=self.settings.dispatch_lease)
-        lead = checks.claim_check(self.store, hold)
-        if lead is None:
-            return False
-        self.check(lead)
-        return True
-
-    def check(self, lead: Lead) -> None:
-        """Ask the provider about one claimed lead and record what it says."""
+    def check(self, task: ClaimedTask) -> None:
+        """Ask the provider about the task's placed lead and record what it says."""
         settings = self.settings
+        lead = self.store.get(task.lead_id) if task.lead_id else None
+        if lead is None or lead.status != PLACED or not lead.provider_ref:
+            self.store.finish_task(task, error="the lead is no longer placed")
+            return
         placed_at = lead.placed_at or lead.created_at
         out_of_time = (utcnow() - placed_at).total_seconds() >= settings.status_poll_for
         try:
@@ -71,44 +58,34 @@ class StatusChecker:
                 log.warning(
                     "lead %s: status check: %s; again in %.0fs", lead.id, exc.message, delay
                 )
-                self._record(lead, PLACED, due_in=delay)
+                self._again(task, delay, error=exc.message)
             else:
                 log.warning("lead %s: status unknown, no longer asking: %s", lead.id, exc.message)
-                self._record(lead, PLACED, error=f"call status unknown: {exc.message}")
+                unknown = {"last_error": f"call status unknown: {exc.message}"}
+                self.store.finish_task(task, error=exc.message, lead_values=unknown)
             return
         if state.final:
+            values = {"provider_status": state.raw, "last_error": state.reason}
+            if not self.store.transition(
+                lead.id, LeadStatus(state.status), expect_from=(PLACED,), task=task, values=values
+            ):
+                log.info("lead %s changed during the status check; left as it is now", lead.id)
+                return
             metrics.call_ended(self.provider.name, state.status)
-            self._record(lead, state.status, provider_status=state.raw, error=state.reason)
             log.info("lead %s %s via %s (%s)", lead.id, state.status, self.provider.name, state.raw)
         elif out_of_time:
             note = f"no final call status within {settings.status_poll_for:.0f}s"
             log.warning("lead %s: %s (%s)", lead.id, note, state.raw)
-            self._record(lead, PLACED, provider_status=state.raw, error=note)
+            values = {"provider_status": state.raw, "last_error": note}
+            self.store.finish_task(task, error=note, lead_values=values)
         else:
-            self._record(
-                lead, PLACED, due_in=settings.status_poll_interval, provider_status=state.raw
-            )
+            lead_values = {"provider_status": state.raw}
+            self._again(task, settings.status_poll_interval, lead_values=lead_values)
 
-    def _record(
-        self,
-        lead: Lead,
-        status: str,
-        *,
-        due_in: float | None = None,
-        provider_status: str | None = None,
-        error: str | None = None,
-    ) -> None:
-        due = utcnow() + timedelta(seconds=due_in) if due_in is not None else None
-        written = checks.record_check(
-            self.store,
-            lead,
-            status=status,
-            due_at=due,
-            provider_status=provider_status,
-            error=error,
-        )
-        if not written:
-            log.info("lead %s changed during the status check; left as it is now", lead.id)
+    def _again(self, task: ClaimedTask, delay: float, **note: Any) -> None:
+        due = utcnow() + timedelta(seconds=delay)
+        if not self.store.retry_task(task, due, **note):
+            log.info("task %d: lease lost during the status check", task.id)
 
 
 class CancelRefused(Exception):
@@ -122,8 +99,9 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
     lead = store.get(lead_id)
     if lead is None:
         raise CancelRefused(f"no lead {lead_id}")
-    if lead.status == QUEUED:
-        if checks.cancel(store, lead_id, "cancelled by an operator before it was placed"):
+    if lead.status in _NOT_YET_CALLED:
+        reason = {"last_error": "cancelled by an operator before it was placed"}
+        if store.transition(lead_id, CANCELLED, expect_from=_NOT_YET_CALLED, values=reason):
             return f"lead {lead_id} cancelled before it was placed"
         raise CancelRefused(f"lead {lead_id} is being placed right now; try again")
     if lead.status != PLACED:
@@ -135,5 +113,9 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
         tracker.cancel(Placement(reference=lead.provider_ref))
     except ProviderError as exc:
         raise CancelRefused(f"lead {lead_id}: {exc.message}") from None
-    checks.cancel(store, lead_id, "cancelled by an operator while ringing")
+    reason = {"last_error": "cancelled by an operator while ringing"}
+    store.transition(lead_id, CANCELLED, expect_from=(PLACED,), values=reason)
     return f"lead {lead_id}: call cancelled"
+
+
+_NOT_YET_CALLED = (QUEUED, WAITING_FOR_AGENT, HELD, LeadStatus.SCHEDULED)

@@ -100,12 +100,14 @@ class Worker:
     env: dict[str, str]
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
+    # Run under another command, e.g. ("unshare", "--pid", "--fork") for a PID namespace.
+    prefix: tuple[str, ...] = ()
 
     def start(self) -> Worker:
         env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"), **self.env}
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [str(BIN / "callgate"), "worker"],
+            [*self.prefix, str(BIN / "callgate"), "worker"],
             cwd=ROOT,
             env=env,
             stdout=self._log,
@@ -113,6 +115,9 @@ class Worker:
             start_new_session=True,
         )
         return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         """SIGKILL: no chance to finish anything."""

@@ -10,16 +10,24 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from .. import metrics
-from ..attribution import collect
+from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.model import HELD, QUEUED, utcnow
 from ..limits import limiter, per_ip_limit
+from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
 from .defences import check_destination_allowed, check_human, over_budget
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
-from .schemas import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_RULE, CallbackAccepted, CallbackRequest
+from .schemas import (
+    FIELD_ERROR_CODES,
+    IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_RULE,
+    CallbackAccepted,
+    CallbackRequest,
+)
+from .slots import check_call_at, now
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 
@@ -56,10 +64,17 @@ def create() -> Response:
             "idempotency_key", "This key was already used for another number.", "key_reused"
         ) from None
     if existing is not None:
+        set_lead_id(existing.id)
         return _answer(existing, data, status=200)
 
+    # Before the rate limits, so that choosing a full slot costs the visitor no attempt.
+    # Checked, not yet stored: a booked call becomes a place_call task due at the slot once
+    # the task queue lands (docs/office-hours.md); until then the lead is called now.
+    check_call_at(svc, data.get("call_at"), now())
     check_destination_allowed(svc, phone)
 
+    page_url = _clean(data.get("page_url"))
+    session_cookie = ga_session_cookie(svc.settings.events.ga4_measurement_id)
     attribution = collect(
         cookie_rngst2=request.cookies.get("rngst2"),
         cookie_ga=request.cookies.get("_ga"),
@@ -67,20 +82,16 @@ def create() -> Response:
         copy_ga=data.get("ga"),
         client_ip=request.remote_addr,
         user_agent=request.user_agent.string,
+        page_url=page_url,
+        cookie_ga_session=request.cookies.get(session_cookie) if session_cookie else None,
+        copy_ga_session=data.get("ga_session"),
     )
     lead = Lead(
         phone=phone.e164,
         name=_clean(data.get("name")),
         comment=_clean(data.get("comment")),
-        page_url=_clean(data.get("page_url")),
-        utm_source=attribution.utm_source,
-        utm_medium=attribution.utm_medium,
-        utm_campaign=attribution.utm_campaign,
-        utm_term=attribution.utm_term,
-        utm_content=attribution.utm_content,
-        client_id=attribution.client_id,
-        client_ip=attribution.client_ip,
-        user_agent=attribution.user_agent,
+        page_url=page_url,
+        **attribution.values(),
         provider=svc.provider.name,
         idempotency_key=key,
         status=HELD if over_budget(svc) else QUEUED,
@@ -89,6 +100,7 @@ def create() -> Response:
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
     lead, created = svc.store.insert(lead)
+    set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
         metrics.lead_accepted(lead.status)
@@ -101,6 +113,7 @@ def status(lead_id: str) -> Response:
     lead = services().store.get(lead_id) if len(lead_id) <= 32 else None
     if lead is None:
         raise Problem(404, "not_found", "Not Found", "No callback request has this id.")
+    set_lead_id(lead.id)
     response = jsonify(public(lead))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -114,8 +127,8 @@ def public(lead: Lead) -> dict[str, Any]:
     }
     if lead.placed_at:
         body["placed_at"] = lead.placed_at
-    if lead.status == "queued" and lead.due_at and lead.due_at > lead.created_at:
-        body["scheduled_for"] = lead.due_at
+    if lead.status == "queued" and lead.scheduled_for and lead.scheduled_for > lead.created_at:
+        body["scheduled_for"] = lead.scheduled_for
     result: dict[str, Any] = _accepted.dump(body)
     return result
 
@@ -164,7 +177,7 @@ def _load(body: dict[str, Any]) -> dict[str, Any]:
             "The request has invalid fields.",
             f"{first}: {errors[first][0]}",
             errors=errors,
-            error_codes={field: "invalid" for field in errors},
+            error_codes={field: FIELD_ERROR_CODES.get(field, "invalid") for field in errors},
         ) from None
     return data
 

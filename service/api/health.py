@@ -22,16 +22,19 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    """Ready when the store answers and the provider has not refused our credentials."""
+    """Ready when the store answers at this version's schema and no dispatcher, in any
+    process, has seen the provider refuse our credentials since the last call that succeeded."""
     svc = services()
     checks: dict[str, str] = {}
+    fault = None
     try:
-        svc.store.ping()
+        fault = svc.store.provider_fault()
         checks["store"] = "ok"
     except SQLAlchemyError as exc:
         log.error("readiness: store unreachable: %s", type(exc).__name__)
         checks["store"] = "unreachable"
-    fault = svc.dispatcher.config_fault
+    if svc.schema is not None:
+        checks["schema"] = svc.schema.result()
     checks["provider"] = "configuration fault: " + fault if fault else "ok"
     ready = all(value == "ok" for value in checks.values())
     # Shown, but not a reason to leave the pool: leads are still taken under the stricter

@@ -90,10 +90,11 @@ def _networks(
 
 def collector(svc: Services) -> StateCollector:
     """What this app reads at scrape time: its queue, its daily budget, its limiter."""
-    from ..metrics.state import StateCollector, daily_budget, leads_queue
+    from ..metrics.state import StateCollector, daily_budget, tasks_queue
 
     return StateCollector(
-        queue=lambda: leads_queue(svc.store),
+        queue=lambda: tasks_queue(svc.store),
         budget=lambda: daily_budget(svc.store, svc.settings.daily_call_budget),
         degraded=limits.degraded,
+        provider_fault=lambda: (svc.provider.name, svc.store.provider_fault() is not None),
     )

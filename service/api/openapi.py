@@ -8,14 +8,19 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, Response, jsonify
 
+from ..config import WEBHOOK_EVENTS
+from ..events.schemas import PingEventSchema, WebhookEventSchema
 from .schemas import (
     LEAD_ID,
+    AttributionSchema,
     CallbackAccepted,
     CallbackRequest,
     Health,
     ProblemSchema,
+    SlotsAnswer,
     WidgetConfig,
 )
+from .slots import MESSAGES
 
 bp = Blueprint("openapi", __name__)
 
@@ -63,7 +68,7 @@ def build_spec() -> dict[str, Any]:
     spec = APISpec(
         title="callgate",
         version="1",
-        openapi_version="3.0.3",
+        openapi_version="3.1.0",
         plugins=[MarshmallowPlugin()],
         info={"description": "Turns a call-me-back form into a phone call."},
     )
@@ -72,6 +77,30 @@ def build_spec() -> dict[str, Any]:
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.schema("Health", schema=Health)
     spec.components.schema("WidgetConfig", schema=WidgetConfig)
+    spec.components.schema(
+        "Attribution",
+        {
+            "description": "What a lead keeps of the visit (not part of any answer): stored "
+            "with the lead, in `callgate leads export`, sent to providers that take it."
+        },
+        schema=AttributionSchema,
+    )
+    spec.components.schema("WebhookEvent", schema=WebhookEventSchema)
+    spec.components.schema("WebhookPing", schema=PingEventSchema)
+    spec.components.schema("SlotsAnswer", schema=SlotsAnswer)
+    spec.path(
+        path="/api/v1/slots",
+        operations={
+            "get": {
+                "summary": "Times a call may be booked for, with the room each has left",
+                "description": "Slot starts inside office hours from now through the booking "
+                "horizon (today and CALLGATE_SCHEDULE_DAYS more), in the office's zone, with "
+                "the calls each may still take; full slots are left out.",
+                "operationId": "getSlots",
+                "responses": {"200": _ok("SlotsAnswer", "Bookable slots")},
+            }
+        },
+    )
     spec.path(
         path="/api/v1/widget-config",
         operations={
@@ -116,7 +145,13 @@ def build_spec() -> dict[str, Any]:
                     "202": _ok("CallbackAccepted", "Stored; the call is being placed."),
                     "200": _ok("CallbackAccepted", "A repeat of an earlier request."),
                     "303": {"description": "A plain HTML form post, sent back to return_to."},
-                    **_problems(400, 403, 413, 415, 422, 429),
+                    **_problems(400, 403, 413, 415, 429),
+                    "422": {
+                        "description": "Invalid fields, each named in errors and error_codes. "
+                        "call_at's codes: "
+                        + "; ".join(f"{p.value} ({m.rstrip('.')})" for p, m in MESSAGES.items()),
+                        **_PROBLEM,
+                    },
                 },
             }
         },
@@ -178,7 +213,59 @@ def build_spec() -> dict[str, Any]:
         },
     )
     result: dict[str, Any] = spec.to_dict()
+    # apispec has no API for OpenAPI 3.1 webhooks; the schemas they point to are its own.
+    result["webhooks"] = _webhooks()
     return result
+
+
+_WEBHOOK_HEADERS = {
+    "webhook-id": "The delivery's id, the same on every retry: de-duplicate by it.",
+    "webhook-timestamp": "Unix seconds when this try was signed; refuse old ones (replay).",
+    "webhook-signature": "v1,<base64 HMAC-SHA256> of '<id>.<timestamp>.<body>' with the secret.",
+}
+
+
+def _webhook(event_type: str, schema: str) -> dict[str, Any]:
+    """One Standard Webhooks message that callgate POSTs to CALLGATE_WEBHOOK_URL."""
+    return {
+        "post": {
+            "summary": f"{event_type} (Standard Webhooks, signed)",
+            "operationId": "webhook" + "".join(p.title() for p in event_type.split(".")),
+            "parameters": [
+                {
+                    "name": name,
+                    "in": "header",
+                    "required": True,
+                    "description": description,
+                    "schema": {"type": "string"},
+                }
+                for name, description in _WEBHOOK_HEADERS.items()
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "allOf": [
+                                {"$ref": f"#/components/schemas/{schema}"},
+                                {"properties": {"type": {"const": event_type}}},
+                            ]
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "2XX": {"description": "Delivered: no retry."},
+                "default": {"description": "Anything else is retried for up to 24 hours."},
+            },
+        }
+    }
+
+
+def _webhooks() -> dict[str, Any]:
+    hooks = {event_type: _webhook(event_type, "WebhookEvent") for event_type in WEBHOOK_EVENTS}
+    hooks["ping"] = _webhook("ping", "WebhookPing")
+    return hooks
 
 
 @bp.get("/openapi.json")

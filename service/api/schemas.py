@@ -6,7 +6,9 @@ import re
 
 from marshmallow import Schema, fields, validate
 
+from ..attribution import SPECS
 from ..config import CAPTCHAS
+from ..hours import CallAtProblem
 from ..leads.model import STATUSES
 
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
@@ -16,6 +18,9 @@ IDEMPOTENCY_KEY_RULE = "Use 8 to 128 letters, digits, '-', '_', ':' or '.'."
 PHONE_CHARACTERS = r"^[0-9+()\-./ \t\n\r\f\v]*$"
 LEAD_ID = r"^[A-Za-z0-9_-]{1,32}$"
 _KEY = validate.Regexp(IDEMPOTENCY_KEY, error=IDEMPOTENCY_KEY_RULE)
+# A field the schema refuses gets code "invalid" in error_codes, unless it has its own here.
+FIELD_ERROR_CODES = {"call_at": CallAtProblem.INVALID.value}
+CALL_AT_EXAMPLE = "2026-12-01T09:00:00+02:00"
 
 
 # PostgreSQL text cannot hold NUL: refuse it here (422) rather than fail at INSERT (500).
@@ -68,6 +73,22 @@ class CallbackRequest(Schema):
     )
     rngst2 = _text(4096, "Copy of the rngst2 cookie (cross-domain).")
     ga = _text(256, "Copy of the _ga cookie (cross-domain).")
+    ga_session = _text(256, "Copy of GA4's _ga_<stream> session cookie (cross-domain).")
+    call_at = fields.AwareDateTime(
+        format="iso",
+        allow_none=True,
+        load_default=None,
+        error_messages={
+            "invalid": f"Not an ISO 8601 date and time like {CALL_AT_EXAMPLE}.",
+            "invalid_awareness": f"Give the offset too, like {CALL_AT_EXAMPLE}.",
+        },
+        metadata={
+            "description": "When to call: the start of a slot from GET /api/v1/slots, ISO 8601 "
+            "with an offset. Absent: as soon as possible. Refused (422, error_codes.call_at) "
+            f"with {', '.join(p.value for p in CallAtProblem)}.",
+            "example": CALL_AT_EXAMPLE,
+        },
+    )
 
 
 class CallbackAccepted(Schema):
@@ -81,6 +102,24 @@ class CallbackAccepted(Schema):
     created_at = fields.DateTime(required=True)
     placed_at = fields.DateTime()
     scheduled_for = fields.DateTime()
+
+
+# What a lead keeps of the visit, derived from service.attribution (documented in /openapi.json;
+# stored with the lead, exported by `callgate leads export`, sent to providers that take it).
+AttributionSchema = Schema.from_dict(
+    {
+        name: fields.String(
+            allow_none=True,
+            validate=validate.Length(max=spec.length),
+            metadata={
+                "description": spec.description
+                + (" (personal: not exported, erased by purge)" if spec.personal else "")
+            },
+        )
+        for name, spec in SPECS.items()
+    },
+    name="Attribution",
+)
 
 
 class ProblemSchema(Schema):
@@ -118,6 +157,20 @@ class WidgetConfig(Schema):
             "example": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
         },
     )
+    open_now = fields.Boolean(
+        required=True, metadata={"description": "Whether the office is open (office hours)."}
+    )
+    next_open = fields.AwareDateTime(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "When the office next opens (after this opening, while open); "
+            "null when it never closes."
+        },
+    )
+    timezone = fields.String(
+        required=True, metadata={"description": "The office's IANA zone (CALLGATE_TIMEZONE)."}
+    )
     captcha_module = fields.String(
         required=True,
         metadata={
@@ -127,6 +180,26 @@ class WidgetConfig(Schema):
             "example": "/widget-captcha.js?v=3f2a9c0d41b7e6a85c12",
         },
     )
+
+
+class SlotSchema(Schema):
+    start = fields.AwareDateTime(
+        required=True,
+        metadata={"description": "ISO 8601 with the office's offset; send it as call_at."},
+    )
+    remaining = fields.Integer(
+        required=True, metadata={"description": "Calls that may still be booked into it."}
+    )
+
+
+class SlotsAnswer(Schema):
+    """``GET /api/v1/slots``: what a visitor may book, from now over the booking horizon."""
+
+    timezone = fields.String(
+        required=True, metadata={"description": "The office's IANA zone (CALLGATE_TIMEZONE)."}
+    )
+    slot_minutes = fields.Integer(required=True)
+    slots = fields.List(fields.Nested(SlotSchema), required=True)
 
 
 class Health(Schema):

@@ -27,6 +27,7 @@ from flask import Blueprint, Response, jsonify, request
 from ..agents import agents_available
 from ..services import Services, services
 from ..tokens import issue
+from .slots import now, office_state
 
 bp = Blueprint("widget", __name__)
 
@@ -130,7 +131,7 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "require_consent": settings.require_consent,
         "form_token": issue(settings.secret_key),
         "form_token_min_age": settings.form_token_min_age,
-        "agents_available": agents_available(svc),
+        "agents_available": agents_available(svc.agents, settings.agents.logins),
         # Public by design: a CAPTCHA's site key is what a page shows; the secret stays here.
         "captcha": settings.captcha,
         "captcha_site_key": settings.captcha_site_key,
@@ -138,6 +139,8 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "captcha_script_url": settings.captcha_script_url,
         # Our module that renders it, versioned, relative to the service ("" for none).
         "captcha_module": captcha_module_path() if settings.captcha != "none" else "",
+        # open_now, next_open, timezone: the dialog says when the office opens.
+        **office_state(svc.hours, now()),
     }
 
 

@@ -1,24 +1,18 @@
-"""The lead and its attempts, as stored.
+"""What is stored: leads and their attempts, the task queue, the blocklist, shared state.
 
-A lead is one visitor's request for a call. Its ``status`` moves along::
-
-    queued -> dispatching -> placed [-> connected | failed]
-       ^          |
-       +----------+  a passing failure, with a later due_at
-                  +-> failed          permanent error, too many attempts, or too old
-    held -> queued                    over the daily call budget, released by an operator
-
-Every try at the provider is an :class:`Attempt` row of its own. A placed lead with a
-``due_at`` is one whose provider reports on its calls: it is asked again at that time
-(``service.tracking``) until it says connected or failed.
+A lead is one visitor's request for a call; its ``status`` moves as :mod:`.lifecycle` allows.
+Every try at the provider is an :class:`Attempt` row of its own. What is still to be done for a
+lead, and when, is a :class:`Task` (:mod:`.queue`), never a column of the lead.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     DateTime,
     ForeignKey,
@@ -27,8 +21,19 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    mapped_column,
+    query_expression,
+    relationship,
+)
 from sqlalchemy.types import TypeDecorator
+
+from ..attribution import SPECS, Attribution
+from .lifecycle import OPEN_STATUSES, STATUSES, LeadStatus
+
+__all__ = ["OPEN_STATUSES", "STATUSES", "LeadStatus"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -66,24 +71,38 @@ def new_lead_id() -> str:
             return lead_id
 
 
-QUEUED = "queued"
-DISPATCHING = "dispatching"
-PLACED = "placed"
-CONNECTED = "connected"
-FAILED = "failed"
-HELD = "held"
-# CALLGATE_REQUIRE_AGENT_ONLINE: nobody can answer yet; re-checked with backoff.
-WAITING_FOR_AGENT = "waiting_for_agent"
-
-OPEN_STATUSES = (QUEUED, WAITING_FOR_AGENT, DISPATCHING, PLACED, CONNECTED, HELD)
-STATUSES = (QUEUED, WAITING_FOR_AGENT, HELD, DISPATCHING, PLACED, CONNECTED, FAILED)
+# Short names for the statuses (the enum and its moves are in .lifecycle).
+QUEUED = LeadStatus.QUEUED
+DISPATCHING = LeadStatus.DISPATCHING
+PLACED = LeadStatus.PLACED
+CONNECTED = LeadStatus.CONNECTED
+FAILED = LeadStatus.FAILED
+HELD = LeadStatus.HELD
+WAITING_FOR_AGENT = LeadStatus.WAITING_FOR_AGENT
+CANCELLED = LeadStatus.CANCELLED
 
 
 class Base(DeclarativeBase):
     pass
 
 
-class Lead(Base):
+def _attribution_columns() -> type:
+    """A mixin with one nullable column per :class:`Attribution` field, sized as declared."""
+    columns: dict[str, Any] = {
+        name: mapped_column(String(spec.length), nullable=True) for name, spec in SPECS.items()
+    }
+    return type("AttributionColumns", (), columns)
+
+
+if TYPE_CHECKING:
+    # Typed code reads the columns through Lead.attribution.
+    class AttributionColumns:
+        pass
+else:
+    AttributionColumns = _attribution_columns()
+
+
+class Lead(AttributionColumns, Base):
     __tablename__ = "leads"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_lead_id)
@@ -93,20 +112,9 @@ class Lead(Base):
     name: Mapped[str | None] = mapped_column(String(200))
     comment: Mapped[str | None] = mapped_column(Text)
     page_url: Mapped[str | None] = mapped_column(String(2048))
-    utm_source: Mapped[str | None] = mapped_column(String(256))
-    utm_medium: Mapped[str | None] = mapped_column(String(256))
-    utm_campaign: Mapped[str | None] = mapped_column(String(256))
-    utm_term: Mapped[str | None] = mapped_column(String(256))
-    utm_content: Mapped[str | None] = mapped_column(String(256))
-    client_id: Mapped[str | None] = mapped_column(String(64))
-    client_ip: Mapped[str | None] = mapped_column(String(45))
-    user_agent: Mapped[str | None] = mapped_column(String(512))
+    # The attribution columns (UTM fields, client id, click ids, IP, user agent) come from
+    # service.attribution.Attribution, through AttributionColumns.
     status: Mapped[str] = mapped_column(String(20), default=QUEUED)
-    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set in the same commit as the claim, before the request goes out: a lease that expires
-    # with it set means the provider may have been reached (see dispatch.reclaim_expired).
-    in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider: Mapped[str | None] = mapped_column(String(32))
@@ -128,12 +136,20 @@ class Lead(Base):
     # How often the lead found no agent online (CALLGATE_REQUIRE_AGENT_ONLINE): its backoff.
     agent_checks: Mapped[int] = mapped_column(Integer, default=0)
 
+    # Not a column: when the lead's next call is due, read from its place_call task by
+    # LeadStore.get (the status the visitor sees says "scheduled for" that time).
+    scheduled_for: Mapped[datetime | None] = query_expression()
+
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="lead", order_by="Attempt.id", cascade="all, delete-orphan"
     )
 
+    @property
+    def attribution(self) -> Attribution:
+        return Attribution.of(self)
+
     __table_args__ = (
-        Index("ix_leads_status_due", "status", "due_at"),
+        Index("ix_leads_status", "status"),
         Index("ix_leads_phone_created", "phone", "created_at"),
         Index("ix_leads_created", "created_at"),
         Index("ix_leads_ip_created", "client_ip", "created_at"),
@@ -167,3 +183,43 @@ class BlockedNumber(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+class Task(Base):
+    """Something to do, for a lead or not, at a time: the one durable queue (see .queue)."""
+
+    __tablename__ = "tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[str | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    # pending (waits for due_at) | running (leased) | done | failed (gave up)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims so far
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Incremented by every claim: a write carrying an older token is a worker whose lease was
+    # taken over, and it matches nothing.
+    fence: Mapped[int] = mapped_column(Integer, default=0)
+    # Set, in its own commit, just before an at-most-once task acts outside (the provider
+    # request): a lease that expires with it set is never run again, its kind settles it.
+    in_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_tasks_state_due", "state", "due_at"),
+        Index("ix_tasks_lead", "lead_id"),
+    )
+
+
+class ServiceState(Base):
+    """Facts every process must see, e.g. the provider's configuration fault for /readyz."""
+
+    __tablename__ = "service_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

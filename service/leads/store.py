@@ -1,28 +1,27 @@
-"""Durable storage of leads: SQLAlchemy on SQLite (embedded) or PostgreSQL (several instances).
+"""Durable storage of leads and of their tasks: SQLAlchemy on SQLite (embedded) or PostgreSQL.
 
-Concurrency rules, the same on both backends:
+One write path: the Core statements named below (and those of :mod:`.queue`), run in write
+transactions serialised as :mod:`.locking` explains; the hot ones (a new lead with its first
+task, a claim, "in flight", an outcome) commit in groups (:mod:`.batching`). The ORM only reads.
 
-* a lead is claimed by a conditional UPDATE (``status = 'queued'``) whose row count says who
-  won; PostgreSQL first narrows the candidates with ``FOR UPDATE SKIP LOCKED`` so workers do
-  not queue behind each other;
-* a result is written only by the claim that holds the lead (``status = 'dispatching'`` and the
-  same ``attempt_count``), so a worker whose lease was taken over cannot overwrite the outcome.
+Every status change is :meth:`LeadStore.transition`: checked against :mod:`.lifecycle`, one
+conditional UPDATE, and in the same transaction the task that was being worked on is finished
+(fenced, see :mod:`.queue`), the tasks that follow are enqueued, and an attempt is recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     Engine,
-    Select,
     Table,
     bindparam,
     create_engine,
@@ -35,74 +34,149 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
-from sqlalchemy.sql.dml import ReturningUpdate
+from sqlalchemy.sql import ColumnElement
 
+from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
+from . import queue
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
-from .doorbell import Doorbell
+from .lifecycle import INITIAL, LeadStatus, sources
 from .locking import WriteLock
 from .model import (
+    CANCELLED,
     CONNECTED,
-    DISPATCHING,
     FAILED,
     HELD,
     OPEN_STATUSES,
     PLACED,
     QUEUED,
-    WAITING_FOR_AGENT,
     Attempt,
     BlockedNumber,
     Lead,
+    ServiceState,
+    Task,
     new_lead_id,
     utcnow,
 )
+from .queue import ClaimedTask, NewTask
 
 log = logging.getLogger("callgate.leads")
 
-NOTIFY_CHANNEL = "callgate_leads"
 # A block added by another process (the CLI) applies within this many seconds
 # (CALLGATE_BLOCKLIST_REFRESH); a longer list than this is asked per number instead.
 BLOCKLIST_REFRESH = 5.0
 BLOCKLIST_COPY_LIMIT = 10_000
+PROVIDER_FAULT = "provider_fault"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
+ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
+STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 
-_STICKY_DESTINATION = (
-    select(Lead.destination)
+_INSERT = insert(LEADS)
+_ADD_ATTEMPT = insert(ATTEMPTS)
+_NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
+_NEXT_CALL = (
+    select(queue.TASKS.c.due_at)
     .where(
-        Lead.phone == bindparam("phone"),
-        Lead.created_at >= bindparam("since"),
-        Lead.placed_at >= bindparam("since"),
-        # Two equalities, not IN: an expanding IN is re-rendered on every execution.
-        or_(Lead.status == PLACED, Lead.status == CONNECTED),
-        Lead.destination.is_not(None),
+        queue.TASKS.c.lead_id == LEADS.c.id,
+        queue.TASKS.c.state == queue.PENDING,
+        queue.TASKS.c.kind == queue.PLACE_CALL,
     )
-    .order_by(Lead.created_at.desc())
+    .order_by(queue.TASKS.c.due_at)
+    .limit(1)
+    .scalar_subquery()
+)
+_BY_ID = select(LEADS, _NEXT_CALL.label("scheduled_for")).where(LEADS.c.id == bindparam("lead_id"))
+_BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
+_RECENT = (
+    select(LEADS)
+    .where(
+        LEADS.c.phone == bindparam("phone"),
+        LEADS.c.created_at >= bindparam("since"),
+        LEADS.c.status.in_(OPEN_STATUSES),
+    )
+    .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How an attempt ended, and what that makes of the lead."""
-
-    status: str  # the lead's new status
-    attempt_outcome: str  # placed | retry | failed | unknown
-    duration_ms: int
-    http_status: int | None = None
-    error: str | None = None
-    due_at: datetime | None = None
-    provider_ref: str | None = None
-    confirmed: bool = True
-    detail: str | None = None
+_STICKY_DESTINATION = (
+    select(LEADS.c.destination)
+    .where(
+        LEADS.c.phone == bindparam("phone"),
+        LEADS.c.created_at >= bindparam("since"),
+        LEADS.c.placed_at >= bindparam("since"),
+        # Two equalities, not IN: an expanding IN is re-rendered on every execution.
+        or_(LEADS.c.status == PLACED, LEADS.c.status == CONNECTED),
+        LEADS.c.destination.is_not(None),
+    )
+    .order_by(LEADS.c.created_at.desc())
+    .limit(1)
+)
+_BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
+_BLOCKS_IN_FORCE = (
+    select(BLOCKED.c.digest, BLOCKED.c.expires_at)
+    .where(or_(BLOCKED.c.expires_at.is_(None), BLOCKED.c.expires_at > bindparam("now")))
+    .limit(bindparam("limit"))
+)
+_ADD_BLOCK = insert(BLOCKED)
+_REMOVE_BLOCK = delete(BLOCKED).where(BLOCKED.c.digest == bindparam("digest"))
+_OLD_LEADS = select(LEADS.c.id, LEADS.c.phone).where(
+    LEADS.c.created_at < bindparam("before"), LEADS.c.anonymised_at.is_(None)
+)
+_ANONYMISE = (
+    update(LEADS)
+    .where(LEADS.c.id == bindparam("lead_id"))
+    .values(
+        phone=bindparam("masked"),
+        name=None,
+        comment=None,
+        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (declared in service.attribution)
+        anonymised_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_FORGET_DETAIL = (
+    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
+)
+_STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
+_CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
+# An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
+_ENDED = (FAILED, CANCELLED, CONNECTED)
+RETRYABLE = or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False))
 
 
 class IdempotencyConflict(Exception):
     """The idempotency key was used before for another number."""
+
+
+class _Refused(Exception):
+    """A fenced or conditional write matched nothing: roll its savepoint back."""
+
+
+@lru_cache(maxsize=256)
+def _lead_update(
+    target: LeadStatus,
+    source: tuple[LeadStatus, ...],
+    columns: tuple[str, ...],
+    increments: tuple[str, ...],
+    guard: ColumnElement[bool] | None,
+) -> Any:
+    """``UPDATE leads SET status = target, … WHERE id = :lead_id AND status IN (source)``,
+    built once per shape (building a statement costs more than running it on SQLite)."""
+    # One source is an equality: an expanding IN is re-rendered on every execution.
+    status = LEADS.c.status == source[0] if len(source) == 1 else LEADS.c.status.in_(source)
+    statement = update(LEADS).where(LEADS.c.id == bindparam("lead_id"), status)
+    if guard is not None:
+        statement = statement.where(guard)
+    values: dict[str, Any] = {"status": target, "updated_at": bindparam("now")}
+    values.update({name: bindparam(f"v_{name}") for name in columns})
+    values.update({name: LEADS.c[name] + 1 for name in increments})
+    return statement.values(**values)
 
 
 class LeadStore:
@@ -110,57 +184,57 @@ class LeadStore:
         self.url = database_url
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a transaction that reads and then writes must hold the write lock from its
         # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
         # connection wrote since its read. Reads keep a plain BEGIN and never block.
         self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-        self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
-
-        database = _sqlite_file(self.engine.url)  # None for PostgreSQL or in memory
         # SQLite: writers queue on our own lock first (see .locking); PostgreSQL locks rows.
         self._write_lock: AbstractContextManager[Any] = (
-            nullcontext() if self.is_postgres else WriteLock(database)
+            nullcontext() if self.is_postgres else WriteLock(_sqlite_file(self.engine.url))
         )
-        # The hot writes (a new lead, a claim, "in flight", an outcome) commit in groups.
         self._writer = GroupWriter(self._write_engine, self._write_lock)
         self._blocklist = BlocklistCache(
             self._blocked_all, self._blocked_one, blocklist_refresh, BLOCKLIST_COPY_LIMIT
         )
-        # How a new lead wakes a worker in another process: NOTIFY, else a local doorbell.
-        self.doorbell = Doorbell(database) if database is not None else None
+        # In-process claim loops to wake when a task falls due now (other processes: NOTIFY
+        # on PostgreSQL, their short poll on SQLite).
+        self._listeners: list[Callable[[], None]] = []
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """A Core write transaction (the dispatcher's hot path), serialised as above."""
+        """A write transaction outside the group commit (operators' writes)."""
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
 
     @contextmanager
-    def session(self, write: bool = True) -> Iterator[Session]:
-        if not write:
-            with self._sessions() as session, session.begin():
-                yield session
-            return
-        with self._write_lock, self._write_sessions() as session, session.begin():
+    def _read(self) -> Iterator[Session]:
+        with self._reads() as session, session.begin():
             yield session
-
-    def ping(self) -> None:
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self._writer.close()
         if isinstance(self._write_lock, WriteLock):
             self._write_lock.close()
-        if self.doorbell is not None:
-            self.doorbell.close()
         self.engine.dispose()
 
-    def _announce(self) -> None:
-        """A lead fell due: wake the workers of other processes (PostgreSQL does in SQL)."""
-        if self.doorbell is not None:
-            self.doorbell.ring()
+    def on_task_due(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever this process enqueues a task that is due now."""
+        self._listeners.append(wake)
+
+    def _wake(self) -> None:
+        for wake in self._listeners:
+            wake()
+
+    def _enqueue(self, conn: Connection, tasks: Sequence[NewTask], now: datetime) -> bool:
+        """Insert ``tasks`` in the caller's transaction; True if one is due now (and NOTIFY)."""
+        if not tasks:
+            return False
+        conn.execute(queue.ENQUEUE, [queue.task_row(task, now) for task in tasks])
+        due_now = any(task.due_at is None or task.due_at <= now for task in tasks)
+        if due_now and self.is_postgres:
+            conn.execute(_NOTIFY)
+        return due_now
 
     # -- the visitor's side -------------------------------------------------------------------
 
@@ -170,7 +244,6 @@ class LeadStore:
         """The lead this request repeats: same idempotency key, else same number recently."""
         if not idempotency_key and window.total_seconds() <= 0:
             return None  # nothing to look for: no connection either
-        # Core statements built once: this runs on every visitor request.
         with self.engine.connect() as conn:
             if idempotency_key:
                 row = conn.execute(_BY_KEY, {"key": idempotency_key}).first()
@@ -184,28 +257,30 @@ class LeadStore:
             return None if row is None else Lead(**row._mapping)
 
     def insert(self, lead: Lead) -> tuple[Lead, bool]:
-        """Store a new queued lead; on a key raced by a twin request, return the twin's."""
+        """Store a new lead (queued unless held or scheduled) and its first task, in one
+        transaction; on a key raced by a twin request, return the twin's lead."""
         now = utcnow()
         lead.id = lead.id or new_lead_id()
         lead.created_at = lead.updated_at = now
-        lead.status = lead.status if lead.status == HELD else QUEUED
-        lead.due_at = lead.due_at or now
-        lead.attempt_count, lead.in_flight, lead.confirmed = 0, False, True
+        status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
+        lead.status = status
+        lead.attempt_count, lead.confirmed = 0, True
         # Unset columns are left out so that their defaults apply.
         values = {
             column.key: value
             for column in LEADS.columns
             if (value := getattr(lead, column.key)) is not None
         }
+        first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
+        tasks = [*first, *queue.follow_up(lead.id, (), status)]
 
-        def write(conn: Connection) -> None:
+        def write(conn: Connection) -> bool:
             conn.execute(_INSERT, values)
-            if self.is_postgres:
-                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
+            return self._enqueue(conn, tasks, now)
 
         try:
             # Only a key can collide (a twin request racing this one): isolate those.
-            self._writer.run(write, isolated=bool(lead.idempotency_key))
+            due_now = self._writer.run(write, isolated=bool(lead.idempotency_key))
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
@@ -215,159 +290,251 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
-        self._announce()
+        if due_now:
+            self._wake()
         return lead, True
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
-        with self.session(write=False) as s:
-            query = select(Lead).where(Lead.id == lead_id)
-            if with_attempts:
-                query = query.options(selectinload(Lead.attempts))
+        """One lead; with its attempts, for operators (the ORM reads those best)."""
+        if not with_attempts:
+            # A prebuilt statement: this runs for every call placed and every status poll.
+            with self.engine.connect() as conn:
+                row = conn.execute(_BY_ID, {"lead_id": lead_id}).first()
+            return None if row is None else Lead(**row._mapping)
+        with self._read() as s:
+            query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
 
-    # -- the dispatcher's side ----------------------------------------------------------------
+    def tasks(self, lead_id: str) -> Sequence[Task]:
+        """A lead's tasks, oldest first (for operators)."""
+        with self._read() as s:
+            return s.scalars(select(Task).where(Task.lead_id == lead_id).order_by(Task.id)).all()
 
-    def claim(self, lease: timedelta, limit: int = 1) -> list[Lead]:
-        """Take up to ``limit`` due leads for ``lease``; each is returned to one caller only.
+    # -- the lifecycle ------------------------------------------------------------------------
 
-        One statement: ``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING …``.
-        The leads carry the columns placing a call needs (``_CLAIMED``), not the whole row.
+    def transition(
+        self,
+        lead_id: str,
+        target: LeadStatus,
+        *,
+        expect_from: Sequence[LeadStatus] = (),
+        guard: ColumnElement[bool] | None = None,
+        values: Mapping[str, Any] | None = None,
+        increment: Sequence[str] = (),
+        task: ClaimedTask | None = None,
+        in_flight: bool = False,
+        task_again_at: datetime | None = None,
+        attempt: Mapping[str, Any] | None = None,
+        enqueue: Sequence[NewTask] = (),
+        provider_ok: bool = False,
+    ) -> bool:
+        """Move a lead to ``target``; False, and nothing written, when it is in none of the
+        statuses it may move from (``expect_from``, else any the table allows) or ``task``'s
+        lease was taken over. Raises :class:`~.lifecycle.IllegalTransition` for a move the
+        table does not allow.
+
+        In the same transaction: ``task`` (the one being worked on) is marked in flight
+        (``in_flight``), due again at ``task_again_at``, or else done; ``attempt`` is recorded;
+        ``enqueue`` and the lifecycle's :func:`~.queue.follow_up` tasks are added;
+        ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
+        ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
+        source = sources(target, tuple(LeadStatus(s) for s in expect_from))
+        values = dict(values or {})
+        statement = _lead_update(
+            target, source, tuple(sorted(values)), tuple(sorted(increment)), guard
+        )
         now = utcnow()
-        claim = _CLAIM_SKIP_LOCKED if self.is_postgres else _CLAIM
-        params = {"now": now, "limit": limit, "lease_until": now + lease}
-        rows = self._writer.run(lambda conn: conn.execute(claim, params).all())
-        return [Lead(**row._mapping) for row in rows]
-
-    def mark_in_flight(self, lead: Lead) -> bool:
-        """Record that the request is about to leave; False if the claim was lost."""
-        params = _held_params(lead)
-        return self._writer.run(lambda conn: _rowcount(conn.execute(_IN_FLIGHT, params)) == 1)
-
-    def finish(self, lead: Lead, outcome: Outcome) -> bool:
-        """Write an attempt's outcome; False (and nothing written) if the claim was lost."""
-        now = utcnow()
-        values: dict[str, Any] = {
-            **_held_params(lead),
-            "new_status": outcome.status,
-            "new_last_error": outcome.error,
-            "now": now,
-            "new_due_at": outcome.due_at,
-        }
-        if outcome.status == PLACED:
-            values.update(new_provider_ref=outcome.provider_ref, new_confirmed=outcome.confirmed)
-        statement = _FINISH_PLACED if outcome.status == PLACED else _FINISH
-        attempt = {
-            "lead_id": lead.id,
-            "started_at": now - timedelta(milliseconds=outcome.duration_ms),
-            "duration_ms": outcome.duration_ms,
-            "outcome": outcome.attempt_outcome,
-            "http_status": outcome.http_status,
-            "error": outcome.error,
-            "detail": outcome.detail,
-        }
+        params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
+        tasks = [*enqueue, *queue.follow_up(lead_id, source, target)]
 
         def write(conn: Connection) -> bool:
-            if _rowcount(conn.execute(statement, values)) != 1:
+            if task is not None:
+                held = {**queue.held(task), "now": now, "error": None}
+                if in_flight:
+                    done = conn.execute(queue.IN_FLIGHT, held)
+                elif task_again_at is not None:
+                    done = conn.execute(queue.AGAIN, {**held, "new_due": task_again_at})
+                else:
+                    done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
+                if _rowcount(done) != 1:
+                    raise _Refused("lease lost")
+            if _rowcount(conn.execute(statement, params)) != 1:
+                raise _Refused("status")
+            if target in _ENDED:
+                ended = {"ended_lead": lead_id, "now": now, "error": f"the lead is {target}"}
+                conn.execute(queue.DROP_CALL_TASKS, ended)
+            if attempt is not None:
+                conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
+            if provider_ok:
+                conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
+            return self._enqueue(conn, tasks, now)
+
+        try:
+            due_now = self._writer.run(write, isolated=True)
+        except _Refused:
+            return False
+        if due_now:
+            self._wake()
+        return True
+
+    def retry(self, lead_id: str) -> bool:
+        """Queue again, by an operator's decision, a failed lead or an unconfirmed placement.
+
+        A confirmed placement is refused: the visitor was called."""
+        return self.transition(
+            lead_id,
+            QUEUED,
+            expect_from=(FAILED, PLACED),
+            guard=RETRYABLE,
+            values={"last_error": None, "confirmed": True, "placed_at": None},
+            enqueue=[NewTask(queue.PLACE_CALL, lead_id)],
+        )
+
+    def release_held(self, lead_id: str | None = None) -> int:
+        """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
+        ids = [lead_id] if lead_id else [lead.id for lead in self.search(status=HELD)]
+        return sum(
+            self.transition(i, QUEUED, expect_from=(HELD,), enqueue=[NewTask(queue.PLACE_CALL, i)])
+            for i in ids
+        )
+
+    # -- the task queue -----------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        kind: str,
+        lead_id: str | None,
+        due_at: datetime | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> None:
+        """Add a task of ``kind`` (due now unless ``due_at``). Within a status change, pass
+        ``enqueue=`` to :meth:`transition` instead: the task then commits with the change."""
+        now = utcnow()
+        task = NewTask(kind, lead_id, due_at, payload)
+        if self._writer.run(lambda conn: self._enqueue(conn, [task], now)):
+            self._wake()
+
+    def claim(self, lease: timedelta, limit: int = 1) -> list[ClaimedTask]:
+        """Take up to ``limit`` due tasks for ``lease``; each is returned to one caller only."""
+        now = utcnow()
+        claim = queue.CLAIM_SKIP_LOCKED if self.is_postgres else queue.CLAIM
+        params = {"now": now, "limit": limit, "new_lease": now + lease}
+        rows = self._writer.run(lambda conn: conn.execute(claim, params).all())
+        return [ClaimedTask(**row._mapping) for row in rows]
+
+    def anything_due(self) -> bool:
+        """A read that never waits for the write lock: is a task due?"""
+        with self.engine.connect() as conn:
+            return conn.execute(queue.ANY_DUE.limit(1), {"now": utcnow()}).first() is not None
+
+    def next_due(self) -> datetime | None:
+        """When the earliest pending task falls due."""
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(queue.NEXT_DUE).scalar()
+        return found
+
+    def finish_task(
+        self,
+        task: ClaimedTask,
+        *,
+        error: str | None = None,
+        gave_up: bool = False,
+        lead_values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Mark a held task done (or given up); False if its lease was taken over."""
+        state = queue.GAVE_UP if gave_up else queue.DONE
+        params = {**queue.held(task), "new_state": state, "error": error, "now": utcnow()}
+        return self._task_write(task, queue.FINISH, params, lead_values)
+
+    def retry_task(
+        self,
+        task: ClaimedTask,
+        due_at: datetime,
+        *,
+        error: str | None = None,
+        lead_values: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Put a held task back in the queue for ``due_at``; False if its lease was taken over
+        or it is in flight (an at-most-once task is never run again)."""
+        params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
+        return self._task_write(task, queue.RETRY, params, lead_values)
+
+    def _task_write(
+        self,
+        task: ClaimedTask,
+        statement: Any,
+        params: dict[str, Any],
+        lead_values: Mapping[str, Any] | None,
+    ) -> bool:
+        if lead_values:
+            assert "status" not in lead_values, "a status changes through transition()"
+        note = (
+            update(LEADS).where(LEADS.c.id == task.lead_id).values(**lead_values)
+            if lead_values
+            else None
+        )
+
+        def write(conn: Connection) -> bool:
+            if _rowcount(conn.execute(statement, params)) != 1:
                 return False
-            conn.execute(_ADD_ATTEMPT, attempt)
+            if note is not None:
+                conn.execute(note)
             return True
 
         return self._writer.run(write)
 
-    def reclaim_expired(self) -> tuple[int, int]:
-        """Leases whose worker died: requeue if nothing was sent, else settle as unknown.
-
-        Returns (requeued, settled). A lead whose request may have reached the provider is not
-        sent again: it is marked placed but unconfirmed, so the visitor is never rung twice.
-        """
+    def requeue_expired(self) -> int:
+        """Tasks whose holder died before acting outside: due again now. How many."""
         now = utcnow()
-        expired = (Lead.status == DISPATCHING, Lead.lease_until < now)
-        with self.session() as s:
-            requeued = _rowcount(
-                s.execute(
-                    update(Lead)
-                    .where(*expired, Lead.in_flight.is_(False))
-                    .values(status=QUEUED, lease_until=None, due_at=now, updated_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            settled = 0
-            for lead in s.scalars(select(Lead).where(*expired, Lead.in_flight.is_(True))).all():
-                error = "the worker stopped during the provider request; outcome unknown"
-                result = s.execute(
-                    update(Lead)
-                    .where(*_held(lead))
-                    .values(
-                        status=PLACED,
-                        confirmed=False,
-                        placed_at=now,
-                        lease_until=None,
-                        in_flight=False,
-                        last_error=error,
-                        updated_at=now,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-                if _rowcount(result) == 1:
-                    settled += 1
-                    s.add(Attempt(lead_id=lead.id, started_at=now, outcome="unknown", error=error))
-        if requeued or settled:
-            log.warning("expired leases: %d requeued, %d settled as unknown", requeued, settled)
-        return requeued, settled
+        with self._write() as conn:
+            count = _rowcount(conn.execute(queue.REQUEUE_EXPIRED, {"now": now}))
+            if count and self.is_postgres:
+                conn.execute(_NOTIFY)
+        if count:
+            log.warning("%d expired task lease(s) requeued", count)
+            self._wake()
+        return count
+
+    def take_over_expired(self, lease: timedelta) -> list[ClaimedTask]:
+        """Tasks whose holder died while acting outside, now held by the caller (a new fence)
+        for their kind to settle; never run again."""
+        now = utcnow()
+        taken: list[ClaimedTask] = []
+        with self._write() as conn:
+            for row in conn.execute(queue.EXPIRED_IN_FLIGHT, {"now": now}).all():
+                task = ClaimedTask(**row._mapping)
+                params = {**queue.held(task), "now": now, "new_lease": now + lease}
+                if _rowcount(conn.execute(queue.TAKE_OVER, params)) == 1:
+                    taken.append(ClaimedTask(**{**row._mapping, "fence": task.fence + 1}))
+        return taken
+
+    # -- shared state -------------------------------------------------------------------------
+
+    def provider_fault(self) -> str | None:
+        """The configuration fault a dispatcher last saw at the provider, until a call
+        succeeds (any process's)."""
+        with self.engine.connect() as conn:
+            found: str | None = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
+        return found
+
+    def set_provider_fault(self, message: str) -> None:
+        """Record a provider configuration fault for every process's /readyz (an upsert:
+        many workers may see the same 401 at once)."""
+        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[STATE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+        )
+        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": utcnow()}
+        with self._write() as conn:
+            conn.execute(statement, row)
 
     # -- agents and routing -------------------------------------------------------------------
 
-    def wait_for_agent(self, lead: Lead, due_at: datetime) -> bool:
-        """Park a claimed lead until ``due_at``: no agent can answer, so nothing was sent.
-
-        The claim counted an attempt; waiting is not one, so the count is given back.
-        """
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(*_held(lead))
-                .values(
-                    status=WAITING_FOR_AGENT,
-                    due_at=due_at,
-                    lease_until=None,
-                    in_flight=False,
-                    attempt_count=Lead.attempt_count - 1,
-                    agent_checks=Lead.agent_checks + 1,
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            return _rowcount(result) == 1
-
-    def release_waiting(self) -> int:
-        """Queue again the waiting leads whose re-check fell due; how many."""
-        now = utcnow()
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(Lead.status == WAITING_FOR_AGENT, Lead.due_at <= now)
-                .values(status=QUEUED, updated_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            return _rowcount(result)
-
-    def record_destination(self, lead_id: str, destination: str) -> None:
-        """Remember where the callback's agent leg went, for the call-routing webhook."""
-        with self.session() as s:
-            s.execute(
-                update(Lead)
-                .where(Lead.id == lead_id)
-                .values(destination=destination)
-                .execution_options(synchronize_session=False)
-            )
-
     def sticky_destination(self, phone: str, window: timedelta) -> str | None:
-        """Where the newest callback to ``phone`` placed within ``window`` was sent.
-
-        Runs during a live call (the routing webhook): a prebuilt statement on a plain
-        connection, no ORM session, costs a fraction of building the query each time.
-        """
+        """Where the newest callback to ``phone`` placed within ``window`` was sent (runs during
+        a live call: a prebuilt statement on a plain connection)."""
         since = utcnow() - window
         with self.engine.connect() as conn:
             found: str | None = conn.execute(
@@ -380,7 +547,7 @@ class LeadStore:
     def search(
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
-        with self.session(write=False) as s:
+        with self._read() as s:
             query = select(Lead).order_by(Lead.created_at.desc())
             if status:
                 query = query.where(Lead.status == status)
@@ -390,77 +557,21 @@ class LeadStore:
                 query = query.limit(limit)
             return s.scalars(query).all()
 
-    def retry(self, lead_id: str) -> bool:
-        """Queue a failed or unconfirmed lead again, by an operator's decision."""
-        now = utcnow()
-        with self.session() as s:
-            result = s.execute(
-                update(Lead)
-                .where(Lead.id == lead_id, Lead.status.in_((FAILED, PLACED)))
-                .values(
-                    status=QUEUED,
-                    due_at=now,
-                    last_error=None,
-                    confirmed=True,
-                    placed_at=None,
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if self.is_postgres:
-                s.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
-            retried = _rowcount(result) == 1
-        if retried:
-            self._announce()
-        return retried
-
-    def release_held(self, lead_id: str | None = None) -> int:
-        """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
-        now = utcnow()
-        query = update(LEADS).where(LEADS.c.status == HELD)
-        if lead_id:
-            query = query.where(LEADS.c.id == lead_id)
-        with self._write() as conn:
-            released = _rowcount(
-                conn.execute(query.values(status=QUEUED, due_at=now, updated_at=now))
-            )
-            if self.is_postgres and released:
-                conn.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL})
-        if released:
-            self._announce()
-        return released
-
     def purge(self, older_than: datetime) -> int:
         """Anonymise leads created before ``older_than``: mask the number, drop name,
         comment, IP and user agent. Attribution and outcomes stay for the statistics."""
         now = utcnow()
         with self._write() as conn:
-            rows = conn.execute(
-                select(LEADS.c.id, LEADS.c.phone).where(
-                    LEADS.c.created_at < older_than, LEADS.c.anonymised_at.is_(None)
-                )
-            ).all()
+            rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
             for lead_id, phone in rows:
-                conn.execute(
-                    update(LEADS)
-                    .where(LEADS.c.id == lead_id)
-                    .values(
-                        phone=mask(phone),
-                        name=None,
-                        comment=None,
-                        client_ip=None,
-                        user_agent=None,
-                        anonymised_at=now,
-                        updated_at=now,
-                    )
-                )
-            if rows:
-                conn.execute(
-                    update(Attempt)
-                    .where(Attempt.lead_id.in_([r[0] for r in rows]))
-                    .values(detail=None)
-                )
+                conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
+                conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
         return len(rows)
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._read() as s:
+            rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
+            return {status: count for status, count in rows}
 
     # -- abuse defences -----------------------------------------------------------------------
 
@@ -476,11 +587,11 @@ class LeadStore:
         return [row[0] for row in rows]
 
     def calls_since(self, since: datetime, up_to: int) -> int:
-        """Leads since ``since`` that were or will be called (not held, not failed), counted
-        up to ``up_to`` only: the question is whether a budget is spent, on every request."""
+        """Leads since ``since`` that were or will be called (not held, failed or cancelled),
+        counted up to ``up_to`` only: the question is whether a budget is spent, per request."""
         counted = (
             select(LEADS.c.id)
-            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED)))
+            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED, CANCELLED)))
             .limit(up_to)
             .subquery()
         )
@@ -506,148 +617,28 @@ class LeadStore:
         self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
     ) -> None:
         with self._write() as conn:
-            conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest))
+            conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
             conn.execute(
-                insert(BLOCKED).values(
-                    digest=number_digest,
-                    masked=masked,
-                    created_at=utcnow(),
-                    expires_at=expires_at,
-                    reason=reason,
-                )
+                _ADD_BLOCK,
+                {
+                    "digest": number_digest,
+                    "masked": masked,
+                    "created_at": utcnow(),
+                    "expires_at": expires_at,
+                    "reason": reason,
+                },
             )
         self._blocklist.invalidate()
 
     def unblock(self, number_digest: str) -> bool:
         with self._write() as conn:
-            removed = conn.execute(delete(BLOCKED).where(BLOCKED.c.digest == number_digest))
+            removed = conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
         self._blocklist.invalidate()
         return _rowcount(removed) == 1
 
     def blocked(self) -> Sequence[Any]:
         with self.engine.connect() as conn:
             return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
-
-    def count_by_status(self) -> dict[str, int]:
-        with self.session(write=False) as s:
-            rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
-            return {status: count for status, count in rows}
-
-
-_INSERT = insert(LEADS)
-_NOTIFY = text("SELECT pg_notify(:channel, '')")
-_BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
-_RECENT = (
-    select(LEADS)
-    .where(
-        LEADS.c.phone == bindparam("phone"),
-        LEADS.c.created_at >= bindparam("since"),
-        LEADS.c.status.in_(OPEN_STATUSES),
-    )
-    .order_by(LEADS.c.created_at.desc())
-    .limit(1)
-)
-
-
-_DUE = (
-    select(LEADS.c.id)
-    .where(LEADS.c.status == QUEUED, LEADS.c.due_at <= bindparam("now"))
-    .order_by(LEADS.c.due_at)
-    .limit(bindparam("limit"))
-)
-_HELD = (
-    LEADS.c.id == bindparam("held_id"),
-    LEADS.c.status == DISPATCHING,
-    LEADS.c.attempt_count == bindparam("held_count"),
-)
-_IN_FLIGHT = update(LEADS).where(*_HELD).values(in_flight=True)
-# What a claimed lead carries: what placing it needs (the call's fields, the claim's identity
-# and age). Fewer columns make each claim cheaper to read and to turn into a Lead.
-_CLAIMED = tuple(
-    LEADS.c[name]
-    for name in (
-        "id",
-        "created_at",
-        "phone",
-        "name",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_term",
-        "utm_content",
-        "client_id",
-        "client_ip",
-        "user_agent",
-        "status",
-        "provider",
-        "attempt_count",
-        "agent_checks",
-        "lease_until",
-        "due_at",
-    )
-)
-
-
-def _claim_statement(due: Select[Any]) -> ReturningUpdate[Any]:
-    """``UPDATE … WHERE id IN (due ids) AND status = 'queued' RETURNING …`` (see ``claim``)."""
-    return (
-        update(LEADS)
-        .where(LEADS.c.id.in_(due), LEADS.c.status == QUEUED)
-        .values(
-            status=DISPATCHING,
-            lease_until=bindparam("lease_until"),
-            in_flight=False,
-            attempt_count=LEADS.c.attempt_count + 1,
-            updated_at=bindparam("now"),
-        )
-        .returning(*_CLAIMED)
-    )
-
-
-_CLAIM = _claim_statement(_DUE)
-# PostgreSQL first locks the due rows it can get, skipping those another worker is claiming.
-_CLAIM_SKIP_LOCKED = _claim_statement(_DUE.with_for_update(skip_locked=True))
-# An attempt's outcome, written only while the claim still holds the lead.
-_FINISH_VALUES: dict[str, Any] = {
-    "status": bindparam("new_status"),
-    "lease_until": None,
-    "in_flight": False,
-    "last_error": bindparam("new_last_error"),
-    "updated_at": bindparam("now"),
-    "due_at": bindparam("new_due_at"),
-}
-_FINISH = update(LEADS).where(*_HELD).values(**_FINISH_VALUES)
-_FINISH_PLACED = (
-    update(LEADS)
-    .where(*_HELD)
-    .values(
-        **_FINISH_VALUES,
-        placed_at=bindparam("now"),
-        provider_ref=bindparam("new_provider_ref"),
-        confirmed=bindparam("new_confirmed"),
-    )
-)
-_BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
-_BLOCKS_IN_FORCE = (
-    select(BLOCKED.c.digest, BLOCKED.c.expires_at)
-    .where(or_(BLOCKED.c.expires_at.is_(None), BLOCKED.c.expires_at > bindparam("now")))
-    .limit(bindparam("limit"))
-)
-
-_ADD_ATTEMPT = insert(Attempt)
-
-
-def _held_params(lead: Lead) -> dict[str, Any]:
-    return {"held_id": lead.id, "held_count": lead.attempt_count}
-
-
-def _held(lead: Lead) -> tuple[Any, ...]:
-    """The WHERE clause that matches only while this claim still holds the lead."""
-    return (
-        Lead.id == lead.id,
-        Lead.status == DISPATCHING,
-        Lead.attempt_count == lead.attempt_count,
-    )
 
 
 def _rowcount(result: Any) -> int:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+    from prometheus_client import CollectorRegistry, Counter, Histogram
 
 T = TypeVar("T")
 
@@ -30,6 +30,8 @@ PROVIDER_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SPEED_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 3600.0)
 # Known up front so that alerts on increase() see a zero before the first failure.
 DELIVERY_KINDS = ("webhook", "notify", "ga4")
+# The task kinds that deliver events, and the kind of delivery each is.
+DELIVERY_TASKS = {"deliver_webhook": "webhook", "send_alert": "notify", "send_ga4_event": "ga4"}
 # Attempt outcomes (dispatch) and a tracked call's end (RingCentral): a bounded label. A value
 # outside these is counted as "other": counting must never fail the work it counts.
 OUTCOMES = ("placed", "retry", "failed", "unknown", "connected", "not_connected")
@@ -40,7 +42,7 @@ class _Metrics:
     """Every metric this process writes, in a registry of its own (not the global default)."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry: CollectorRegistry = CollectorRegistry()
         r = self.registry
@@ -82,13 +84,6 @@ class _Metrics:
             "Time the provider took to answer a call request, by result (ok or error).",
             ["provider", "result"],
             buckets=PROVIDER_BUCKETS,
-            registry=r,
-        )
-        self.config_fault: Gauge = Gauge(
-            "callgate_provider_config_fault",
-            "1 while the provider refuses our configuration (credentials, project, callee).",
-            ["provider"],
-            multiprocess_mode="livemax",
             registry=r,
         )
         self.deliveries_failed: Counter = Counter(
@@ -166,9 +161,11 @@ def call_ended(provider: str, status: str) -> None:
     call_outcome(provider, "connected" if status == "connected" else "not_connected")
 
 
-def config_fault(provider: str, faulty: bool) -> None:
-    """The provider refused our configuration (True) or accepted a call again (False)."""
-    _metrics().config_fault.labels(provider).set(1 if faulty else 0)
+def task_gave_up(task_kind: str) -> None:
+    """A task ran out of attempts: a failed delivery when it was one (calls are counted by
+    their outcomes)."""
+    if task_kind in DELIVERY_TASKS:
+        delivery_failed(DELIVERY_TASKS[task_kind])
 
 
 def delivery_failed(kind: str) -> None:

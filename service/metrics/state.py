@@ -2,9 +2,8 @@
 
 The queue (tasks by kind and state, the age of the oldest due task) and the daily budget are
 facts of the database, the same whichever process is asked; so they are asked once per scrape
-by the process that answers it, through small functions the collector is given. Today the
-queue is the ``leads`` table (:func:`leads_queue`); the task queue of the lead lifecycle
-replaces that one function.
+by the process that answers it, through small functions the collector is given: the queue is
+the ``tasks`` table (:func:`tasks_queue`).
 """
 
 from __future__ import annotations
@@ -15,12 +14,21 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 
 from ..leads import LeadStore
-from ..leads.model import DISPATCHING, PLACED, QUEUED, WAITING_FOR_AGENT, Lead, utcnow
+from ..leads.model import Task, utcnow
+from ..leads.queue import PENDING, RUNNING
 
-KINDS = ("place_call", "recheck_agents", "poll_call_status")
+# Shown at 0 when none is queued; any other kind in the table is shown as it comes.
+KINDS = (
+    "place_call",
+    "recheck_agents",
+    "poll_call_status",
+    "deliver_webhook",
+    "send_alert",
+    "send_ga4_event",
+)
 STATES = ("due", "scheduled", "running")
 
 
@@ -40,43 +48,30 @@ class Budget:
     budget: int
 
 
-def leads_queue(store: LeadStore, now: datetime | None = None) -> QueueSnapshot:
-    """The queue as the ``leads`` table holds it: a queued lead is a ``place_call`` task (running
-    while dispatching), a lead waiting for an agent a ``recheck_agents`` one, a placed lead with
-    a due time a ``poll_call_status`` one. Due when its due time (or creation) has come.
-    """
+def tasks_queue(store: LeadStore, now: datetime | None = None) -> QueueSnapshot:
+    """The ``tasks`` table: pending tasks are due (their time has come) or scheduled, leased
+    ones running; done and given-up ones are history, not queue."""
     now = now or utcnow()
-    leads = Lead.__table__.c
-    kind = case(
-        (leads.status == WAITING_FOR_AGENT, "recheck_agents"),
-        (leads.status == PLACED, "poll_call_status"),
-        else_="place_call",
-    )
+    tasks = Task.__table__.c
     state = case(
-        (leads.status == DISPATCHING, "running"),
-        (or_(leads.due_at.is_(None), leads.due_at <= now), "due"),
+        (tasks.state == RUNNING, "running"),
+        (tasks.due_at <= now, "due"),
         else_="scheduled",
     )
-    since = func.min(func.coalesce(leads.due_at, leads.created_at))
     query = (
-        select(kind.label("kind"), state.label("state"), func.count(), since)
-        .where(
-            or_(
-                leads.status.in_((QUEUED, WAITING_FOR_AGENT, DISPATCHING)),
-                (leads.status == PLACED) & leads.due_at.is_not(None),
-            )
-        )
-        .group_by(kind, state)
+        select(tasks.kind, state.label("state"), func.count(), func.min(tasks.due_at))
+        .where(tasks.state.in_((PENDING, RUNNING)))
+        .group_by(tasks.kind, state)
     )
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
-    tasks: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, str], int] = {}
     oldest: dict[str, float] = {}
-    for row_kind, row_state, count, earliest in rows:
-        tasks[(row_kind, row_state)] = int(count)
+    for kind, row_state, count, earliest in rows:
+        counts[(kind, row_state)] = int(count)
         if row_state == "due" and earliest is not None:
-            oldest[row_kind] = max(0.0, (now - _aware(earliest)).total_seconds())
-    return QueueSnapshot(tasks, oldest)
+            oldest[kind] = max(0.0, (now - _aware(earliest)).total_seconds())
+    return QueueSnapshot(counts, oldest)
 
 
 def daily_budget(store: LeadStore, budget: int, now: datetime | None = None) -> Budget:
@@ -102,10 +97,12 @@ class StateCollector(Collector):
         queue: Callable[[], QueueSnapshot],
         budget: Callable[[], Budget],
         degraded: Callable[[], bool],
+        provider_fault: Callable[[], tuple[str, bool]] = lambda: ("", False),
     ) -> None:
         self._queue = queue
         self._budget = budget
         self._degraded = degraded
+        self._provider_fault = provider_fault
 
     def collect(self) -> Iterator[Metric]:
         snapshot = self._queue()
@@ -114,7 +111,8 @@ class StateCollector(Collector):
             "Tasks waiting (due or scheduled) or running, by kind and state.",
             labels=["kind", "state"],
         )
-        for kind in KINDS:
+        kinds = sorted(set(KINDS) | {kind for kind, _ in snapshot.tasks})
+        for kind in kinds:
             for state in STATES:
                 tasks.add_metric([kind, state], snapshot.tasks.get((kind, state), 0))
         yield tasks
@@ -123,7 +121,7 @@ class StateCollector(Collector):
             "How long the oldest due task of each kind has been due (0: none is due).",
             labels=["kind"],
         )
-        for kind in KINDS:
+        for kind in kinds:
             oldest.add_metric([kind], snapshot.oldest_due_seconds.get(kind, 0.0))
         yield oldest
         budget = self._budget()
@@ -143,3 +141,12 @@ class StateCollector(Collector):
             "its stricter in-memory limits.",
             value=1.0 if self._degraded() else 0.0,
         )
+        provider, faulty = self._provider_fault()
+        fault = GaugeMetricFamily(
+            "callgate_provider_config_fault",
+            "1 while the provider refuses our configuration (credentials, project, callee), "
+            "until a call succeeds.",
+            labels=["provider"],
+        )
+        fault.add_metric([provider], 1.0 if faulty else 0.0)
+        yield fault

@@ -24,32 +24,37 @@ from urllib.request import getproxies
 
 import requests
 
+from ..attribution import Attribution
+
 log = logging.getLogger("callgate.providers")
 
 
 @dataclass(frozen=True)
 class CallRequest:
-    """What a provider needs to know about a lead, and nothing more."""
+    """What a provider needs to know about a lead, and nothing more.
+
+    ``attribution`` is the lead's whole attribution; each provider sends the fields it has a
+    parameter for (``service.attribution.params``).
+    """
 
     lead_id: str
     phone: str  # E.164
     name: str | None = None
-    client_ip: str | None = None
-    user_agent: str | None = None
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    utm_term: str | None = None
-    utm_content: str | None = None
-    client_id: str | None = None
+    attribution: Attribution = field(default_factory=Attribution)
 
 
 @dataclass(frozen=True)
 class Placement:
-    """The provider accepted the call. ``reference`` is its id for the call, when it has one."""
+    """The provider accepted the call. ``reference`` is its id for the call, when it has one.
+
+    ``destination`` is where the agent's leg went, when the provider knows it is one number
+    (international digits) or SIP login: a later call from the visitor is routed there
+    (sticky routing). None when the provider picks the agent itself (a scheme, a queue).
+    """
 
     status: str = "placed"
     reference: str | None = None
+    destination: str | None = None
     http_status: int | None = None
     detail: Mapping[str, Any] = field(default_factory=dict)
 
@@ -78,6 +83,9 @@ class ProviderError(Exception):
 
 class Provider(Protocol):
     name: str
+    # Where every call this provider places rings the agent, when that is one number or SIP
+    # login (see Placement.destination); None when it is not or the provider cannot say.
+    destination: str | None
 
     def place(self, call: CallRequest) -> Placement: ...
 

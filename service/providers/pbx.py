@@ -37,6 +37,7 @@ MAX_NAME = 64
 
 class Pbx:
     name = "pbx"
+    destination: str | None = None  # no single number or SIP login we could route to
 
     def __init__(self, settings: PbxSettings, http: HttpClient) -> None:
         self.settings = settings

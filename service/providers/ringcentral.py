@@ -60,6 +60,7 @@ CALL_FINAL = frozenset({"Invalid", "CannotReach", "Error", "NoAnsweringMachine",
 
 class RingCentral:
     name = "ringcentral"
+    destination: str | None = None  # no single number or SIP login we could route to
 
     def __init__(
         self,

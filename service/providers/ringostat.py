@@ -12,7 +12,9 @@ from typing import Any
 
 import requests
 
+from ..attribution import params as attribution_params
 from ..config import RingostatSettings
+from ..destinations import destination
 from .base import (
     CallRequest,
     HttpClient,
@@ -25,17 +27,9 @@ from .base import (
 
 METHOD = "Api\\V2\\Callback.external"
 
-# CallRequest attribute -> Ringostat param; sent only when known, never as empty strings.
-_OPTIONAL_PARAMS = (
-    ("client_ip", "clientIp"),
-    ("utm_source", "utmSource"),
-    ("utm_medium", "utmMedium"),
-    ("utm_campaign", "utmCampaign"),
-    ("utm_term", "utmTerm"),
-    ("utm_content", "utmContent"),
-    ("client_id", "clientId"),
-    ("user_agent", "clientUserAgent"),
-)
+# Attribution field -> Ringostat param (declared in service.attribution); sent only when
+# known, never as empty strings.
+_OPTIONAL_PARAMS = tuple(attribution_params("ringostat").items())
 
 
 class RingostatExtended:
@@ -47,6 +41,7 @@ class RingostatExtended:
         self.settings = settings
         self.http = http
         self._ids = itertools.count(1)
+        self.destination = _agent_leg(settings)
 
     def params(self, call: CallRequest) -> dict[str, Any]:
         s = self.settings
@@ -60,7 +55,7 @@ class RingostatExtended:
             "projectId": s.project_id,
         }
         for attribute, param in _OPTIONAL_PARAMS:
-            value = getattr(call, attribute)
+            value = getattr(call.attribution, attribute)
             if value:
                 params[param] = value
         return params
@@ -99,13 +94,16 @@ class RingostatExtended:
             )
         result = answer.get("result") if isinstance(answer, dict) else None
         reference = _reference(result)
-        return Placement(reference=reference, http_status=response.status_code)
+        return Placement(
+            reference=reference, http_status=response.status_code, destination=self.destination
+        )
 
 
 class RingostatSimple:
     """``POST {api}/callback/outward_call``, form-encoded ``extension`` and ``destination``."""
 
     name = "ringostat-simple"
+    destination: str | None = None  # the extension calls out: no agent leg to route to
 
     def __init__(self, settings: RingostatSettings, http: HttpClient) -> None:
         self.settings = settings
@@ -130,6 +128,17 @@ class RingostatSimple:
         if not response.ok:
             raise status_error(response, "Ringostat", (self.settings.auth_key,))
         return Placement(http_status=response.status_code)
+
+
+def _agent_leg(settings: RingostatSettings) -> str | None:
+    """``callee`` when it names one SIP login or number; a forwarding scheme picks its agent
+    inside Ringostat, and we cannot know whom."""
+    if settings.callee_type not in ("sip", "number") or not settings.callee:
+        return None
+    try:
+        return destination(settings.callee)
+    except ValueError:
+        return None
 
 
 def _rpc_error(error: Any) -> str:

@@ -7,7 +7,12 @@ def test_healthz_and_readyz(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.get_json()["checks"] == {"store": "ok", "provider": "ok", "rate_limits": "ok"}
+    assert ready.get_json()["checks"] == {
+        "store": "ok",
+        "schema": "ok",
+        "provider": "ok",
+        "rate_limits": "ok",
+    }
 
 
 def test_openapi_is_generated_from_the_schemas(client: FlaskClient) -> None:

@@ -12,10 +12,10 @@ from datetime import timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import insert
 
 from service.config import MetricsSettings
-from service.leads import Lead
-from service.leads.model import utcnow
+from service.leads.model import Task, utcnow
 from tests.conftest import services
 from tests.fakes.provider import FakeProvider
 from tests.servers import free_port
@@ -176,18 +176,30 @@ def test_dispatch_counts_outcomes_speed_and_provider_time(
 def test_queue_states_and_the_oldest_due_task(app: Flask, client: FlaskClient) -> None:
     store = services(app).store
     now = utcnow()
-    for phone, due in (
-        ("+380671110001", now - timedelta(seconds=90)),
-        ("+380671110002", now - timedelta(seconds=10)),
-        ("+380671110003", now + timedelta(minutes=5)),
-    ):
-        store.insert(Lead(phone=phone, status="queued", due_at=due, created_at=due))
+    rows = [
+        ("place_call", "pending", now - timedelta(seconds=90)),
+        ("place_call", "pending", now - timedelta(seconds=10)),
+        ("place_call", "pending", now + timedelta(minutes=5)),
+        ("place_call", "running", now - timedelta(seconds=1)),
+        ("deliver_webhook", "pending", now - timedelta(seconds=30)),
+        ("deliver_webhook", "done", now - timedelta(hours=1)),
+        ("deliver_webhook", "failed", now - timedelta(hours=1)),
+    ]
+    with store.engine.begin() as conn:
+        conn.execute(
+            insert(Task.__table__),
+            [{"kind": k, "state": s, "due_at": due, "created_at": now} for k, s, due in rows],
+        )
     samples = scrape(client)
     assert value(samples, "callgate_tasks", kind="place_call", state="due") == 2
     assert value(samples, "callgate_tasks", kind="place_call", state="scheduled") == 1
-    assert value(samples, "callgate_tasks", kind="recheck_agents", state="due") == 0
+    assert value(samples, "callgate_tasks", kind="place_call", state="running") == 1
+    assert value(samples, "callgate_tasks", kind="deliver_webhook", state="due") == 1
+    assert ("callgate_tasks", (("kind", "recheck_agents"), ("state", "due"))) in samples
     oldest = value(samples, "callgate_tasks_oldest_due_age_seconds", kind="place_call")
     assert 90 <= oldest < 90 + 60  # the scrape came after the insert, well within a minute
+    webhook = value(samples, "callgate_tasks_oldest_due_age_seconds", kind="deliver_webhook")
+    assert 30 <= webhook < 30 + 60
 
 
 def test_daily_budget_used(make_app: Callable[..., Flask], fake_provider: FakeProvider) -> None:

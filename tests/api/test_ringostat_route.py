@@ -242,8 +242,8 @@ def test_an_old_lead_is_not_sticky(route_app: Callable[..., Flask], sip: FakeSip
     app = route_app()
     lead_id = _place_callback(app)
     two_days_ago = utcnow() - timedelta(days=2)
-    with services(app).store.session() as s:
-        s.execute(
+    with services(app).store.engine.begin() as conn:
+        conn.execute(
             update(Lead)
             .where(Lead.id == lead_id)
             .values(created_at=two_days_ago, placed_at=two_days_ago)

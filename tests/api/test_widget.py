@@ -158,6 +158,10 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "captcha_site_key": "",
         "captcha_script_url": "",
         "captcha_module": "",
+        # Office hours by default: always open, so never a next opening.
+        "open_now": True,
+        "next_open": None,
+        "timezone": "Europe/Kyiv",
     }
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings

@@ -289,7 +289,7 @@ def test_secrets_never_reach_errors_or_logs(
         assert secret not in error.message
     store = LeadStore(settings.database_url)
     migrate(store)
-    lead, _ = store.insert(Lead(phone=CALL.phone, attempt_count=0, in_flight=False, confirmed=True))
+    lead, _ = store.insert(Lead(phone=CALL.phone))
     Dispatcher(settings, store, provider).run_once()
     stored = store.get(lead.id, with_attempts=True)
     store.close()

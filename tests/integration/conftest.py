@@ -44,8 +44,9 @@ def start_service(tmp_path: Path) -> Iterator[Callable[..., Service]]:
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., Worker]]:
     started: list[Worker] = []
 
-    def start(env: dict[str, str], name: str = "worker") -> Worker:
-        worker = Worker(env=env, log_path=tmp_path / f"{name}-{len(started)}.log").start()
+    def start(env: dict[str, str], name: str = "worker", prefix: tuple[str, ...] = ()) -> Worker:
+        log_path = tmp_path / f"{name}-{len(started)}.log"
+        worker = Worker(env=env, log_path=log_path, prefix=prefix).start()
         started.append(worker)
         return worker
 

@@ -206,10 +206,10 @@ def test_postgres_claim_skips_locked_rows(pg_database: str) -> None:
     store = LeadStore(pg_database)
     migrate(store)
     for n in range(2):
-        store.insert(Lead(phone=_number(n), attempt_count=0, in_flight=False, confirmed=True))
+        store.insert(Lead(phone=_number(n)))
     raw = pg_database.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(raw) as conn:
-        locked = conn.execute("SELECT id FROM leads ORDER BY due_at LIMIT 1 FOR UPDATE").fetchone()
+        locked = conn.execute("SELECT id FROM tasks ORDER BY due_at LIMIT 1 FOR UPDATE").fetchone()
         claimed = store.claim(timedelta(seconds=30), limit=2)
-        assert [lead.id for lead in claimed] != [] and locked[0] not in [c.id for c in claimed]
+        assert [task.id for task in claimed] != [] and locked[0] not in [c.id for c in claimed]
     store.close()

@@ -1,7 +1,7 @@
-"""SQLite with ``callgate worker``: a stored lead rings the worker's doorbell, no poll needed.
+"""SQLite with ``callgate worker``: a stored lead is found by the worker's short poll.
 
-The worker polls only once a minute here, so a lead that reaches the provider within seconds
-was woken by the web process that stored it.
+The long poll (``CALLGATE_DISPATCH_POLL``) is a minute here, so a lead that reaches the
+provider within seconds was found by the short read of the task queue (``tasks.SQLITE_POLL``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ SLOW_POLL = {
 }
 
 
-def _env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
+def sqlite_env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
     return {
         **RINGOSTAT_ENV,
         **SLOW_POLL,
@@ -33,52 +33,45 @@ def _env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
     }
 
 
-def _listening(
-    tmp_path: Path,
-    fake: FakeProvider,
-    start_service: Callable[..., Service],
-    start_worker: Callable[..., Worker],
-) -> tuple[Service, Worker, Path]:
-    """The web service and a worker on one SQLite database, once the worker listens."""
-    env = _env(tmp_path, fake)
-    service = start_service(env)
-    worker = start_worker(env)
-    doorbells = tmp_path / "callgate.db.wake"
-    wait_until(lambda: doorbells.is_dir() and any(doorbells.iterdir()), 30, "worker listening")
-    return service, worker, doorbells
+def started(worker: Worker) -> None:
+    """Wait until ``worker`` claims (its first claim runs right after this line is logged)."""
+    wait_until(lambda: "dispatcher started" in worker.log(), 30, "worker started")
 
 
-def test_a_new_lead_wakes_the_worker_at_once(
+def post(service: Service, phone: str) -> int:
+    response = requests.post(f"{service.url}/api/v1/callbacks", json={"phone": phone}, timeout=10)
+    return response.status_code
+
+
+def test_a_new_lead_is_taken_long_before_the_long_poll(
     tmp_path: Path,
     fake_ringostat: FakeProvider,
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
 ) -> None:
-    service, _, _ = _listening(tmp_path, fake_ringostat, start_service, start_worker)
-    # The web process re-reads who listens at most once a second.
-    wait_until(lambda: _post(service, "+380671110001") == 202, 10, "the first lead")
-    wait_until(lambda: fake_ringostat.accepted["380671110001"] == 1, 15, "the first call")
-
-    for n in range(2, 6):
-        assert _post(service, f"+38067111000{n}") == 202
+    env = sqlite_env(tmp_path, fake_ringostat)
+    service = start_service(env)
+    started(start_worker(env))
+    for n in range(1, 6):
+        assert post(service, f"+38067111000{n}") == 202
     wait_until(
-        lambda: all(fake_ringostat.accepted[f"38067111000{n}"] == 1 for n in range(2, 6)),
+        lambda: all(fake_ringostat.accepted[f"38067111000{n}"] == 1 for n in range(1, 6)),
         15,
-        "calls placed long before the next poll",
+        "calls placed long before the next long poll",
     )
 
 
-def test_a_stopped_worker_takes_its_doorbell_away(
+def test_workers_leave_nothing_beside_the_database(
     tmp_path: Path,
     fake_ringostat: FakeProvider,
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
 ) -> None:
-    _, worker, doorbells = _listening(tmp_path, fake_ringostat, start_service, start_worker)
+    # No sockets, no per-process files: nothing another container could take for dead.
+    env = sqlite_env(tmp_path, fake_ringostat)
+    start_service(env)
+    worker = start_worker(env)
+    started(worker)
     worker.stop()
-    assert list(doorbells.iterdir()) == []
-
-
-def _post(service: Service, phone: str) -> int:
-    response = requests.post(f"{service.url}/api/v1/callbacks", json={"phone": phone}, timeout=10)
-    return response.status_code
+    beside = {p.name for p in tmp_path.iterdir() if p.name.startswith("callgate.db")}
+    assert beside <= {"callgate.db", "callgate.db-wal", "callgate.db-shm", "callgate.db.lock"}

@@ -46,10 +46,12 @@ def _lead(app: Flask, lead_id: str) -> Lead:
 
 
 def _recheck(app: Flask, lead_id: str) -> None:
-    """Let the re-check fall due, queue it again as the dispatcher loop does, dispatch it."""
-    store = services(app).store
-    wait_until(lambda: _lead(app, lead_id).due_at <= utcnow(), 5, "re-check due")
-    assert store.release_waiting() == 1
+    """Let the re-check task fall due and run it (the lead is queued again), then the call's."""
+    [task] = [t for t in services(app).store.tasks(lead_id) if t.state == "pending"]
+    assert task.kind == "recheck_agents"
+    wait_until(lambda: task.due_at <= utcnow(), 5, "re-check due")
+    assert services(app).dispatcher.run_once()
+    assert _lead(app, lead_id).status == "queued"
     assert services(app).dispatcher.run_once()
 
 

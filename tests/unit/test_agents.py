@@ -121,8 +121,8 @@ def test_the_poller_keeps_the_snapshot_warm(sip: FakeSipStatus) -> None:
 def test_agents_available_without_ringostat_is_true(make_app: Callable[..., Flask]) -> None:
     app = make_app(ringostat={"auth_key": ""})
     assert services(app).agents is None
-    assert agents_available(app) is True
-    assert agents_available(services(app)) is True
+    assert agents_available(None, ()) is True
+    assert agents_available(services(app).agents, ("manager1",)) is True
 
 
 def test_agents_available_follows_the_sip_status(
@@ -130,25 +130,38 @@ def test_agents_available_follows_the_sip_status(
 ) -> None:
     sip.agents(online=["a", "b"], speaking=["a", "b"])
     app = make_app(ringostat={"api_url": sip.url})
-    assert agents_available(app) is False  # nothing known yet; a refresh starts behind
-    wait_until(lambda: len(sip.received) >= 2, 5, "status fetched")
     monitor = services(app).agents
     assert monitor is not None
+    assert agents_available(monitor, ()) is False  # nothing known yet; a refresh starts behind
+    wait_until(lambda: len(sip.received) >= 2, 5, "status fetched")
     wait_until(lambda: monitor.current() is not None, 5, "status cached")
-    assert agents_available(app) is False  # everyone is speaking
+    assert agents_available(monitor, ()) is False  # everyone is speaking
     sip.agents(online=["a", "b"], speaking=["a"])
     monitor.refresh(fresh_for=0)
-    assert agents_available(app) is True
+    assert agents_available(monitor, ()) is True
 
 
-def test_agents_available_counts_only_the_configured_logins(
+def test_agents_available_counts_only_the_given_logins(sip: FakeSipStatus) -> None:
+    sip.agents(online=["someone_else"])
+    monitor = _monitor(sip.url, Clock())
+    assert monitor.refresh() is not None
+    assert agents_available(monitor, ("manager1",)) is False
+    assert agents_available(monitor, ()) is True  # no logins configured: anyone counts
+    sip.agents(online=["someone_else", "manager1"])
+    monitor.refresh(fresh_for=0)
+    assert agents_available(monitor, ("manager1",)) is True
+
+
+def test_widget_config_counts_only_the_configured_logins(
     make_app: Callable[..., Flask], sip: FakeSipStatus
 ) -> None:
     sip.agents(online=["someone_else"])
     app = make_app(ringostat={"api_url": sip.url}, agents=AgentSettings(logins=("manager1",)))
     monitor = services(app).agents
     assert monitor is not None and monitor.refresh() is not None
-    assert agents_available(app) is False
+    config = app.test_client().get("/api/v1/widget-config")
+    assert config.get_json()["agents_available"] is False
     sip.agents(online=["someone_else", "manager1"])
     monitor.refresh(fresh_for=0)
-    assert agents_available(services(app)) is True
+    config = app.test_client().get("/api/v1/widget-config")
+    assert config.get_json()["agents_available"] is True

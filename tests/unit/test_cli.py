@@ -42,9 +42,15 @@ def test_leads_show_and_retry(app_with_leads: Flask) -> None:
     placed = store.search(status="placed")[0]
     output = _run(app_with_leads, "leads", "show", placed.id)
     assert "status: placed" in output and "attempt" in output and "placed http=None" in output
-    assert f"lead {placed.id} queued" in _run(app_with_leads, "leads", "retry", placed.id)
+    assert "place_call done" in output  # its task
+    # A confirmed placement called the visitor: a retry would call them twice.
+    url = services(app_with_leads).settings.database_url
+    refused = CliRunner().invoke(
+        main, ["leads", "retry", placed.id], env={"CALLGATE_DATABASE_URL": url}
+    )
+    assert refused.exit_code == 1 and "only a failed lead" in refused.output
     lead = store.get(placed.id)
-    assert lead is not None and lead.status == "queued"
+    assert lead is not None and lead.status == "placed"
 
 
 def test_leads_export_csv(app_with_leads: Flask) -> None:

@@ -134,3 +134,11 @@ def test_start_up_stops_with_one_line(command: list[str]) -> None:
         "callgate: configuration error: CALLGATE_PROVIDER: 'ringostatt' is not one of "
         "dry-run, ringostat, ringostat-simple, ringcentral, pbx"
     ]
+
+
+def test_log_format_is_text_unless_json_is_asked_for() -> None:
+    assert Settings.from_env({}).log_format == "text"
+    assert Settings.from_env({"CALLGATE_LOG_FORMAT": "JSON"}).log_format == "json"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"CALLGATE_LOG_FORMAT": "xml"})
+    assert str(error.value).startswith("CALLGATE_LOG_FORMAT: 'xml' is not one of text, json")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask import Flask
 
+from service.leads import LeadStatus
 from service.leads.model import utcnow
 from tests.conftest import services
 from tests.fakes.provider import FakeProvider
@@ -42,10 +43,17 @@ def _lead(app: Flask, lead_id: str):  # type: ignore[no-untyped-def]
     return lead
 
 
+def _due(app: Flask, lead_id: str) -> datetime:
+    """When the lead's pending place_call task falls due."""
+    [task] = [t for t in services(app).store.tasks(lead_id) if t.state == "pending"]
+    assert task.kind == "place_call"
+    return task.due_at
+
+
 def _run_due(app: Flask, lead_id: str) -> None:
     """Wait until the lead's retry falls due, then dispatch it."""
-    lead = _lead(app, lead_id)
-    wait_until(lambda: lead.due_at <= utcnow(), 5, "retry due")
+    due = _due(app, lead_id)
+    wait_until(lambda: due <= utcnow(), 5, "retry due")
     assert services(app).dispatcher.run_once()
 
 
@@ -72,7 +80,7 @@ def test_a_passing_failure_is_retried_with_backoff(
     lead_id = _submit(app)
     assert services(app).dispatcher.run_once()
     lead = _lead(app, lead_id)
-    assert lead.status == "queued" and lead.due_at > lead.created_at
+    assert lead.status == "queued" and _due(app, lead_id) > lead.created_at
     assert lead.last_error == "Ringostat failed (HTTP 500)"
     _run_due(app, lead_id)
     _run_due(app, lead_id)
@@ -93,7 +101,7 @@ def test_retry_after_of_a_429_is_honoured(
     services(app).dispatcher.run_once()
     lead = _lead(app, lead_id)
     assert lead.status == "queued"
-    assert lead.due_at >= before + timedelta(seconds=119)
+    assert _due(app, lead_id) >= before + timedelta(seconds=119)
 
 
 @pytest.mark.parametrize(("status", "words"), [(400, "refused the call"), (403, "credentials")])
@@ -197,8 +205,8 @@ def test_an_expired_lease_before_sending_goes_back_to_the_queue(
     store = services(app).store
     lead_id = _submit(app)
     [claimed] = store.claim(timedelta(seconds=-1))  # a worker that died right after claiming
-    assert claimed.id == lead_id
-    assert store.reclaim_expired() == (1, 0)
+    assert claimed.lead_id == lead_id
+    assert services(app).dispatcher.reclaim_expired() == (1, 0)
     assert services(app).dispatcher.run_once()
     assert _lead(app, lead_id).status == "placed"
     assert len(fake_provider.received) == 1
@@ -211,10 +219,12 @@ def test_an_expired_lease_after_sending_is_settled_not_resent(
     store = services(app).store
     lead_id = _submit(app)
     [claimed] = store.claim(timedelta(seconds=-1))
-    assert store.mark_in_flight(claimed)  # the request went out, then the worker died
-    assert store.reclaim_expired() == (0, 1)
+    # The request went out, then the worker died.
+    assert store.transition(lead_id, LeadStatus.DISPATCHING, task=claimed, in_flight=True)
+    assert services(app).dispatcher.reclaim_expired() == (0, 1)
     lead = _lead(app, lead_id)
     assert (lead.status, lead.confirmed) == ("placed", False)
+    assert [a.outcome for a in lead.attempts] == ["unknown"]
     assert not services(app).dispatcher.run_once()
     assert fake_provider.received == []
 
@@ -235,13 +245,10 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_outcome(
     store = services(app).store
     lead_id = _submit(app)
     [stale] = store.claim(timedelta(seconds=-1))
-    store.reclaim_expired()
+    services(app).dispatcher.reclaim_expired()
     assert services(app).dispatcher.run_once()  # another worker places it
-    from service.leads import Outcome
-
-    assert not store.finish(
-        stale, Outcome(status="failed", attempt_outcome="failed", duration_ms=1)
-    )
+    assert not store.transition(lead_id, LeadStatus.FAILED, task=stale)
+    assert not store.finish_task(stale, error="stale")
     assert _lead(app, lead_id).status == "placed"
 
 
@@ -268,3 +275,17 @@ def test_operator_retry_of_a_failed_lead(
     assert services(app).dispatcher.run_once()
     assert _lead(app, lead_id).status == "placed"
     assert not store.retry("no-such-lead")
+
+
+def test_a_retry_due_later_is_shown_as_scheduled(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    fake_provider.set(statuses=[429], headers={"Retry-After": "120"})
+    app = _app(make_app, fake_provider)
+    lead_id = _submit(app)
+    client = app.test_client()
+    assert "scheduled_for" not in client.get(f"{URL}/{lead_id}").get_json()
+    services(app).dispatcher.run_once()
+    body = client.get(f"{URL}/{lead_id}").get_json()
+    assert body["status"] == "queued"
+    assert datetime.fromisoformat(body["scheduled_for"]) == _due(app, lead_id)

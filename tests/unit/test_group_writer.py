@@ -155,8 +155,6 @@ def _row(lead_id: str) -> dict[str, object]:
         "updated_at": now,
         "phone": "+380671112233",
         "status": "queued",
-        "due_at": now,
-        "in_flight": False,
         "attempt_count": 0,
         "confirmed": True,
         "provider": "dry-run",

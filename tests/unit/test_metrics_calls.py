@@ -58,3 +58,12 @@ def test_provider_call_times_failures_and_lets_them_through() -> None:
         metrics.provider_call("pc", place, object())
     assert _value(name, provider="pc", result="error") == before + 1
     assert metrics.provider_call("pc", lambda n: n * 2, 21) == 42
+
+
+def test_a_delivery_task_that_gave_up_is_a_failed_delivery() -> None:
+    before = {k: _value("callgate_deliveries_failed_total", kind=k) for k in ("webhook", "ga4")}
+    metrics.task_gave_up("deliver_webhook")
+    metrics.task_gave_up("send_ga4_event")
+    metrics.task_gave_up("place_call")  # a call is counted by its outcome, not here
+    for kind in ("webhook", "ga4"):
+        assert _value("callgate_deliveries_failed_total", kind=kind) == before[kind] + 1

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import requests
 import requests_mock
 
+from service.attribution import Attribution
 from service.config import RingostatSettings
 from service.providers.base import CallRequest, HttpClient, ProviderError
 from service.providers.dry_run import DryRun
@@ -24,14 +26,17 @@ CALL = CallRequest(
     lead_id="lead1",
     phone="+380671112233",
     name="Ann",
-    client_ip="203.0.113.7",
-    user_agent="Mozilla/5.0",
-    utm_source="google",
-    utm_medium="cpc",
-    utm_campaign="spring",
-    utm_term="call me",
-    utm_content="ad1",
-    client_id="111.222",
+    attribution=Attribution(
+        client_ip="203.0.113.7",
+        user_agent="Mozilla/5.0",
+        utm_source="google",
+        utm_medium="cpc",
+        utm_campaign="spring",
+        utm_term="call me",
+        utm_content="ad1",
+        client_id="111.222",
+        gclid="Cj0KCQ-abc_1",
+    ),
 )
 
 
@@ -184,3 +189,37 @@ def test_dry_run_sends_nothing_and_masks_the_key(
     assert request["headers"]["Auth-key"] == "***"
     assert request["body"]["params"]["utmSource"] == "google"
     assert "secret-auth-key" not in json.dumps(request)
+
+
+def test_dry_run_records_the_attribution_no_provider_takes() -> None:
+    placement = DryRun(RingostatExtended(SETTINGS, HttpClient(1, 2))).place(CALL)
+    attribution = placement.detail["attribution"]
+    # Ringostat has no parameter for ad click ids: the dry-run record is where they show.
+    assert attribution["gclid"] == "Cj0KCQ-abc_1" and attribution["utm_source"] == "google"
+    assert "gclid" not in json.dumps(placement.detail["request"])
+    assert "client_ip" not in attribution and "user_agent" not in attribution  # personal
+
+
+@pytest.mark.parametrize(
+    ("callee_type", "callee", "expected"),
+    [
+        ("sip", "manager_7", "manager_7"),
+        ("number", "+380 44 777 66 55", "380447776655"),
+        ("scheme", "4242", None),
+        ("default", "4242", None),
+    ],
+)
+def test_extended_callback_says_which_destination_it_rang(
+    requests_mock: requests_mock.Mocker, callee_type: str, callee: str, expected: str | None
+) -> None:
+    settings = dataclasses.replace(SETTINGS, callee_type=callee_type, callee=callee)
+    requests_mock.post(f"{API}/a/v2", json={"result": True})
+    provider = RingostatExtended(settings, HttpClient(1, 2))
+    assert provider.place(CALL).destination == expected
+    assert DryRun(provider).place(CALL).destination == expected
+
+
+def test_simple_callback_names_no_destination(requests_mock: requests_mock.Mocker) -> None:
+    requests_mock.post(f"{API}/callback/outward_call", text="ok")
+    provider = RingostatSimple(dataclasses.replace(SETTINGS, callee_type="sip"), HttpClient(1, 2))
+    assert provider.place(CALL).destination is None

@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from service.cli import main
 from service.config import RingCentralSettings, Settings
 from service.dispatch import Dispatcher
-from service.leads import Lead, LeadStore, checks, migrate
-from service.leads.model import Base, utcnow
+from service.leads import Lead, LeadStore, migrate
+from service.leads.model import Base, Task, utcnow
 from service.providers import Provider, build_provider
-from service.tracking import CancelRefused, StatusChecker, cancel_lead
+from service.tracking import CancelRefused, cancel_lead
 from tests.conftest import SettingsFactory
 
 SERVER = "https://rc.test"
@@ -61,10 +61,15 @@ def store(settings: Settings) -> Iterator[LeadStore]:
     found.close()
 
 
+def pending_check(store: LeadStore, lead_id: str) -> Task | None:
+    """The lead's pending poll_call_status task, if any."""
+    pending = [t for t in store.tasks(lead_id) if t.state == "pending"]
+    assert all(t.kind == "poll_call_status" for t in pending) and len(pending) <= 1
+    return pending[0] if pending else None
+
+
 def placed_lead(settings: Settings, store: LeadStore, provider: Provider) -> Lead:
-    lead, _ = store.insert(
-        Lead(phone="+380671112233", attempt_count=0, in_flight=False, confirmed=True)
-    )
+    lead, _ = store.insert(Lead(phone="+380671112233"))
     assert Dispatcher(settings, store, provider).run_once()
     found = store.get(lead.id)
     assert found is not None and found.status == "placed"
@@ -76,17 +81,18 @@ def test_a_placed_ring_out_is_followed_until_connected(
 ) -> None:
     provider = build_provider(settings)
     lead = placed_lead(settings, store, provider)
-    assert lead.provider_ref == "42" and lead.due_at is not None
-    checker = StatusChecker(settings, store, provider)
+    assert lead.provider_ref == "42" and pending_check(store, lead.id) is not None
+    checker = Dispatcher(settings, store, provider)
     rc.get(f"{RING_OUT}/42", [{"json": RINGING}, {"json": status("Success", "Success", "Success")}])
-    assert checker.check_once()
+    assert checker.run_once()
     ringing = store.get(lead.id)
     assert ringing is not None and ringing.status == "placed"
     assert ringing.provider_status == "call=InProgress caller=Success callee=InProgress"
-    assert checker.check_once()
+    assert checker.run_once()
     done = store.get(lead.id)
-    assert done is not None and done.status == "connected" and done.due_at is None
-    assert not checker.check_once()  # nothing left to ask about
+    assert done is not None and done.status == "connected"
+    assert pending_check(store, lead.id) is None
+    assert not checker.run_once()  # nothing left to ask about
     assert len([r for r in rc.request_history if r.method == "GET"]) == 2
 
 
@@ -96,7 +102,7 @@ def test_a_busy_visitor_fails_the_lead_with_the_reason(
     provider = build_provider(settings)
     lead = placed_lead(settings, store, provider)
     rc.get(f"{RING_OUT}/42", json=status("InProgress", "Success", "Busy"))
-    assert StatusChecker(settings, store, provider).check_once()
+    assert Dispatcher(settings, store, provider).run_once()
     found = store.get(lead.id)
     assert found is not None
     assert (found.status, found.last_error) == ("failed", "callee Busy")
@@ -108,10 +114,11 @@ def test_a_rate_limited_poll_waits_as_asked(
     provider = build_provider(settings)
     lead = placed_lead(settings, store, provider)
     rc.get(f"{RING_OUT}/42", status_code=429, headers={"Retry-After": "40"})
-    assert StatusChecker(settings, store, provider).check_once()
+    assert Dispatcher(settings, store, provider).run_once()
     found = store.get(lead.id)
-    assert found is not None and found.status == "placed" and found.due_at is not None
-    assert found.due_at >= utcnow() + timedelta(seconds=35)
+    check = pending_check(store, lead.id)
+    assert found is not None and found.status == "placed" and check is not None
+    assert check.due_at >= utcnow() + timedelta(seconds=35)
 
 
 def test_polling_stops_when_its_time_is_up(
@@ -121,9 +128,10 @@ def test_polling_stops_when_its_time_is_up(
     lead = placed_lead(settings, store, provider)
     rc.get(f"{RING_OUT}/42", json=RINGING)
     short = Settings(**{**settings.__dict__, "status_poll_for": 0.0})
-    assert StatusChecker(short, store, provider).check_once()
+    assert Dispatcher(short, store, provider).run_once()
     found = store.get(lead.id)
-    assert found is not None and found.status == "placed" and found.due_at is None
+    assert found is not None and found.status == "placed"
+    assert pending_check(store, lead.id) is None
     assert found.last_error == "no final call status within 0s"
 
 
@@ -133,18 +141,20 @@ def test_a_forgotten_ring_out_stays_placed_and_is_not_asked_again(
     provider = build_provider(settings)
     lead = placed_lead(settings, store, provider)
     rc.get(f"{RING_OUT}/42", status_code=404)
-    checker = StatusChecker(settings, store, provider)
-    assert checker.check_once()
+    checker = Dispatcher(settings, store, provider)
+    assert checker.run_once()
     found = store.get(lead.id)
-    assert found is not None and found.status == "placed" and found.due_at is None
+    assert found is not None and found.status == "placed"
+    assert pending_check(store, lead.id) is None
     assert found.last_error is not None and found.last_error.startswith("call status unknown")
-    assert not checker.check_once()
+    assert not checker.run_once()
 
 
 def test_one_check_at_a_time(settings: Settings, store: LeadStore, rc: rm.Mocker) -> None:
     placed_lead(settings, store, build_provider(settings))
-    assert checks.claim_check(store, timedelta(seconds=30)) is not None
-    assert checks.claim_check(store, timedelta(seconds=30)) is None
+    [check] = store.claim(timedelta(seconds=30))
+    assert check.kind == "poll_call_status"
+    assert store.claim(timedelta(seconds=30)) == []
 
 
 def test_providers_without_status_leave_no_due_time(
@@ -155,8 +165,8 @@ def test_providers_without_status_leave_no_due_time(
     migrate(store)
     requests_mock.post(f"{settings.ringostat.api_url}/a/v2", json={"result": True})
     lead = placed_lead(settings, store, build_provider(settings))
-    assert lead.due_at is None
-    assert checks.claim_check(store, timedelta(seconds=30)) is None
+    assert pending_check(store, lead.id) is None
+    assert store.claim(timedelta(seconds=30)) == []
     with pytest.raises(CancelRefused, match="cannot cancel"):
         cancel_lead(store, build_provider(settings), lead.id)
     store.close()
@@ -170,7 +180,7 @@ def test_cancel_hangs_up_a_ringing_call(
     rc.delete(f"{RING_OUT}/42", status_code=204)
     assert cancel_lead(store, provider, lead.id) == f"lead {lead.id}: call cancelled"
     found = store.get(lead.id)
-    assert found is not None and found.status == "failed"
+    assert found is not None and found.status == "cancelled"
     assert rc.last_request.method == "DELETE"
 
 
@@ -189,9 +199,7 @@ def test_cancel_of_a_finished_call_is_refused(
 def test_cancel_of_a_queued_lead_calls_nobody(
     settings: Settings, store: LeadStore, requests_mock: rm.Mocker
 ) -> None:
-    lead, _ = store.insert(
-        Lead(phone="+380671112233", attempt_count=0, in_flight=False, confirmed=True)
-    )
+    lead, _ = store.insert(Lead(phone="+380671112233"))
     assert "before it was placed" in cancel_lead(store, build_provider(settings), lead.id)
     assert requests_mock.call_count == 0
     assert not Dispatcher(settings, store, build_provider(settings)).run_once()

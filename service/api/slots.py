@@ -1,0 +1,78 @@
+"""Office hours over HTTP: ``GET /api/v1/slots``, the ``call_at`` check of a callback request,
+and the office's state for ``widget-config`` (docs/office-hours.md).
+
+Bookings come from ``Services.bookings``: until scheduled calls are tasks of the queue, that is
+``no_bookings_yet`` (every slot empty), so capacity is not yet enforced.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from ..hours import CallAtProblem, OfficeHours
+from ..services import Services, services
+from .problems import validation
+from .schemas import SlotsAnswer
+
+bp = Blueprint("slots", __name__)
+
+_answer = SlotsAnswer()
+
+MESSAGES = {
+    CallAtProblem.INVALID: "Not the start of a slot; choose one from GET /api/v1/slots.",
+    CallAtProblem.PAST: "That time has passed; choose a later one.",
+    CallAtProblem.CLOSED: "The office is closed then; choose a time in office hours.",
+    CallAtProblem.TOO_FAR: "That is further ahead than calls may be booked; see GET /api/v1/slots.",
+    CallAtProblem.FULL: "That time is fully booked; choose another.",
+}
+
+
+def now() -> datetime:
+    """The service's clock (UTC)."""
+    return datetime.now(UTC)
+
+
+def check_call_at(svc: Services, call_at: datetime | None, moment: datetime) -> datetime | None:
+    """The slot ``call_at`` books (in the office zone), None without one; a 422 naming
+    ``call_at`` with its problem code when it cannot be booked."""
+    if call_at is None:
+        return None
+    hours = svc.hours
+    booked = svc.bookings(moment, hours.horizon(moment))
+    problem = hours.validate_call_at(call_at, moment, booked)
+    if problem is not None:
+        raise validation("call_at", MESSAGES[problem], problem.value)
+    return hours.slot_at(call_at)
+
+
+def office_state(hours: OfficeHours, moment: datetime) -> dict[str, Any]:
+    """``open_now``, ``next_open`` (ISO 8601 with the office's offset, or None), ``timezone``."""
+    opening = hours.next_opening(moment)
+    return {
+        "open_now": hours.is_open(moment),
+        "next_open": opening.isoformat() if opening else None,
+        "timezone": hours.timezone,
+    }
+
+
+@bp.get("/api/v1/slots")
+def slots() -> Response:
+    """Slots a visitor may book now, with the calls each may still take."""
+    svc = services()
+    moment = now()
+    hours = svc.hours
+    booked = svc.bookings(moment, hours.horizon(moment))
+    body = _answer.dump(
+        {
+            "timezone": hours.timezone,
+            "slot_minutes": hours.slot_minutes,
+            "slots": hours.open_slots(moment, booked),
+        }
+    )
+    response = jsonify(body)
+    # Capacity changes with every booking.
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,74 @@
+"""``callgate webhooks …`` and ``callgate notify …``: what an operator runs to check the set-up.
+
+The commands that read the outbox (``webhooks list``, ``webhooks replay``) join these once
+deliveries are tasks on the lead queue. Heavy imports (Apprise) wait until a command runs.
+"""
+
+from __future__ import annotations
+
+import click
+
+from ..config import Settings
+
+
+def _settings() -> Settings:
+    from ..cli import _settings as load
+    from ..logs import configure_logging
+
+    settings = load()
+    configure_logging(settings.log_level, settings.secret_values())
+    return settings
+
+
+@click.group()
+def webhooks() -> None:
+    """Signed webhooks to the site owner's CRM (CALLGATE_WEBHOOK_URL)."""
+
+
+@webhooks.command("test")
+def webhooks_test() -> None:
+    """Send a signed ``ping`` to every webhook URL, once, and say what each answered."""
+    from .http import host_of
+    from .webhooks import deliver_webhook, ping_deliveries
+
+    settings = _settings()
+    deliveries = ping_deliveries(settings)
+    if not deliveries:
+        raise click.ClickException("CALLGATE_WEBHOOK_URL is not set")
+    failures = 0
+    for delivery in deliveries:
+        # One try: an operator wants the answer now, not after the retry schedule.
+        result = deliver_webhook(settings, delivery)
+        failures += not result.delivered
+        verdict = "delivered" if result.delivered else "NOT delivered"
+        click.echo(f"{host_of(delivery.url)}  {delivery.webhook_id}  {verdict}: {result.detail}")
+    if failures:
+        raise click.ClickException(f"{failures} of {len(deliveries)} URLs did not take the ping")
+
+
+@click.group("notify")
+def notify_group() -> None:
+    """Chat and e-mail alerts through Apprise (CALLGATE_NOTIFY_URLS)."""
+
+
+@notify_group.command("test")
+def notify_test() -> None:
+    """Send one test alert to every channel, in CALLGATE_NOTIFY_LANG."""
+    from .alerts import compose, service_alert
+    from .notify import channel_key, channel_label, notify
+
+    settings = _settings()
+    urls = settings.events.notify_urls
+    if not urls:
+        raise click.ClickException("CALLGATE_NOTIFY_URLS is not set")
+    title, body = compose(
+        [service_alert("test", "callgate notify test")], settings.events.notify_lang
+    )
+    failures = 0
+    for url in urls:
+        result = notify(url, title, body)
+        failures += not result.delivered
+        verdict = "sent" if result.delivered else "NOT sent"
+        click.echo(f"{channel_label(url)} channel {channel_key(url)}: {verdict}")
+    if failures:
+        raise click.ClickException(f"{failures} of {len(urls)} channels did not take the alert")

@@ -1,0 +1,248 @@
+"""The one claim loop: due tasks of every kind, claimed in batches, run by a pool of threads.
+
+A :class:`TaskRunner` runs inside each web process (``CALLGATE_DISPATCHER=inline``) or in
+``callgate worker`` processes (``external``). A kind is a name (:mod:`service.leads.queue`)
+and a handler given to :meth:`TaskRunner.register`. How a due task reaches a claim:
+
+* enqueued by this process: the store wakes the loop at once (:meth:`LeadStore.on_task_due`);
+* by another process on PostgreSQL: ``LISTEN/NOTIFY``;
+* by another process on SQLite: a read every :data:`SQLITE_POLL` seconds asks whether a task
+  is due (Solid Queue polls SQLite every 0.1 s). A read never waits for the write lock, and it
+  needs nothing but the database file: no sockets, no process ids, so workers in other
+  containers sharing the volume are served alike;
+* a task due later: the loop sleeps until the earliest due time, at most
+  ``CALLGATE_DISPATCH_POLL``, which also paces the reclaim of expired leases.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+
+from . import metrics
+from .config import Settings
+from .leads import ClaimedTask, LeadStore
+from .leads.model import utcnow
+from .logs import lead_context
+
+log = logging.getLogger("callgate.tasks")
+
+# Half of the 100 ms that speed to lead may take across processes on SQLite: a new lead
+# waits 25 ms for the poll on average, 50 ms at worst, and an idle worker costs 20 reads a
+# second, each a few microseconds on the tasks index.
+SQLITE_POLL = 0.05
+Handler = Callable[[ClaimedTask], None]
+
+
+@dataclass(frozen=True)
+class Kind:
+    run: Handler
+    # At most once: settles a task whose holder died while it was in flight (never rerun).
+    lost: Handler | None = None
+    # At least once: how often a handler that raises is run, with backoff, before giving up.
+    max_attempts: int = 6
+
+
+def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with jitter: between half and all of ``base * 2**(attempt-1)``."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    return float(ceiling * (0.5 + rng.random() / 2))
+
+
+class TaskRunner:
+    """One claiming thread and a pool of working threads.
+
+    The claimer takes as many due tasks as there are idle workers, in one statement, and hands
+    them over: the database sees one claim per batch, not one poll per thread.
+    """
+
+    def __init__(self, settings: Settings, store: LeadStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.kinds: dict[str, Kind] = {}
+        self.lease = timedelta(seconds=settings.dispatch_lease)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._idle = threading.Semaphore(settings.dispatch_threads)
+        self.rng = random.Random()  # noqa: S311 - jitter, not secrecy
+        store.on_task_due(self.notify)
+
+    def register(
+        self, kind: str, run: Handler, *, lost: Handler | None = None, max_attempts: int = 6
+    ) -> None:
+        """Run ``run`` for each task of ``kind``. ``lost``: the kind is at most once (see
+        :class:`Kind`); otherwise a handler that raises is retried with backoff."""
+        self.kinds[kind] = Kind(run, lost, max_attempts)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        self._stop.clear()
+        self._pool = ThreadPoolExecutor(self.settings.dispatch_threads, "callgate-task")
+        self._spawn(self._claim_loop, "callgate-claim")
+        if self.store.is_postgres:
+            self._spawn(self._listen, "callgate-listen")
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop claiming; let running tasks finish (up to ``timeout``), then return."""
+        self._stop.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        if self._pool is not None:
+            # Tasks already handed over finish; one still waiting for a thread keeps its claim
+            # until the lease expires and then goes back to the queue, not started.
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def notify(self) -> None:
+        """A task fell due: claim now rather than at the next poll."""
+        self._wake.set()
+
+    # -- running tasks ------------------------------------------------------------------------
+
+    def run_once(self) -> bool:
+        """Claim and run one due task; False when none was due."""
+        claimed = self.store.claim(self.lease)
+        if not claimed:
+            return False
+        self.run(claimed[0])
+        return True
+
+    def run(self, task: ClaimedTask) -> None:
+        """Run one claimed task by its kind's handler; its log lines carry the task's lead."""
+        with lead_context(task.lead_id):
+            self._run(task)
+
+    def _run(self, task: ClaimedTask) -> None:
+        kind = self.kinds.get(task.kind)
+        if kind is None:
+            log.error("task %d: no handler for kind %s here", task.id, task.kind)
+            self.store.finish_task(task, error=f"no handler for {task.kind}", gave_up=True)
+            return
+        try:
+            kind.run(task)
+        except Exception as exc:
+            log.exception("task %d (%s, lead %s) failed", task.id, task.kind, task.lead_id)
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            if task.attempts >= kind.max_attempts:
+                self.store.finish_task(task, error=error, gave_up=True)
+                metrics.task_gave_up(task.kind)
+                return
+            delay = backoff(
+                task.attempts, self.settings.retry_base, self.settings.retry_cap, self.rng
+            )
+            # An in-flight task is not retried: its lease runs out and its kind settles it.
+            due = utcnow() + timedelta(seconds=delay)
+            self.store.retry_task(task, due, error=error)
+
+    def reclaim_expired(self) -> tuple[int, int]:
+        """Leases whose holder died: tasks not yet in flight are due again, those in flight are
+        settled by their kind. Returns (requeued, settled)."""
+        requeued = self.store.requeue_expired()
+        settled = 0
+        for task in self.store.take_over_expired(self.lease):
+            kind = self.kinds.get(task.kind)
+            if kind is not None and kind.lost is not None:
+                kind.lost(task)
+            else:
+                self.store.finish_task(task, error="holder lost in flight", gave_up=True)
+            settled += 1
+        if settled:
+            log.warning("%d task(s) lost in flight settled, never rerun", settled)
+        return requeued, settled
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        next_reclaim = 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_reclaim:
+                    self.reclaim_expired()
+                    next_reclaim = time.monotonic() + self.settings.dispatch_poll
+                self._wake.clear()
+                if self._claim_batch():
+                    continue
+                self._idle_wait()
+            except Exception:
+                log.exception("task loop error; retrying after the poll interval")
+                self._stop.wait(self.settings.dispatch_poll)
+
+    def _claim_batch(self) -> bool:
+        """Claim up to the number of idle threads; True if any task was handed over."""
+        if not self._idle.acquire(timeout=self.settings.dispatch_poll):
+            return False  # every thread is busy
+        idle = 1
+        while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
+            idle += 1
+        claimed = self.store.claim(self.lease, limit=idle)
+        for _ in range(idle - len(claimed)):
+            self._idle.release()
+        assert self._pool is not None
+        for task in claimed:
+            self._pool.submit(self._run_pooled, task)
+        return bool(claimed)
+
+    def _run_pooled(self, task: ClaimedTask) -> None:
+        try:
+            self.run(task)
+        except Exception:
+            log.exception("task %d: not settled; its lease will return it", task.id)
+        finally:
+            self._idle.release()
+            self._wake.set()
+
+    def _idle_wait(self) -> None:
+        """Sleep until woken, a task falls due, or the poll interval passes."""
+        wait = self.settings.dispatch_poll
+        next_due = self.store.next_due()
+        if next_due is not None:
+            wait = max(0.0, min(wait, (next_due - utcnow()).total_seconds()))
+        deadline = time.monotonic() + wait
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            if self.store.is_postgres:
+                self._wake.wait(left)
+                return
+            if self._wake.wait(min(left, SQLITE_POLL)) or self.store.anything_due():
+                return
+
+    def _listen(self) -> None:
+        """Wake on PostgreSQL NOTIFY from any instance; reconnect if the server restarts."""
+        import psycopg
+
+        from .leads.queue import NOTIFY_CHANNEL
+
+        url = self.store.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=self.settings.dispatch_poll):
+                            self._wake.set()
+            except psycopg.Error:
+                log.warning("LISTEN connection lost; reconnecting")
+                self._stop.wait(1.0)

@@ -1,0 +1,155 @@
+"""Office hours over HTTP, on a controlled clock: /api/v1/slots, call_at, widget-config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+
+from service.config import HoursSettings
+from service.hours import CallAtProblem
+from service.hours_syntax import parse_week
+from tests.conftest import services
+
+KYIV = ZoneInfo("Europe/Kyiv")
+# Monday 30 November 2026, 09:10 in Kyiv (UTC+2).
+MONDAY_9_10 = datetime(2026, 11, 30, 9, 10, tzinfo=KYIV)
+WEEKDAYS = HoursSettings(week=parse_week("Mon-Fri 09:00-18:00"), slot_capacity=3, schedule_days=1)
+
+
+@pytest.fixture
+def office(make_app: Callable[..., Flask]) -> Flask:
+    return make_app(hours=WEEKDAYS, limit_per_phone="1/hour")
+
+
+@pytest.fixture
+def monday() -> Iterator[None]:
+    with time_machine.travel(MONDAY_9_10, tick=False):
+        yield
+
+
+@pytest.mark.usefixtures("monday")
+def test_slots_are_listed_with_offsets_the_room_left_and_the_zone(office: Flask) -> None:
+    response = office.test_client().get("/api/v1/slots")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    body = response.get_json()
+    assert body["timezone"] == "Europe/Kyiv" and body["slot_minutes"] == 15
+    slots = body["slots"]
+    # From the next slot start today, through tomorrow (CALLGATE_SCHEDULE_DAYS=1).
+    assert slots[0] == {"start": "2026-11-30T09:15:00+02:00", "remaining": 3}
+    assert slots[-1]["start"] == "2026-12-01T17:45:00+02:00"
+    assert len(slots) == 35 + 36
+
+
+@pytest.mark.usefixtures("monday")
+def test_slots_count_what_the_bookings_function_answers(office: Flask) -> None:
+    asked: list[tuple[datetime, datetime]] = []
+
+    def bookings(start: datetime, end: datetime) -> Mapping[datetime, int]:
+        asked.append((start, end))
+        return {
+            datetime(2026, 11, 30, 7, 15, tzinfo=UTC): 3,  # 09:15 in Kyiv: full
+            datetime(2026, 11, 30, 7, 30, tzinfo=UTC): 1,
+        }
+
+    services(office).bookings = bookings
+    slots = office.test_client().get("/api/v1/slots").get_json()["slots"]
+    assert slots[0] == {"start": "2026-11-30T09:30:00+02:00", "remaining": 2}
+    assert slots[1] == {"start": "2026-11-30T09:45:00+02:00", "remaining": 3}
+    # Asked once, for now until the end of the horizon (midnight after tomorrow, in Kyiv).
+    assert asked == [(MONDAY_9_10, datetime(2026, 12, 2, 0, 0, tzinfo=KYIV))]
+
+
+def _post(client: FlaskClient, call_at: object, phone: str = "+380671112233") -> dict[str, Any]:
+    response = client.post("/api/v1/callbacks", json={"phone": phone, "call_at": call_at})
+    body: dict[str, Any] = response.get_json()
+    body["http_status"] = response.status_code
+    return body
+
+
+@pytest.mark.usefixtures("monday")
+@pytest.mark.parametrize(
+    ("call_at", "code"),
+    [
+        ("2026-11-30T09:10:00", CallAtProblem.INVALID),  # no offset
+        ("next monday at ten", CallAtProblem.INVALID),
+        (1764500000, CallAtProblem.INVALID),
+        ("2026-11-30T10:05:00+02:00", CallAtProblem.INVALID),  # between slots
+        ("2026-11-30T08:45:00+02:00", CallAtProblem.PAST),
+        ("2026-11-30T19:00:00+02:00", CallAtProblem.CLOSED),
+        ("2026-12-02T09:00:00+02:00", CallAtProblem.TOO_FAR),
+        ("2026-11-30T09:45:00+02:00", CallAtProblem.FULL),
+    ],
+)
+def test_a_call_at_that_cannot_be_booked_is_refused_naming_the_field(
+    office: Flask, call_at: object, code: CallAtProblem
+) -> None:
+    services(office).bookings = lambda start, end: {datetime(2026, 11, 30, 9, 45, tzinfo=KYIV): 3}
+    body = _post(office.test_client(), call_at)
+    assert body["http_status"] == 422
+    assert body["error_codes"] == {"call_at": code.value}
+    assert list(body["errors"]) == ["call_at"]
+    assert body["detail"].startswith("call_at: ")
+
+
+@pytest.mark.usefixtures("monday")
+@pytest.mark.parametrize(
+    "call_at",
+    [
+        "2026-11-30T10:00:00+02:00",
+        "2026-11-30T08:00:00Z",  # the same instant
+        "2026-11-30T09:00:00+02:00",  # the current slot, until it ends
+        None,  # as soon as possible
+    ],
+)
+def test_a_bookable_call_at_is_accepted(office: Flask, call_at: str | None) -> None:
+    body = _post(office.test_client(), call_at)
+    assert body["http_status"] == 202, body
+
+
+@pytest.mark.usefixtures("monday")
+def test_a_refused_call_at_uses_up_no_attempt_at_the_number(office: Flask) -> None:
+    client = office.test_client()
+    assert _post(client, "2026-11-30T19:00:00+02:00")["http_status"] == 422
+    assert _post(client, "2026-11-30T10:00:00+02:00")["http_status"] == 202
+
+
+@pytest.mark.usefixtures("monday")
+def test_a_form_post_names_a_malformed_call_at_too(office: Flask) -> None:
+    response = office.test_client().post(
+        "/api/v1/callbacks", data={"phone": "+380671112233", "call_at": "tomorrow"}
+    )
+    assert response.status_code == 422
+    assert response.get_json()["error_codes"] == {"call_at": "call_at_invalid"}
+
+
+def test_widget_config_says_when_the_office_opens(office: Flask) -> None:
+    client = office.test_client()
+    with time_machine.travel(datetime(2026, 12, 5, 12, 0, tzinfo=KYIV), tick=False):  # Saturday
+        closed = client.get("/api/v1/widget-config").get_json()
+    assert (closed["open_now"], closed["next_open"], closed["timezone"]) == (
+        False,
+        "2026-12-07T09:00:00+02:00",
+        "Europe/Kyiv",
+    )
+    with time_machine.travel(MONDAY_9_10, tick=False):
+        open_ = client.get("/api/v1/widget-config").get_json()
+    assert (open_["open_now"], open_["next_open"]) == (True, "2026-12-01T09:00:00+02:00")
+
+
+def test_openapi_documents_slots_call_at_and_its_codes(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    slots = spec["paths"]["/api/v1/slots"]["get"]["responses"]["200"]
+    assert slots["content"]["application/json"]["schema"]["$ref"].endswith("/SlotsAnswer")
+    schemas = spec["components"]["schemas"]
+    assert schemas["CallbackRequest"]["properties"]["call_at"]["format"] == "date-time"
+    refused = spec["paths"]["/api/v1/callbacks"]["post"]["responses"]["422"]["description"]
+    assert all(problem.value in refused for problem in CallAtProblem)
+    assert {"open_now", "next_open", "timezone"} <= set(schemas["WidgetConfig"]["required"])

@@ -1,0 +1,167 @@
+"""The task queue on SQLite and on PostgreSQL: one claim per task, fenced writes, leases that
+expire before or during the work, and at-least-once kinds retried with backoff."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from service.config import Settings
+from service.leads import ClaimedTask, Lead, LeadStatus, LeadStore, NewTask, migrate
+from service.leads.model import utcnow
+from service.tasks import TaskRunner
+
+LEASE = timedelta(seconds=30)
+EXPIRED = timedelta(seconds=-1)  # a holder that died at once
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LeadStore]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/callgate.db"
+    else:
+        url = request.getfixturevalue("pg_database")
+    found = LeadStore(url)
+    migrate(found)
+    yield found
+    found.close()
+
+
+def _runner(store: LeadStore, **overrides: object) -> TaskRunner:
+    settings = Settings(
+        database_url=store.url,
+        secret_key="x" * 32,
+        retry_base=0.01,
+        retry_cap=0.05,
+        **overrides,  # type: ignore[arg-type]
+    )
+    return TaskRunner(settings, store)
+
+
+def _lead(store: LeadStore) -> str:
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run", status="held"))
+    return lead.id  # held: no task of its own
+
+
+def test_each_task_is_claimed_by_one_caller(store: LeadStore) -> None:
+    lead_id = _lead(store)
+    for _ in range(20):
+        store.enqueue("probe", lead_id)
+    claimed: list[ClaimedTask] = []
+    start = threading.Barrier(4)
+
+    def claim() -> None:
+        start.wait()
+        while batch := store.claim(LEASE, limit=3):
+            claimed.extend(batch)
+
+    threads = [threading.Thread(target=claim) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(t.id for t in claimed) == sorted({t.id for t in claimed})
+    assert len(claimed) == 20 and all(t.fence == 1 and t.attempts == 1 for t in claimed)
+
+
+def test_a_task_due_later_waits_and_carries_its_payload(store: LeadStore) -> None:
+    lead_id = _lead(store)
+    store.enqueue("probe", lead_id, due_at=utcnow() + timedelta(hours=1), payload={"n": 7})
+    assert store.claim(LEASE) == []
+    next_due = store.next_due()
+    assert next_due is not None and next_due > utcnow() + timedelta(minutes=59)
+    store.enqueue("probe", lead_id, payload={"event": "lead.placed"})
+    [task] = store.claim(LEASE)
+    assert (task.kind, task.lead_id, task.payload) == ("probe", lead_id, {"event": "lead.placed"})
+
+
+def test_an_expired_lease_is_claimed_again_and_the_old_holder_writes_nothing(
+    store: LeadStore,
+) -> None:
+    lead_id = _lead(store)
+    store.enqueue("probe", lead_id)
+    [stale] = store.claim(EXPIRED)
+    assert store.requeue_expired() == 1
+    [fresh] = store.claim(LEASE)
+    assert (fresh.id, fresh.fence, fresh.attempts) == (stale.id, stale.fence + 1, 2)
+    assert not store.finish_task(stale, error="stale")
+    assert not store.retry_task(stale, utcnow())
+    assert store.finish_task(fresh)
+    [task] = store.tasks(lead_id)
+    assert (task.state, task.last_error) == ("done", None)
+
+
+def test_a_lease_lost_in_flight_is_settled_by_its_kind_never_rerun(store: LeadStore) -> None:
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+    [stale] = store.claim(EXPIRED)
+    assert store.transition(lead.id, LeadStatus.DISPATCHING, task=stale, in_flight=True)
+    runner = _runner(store)
+    settled: list[ClaimedTask] = []
+    runner.register("place_call", lambda task: None, lost=settled.append)
+    assert runner.reclaim_expired() == (0, 1)
+    [taken] = settled
+    assert taken.fence == stale.fence + 1
+    # The dead holder's outcome arrives late: refused, whatever it says.
+    assert not store.transition(lead.id, LeadStatus.PLACED, task=stale)
+    assert store.transition(lead.id, LeadStatus.PLACED, task=taken, values={"confirmed": False})
+    assert store.claim(LEASE) == []  # never run again
+    assert runner.reclaim_expired() == (0, 0)
+
+
+def test_an_at_least_once_kind_is_retried_with_backoff_then_given_up(store: LeadStore) -> None:
+    lead_id = _lead(store)
+    runner = _runner(store)
+    calls: list[int] = []
+
+    def flaky(task: ClaimedTask) -> None:
+        calls.append(task.attempts)
+        raise ConnectionError("receiver down")
+
+    runner.register("deliver_probe", flaky, max_attempts=3)
+    store.enqueue("deliver_probe", lead_id)
+    for attempt in (1, 2, 3):
+        [task] = _claim_when_due(store)
+        runner.run(task)
+        [row] = store.tasks(lead_id)
+        assert (row.attempts, row.last_error) == (attempt, "ConnectionError: receiver down")
+        if attempt < 3:
+            assert (row.state, row.due_at > utcnow() - timedelta(seconds=1)) == ("pending", True)
+    assert calls == [1, 2, 3]
+    assert row.state == "failed"
+    assert store.claim(LEASE) == []
+
+
+def _claim_when_due(store: LeadStore) -> list[ClaimedTask]:
+    from tests.servers import wait_until
+
+    found: list[ClaimedTask] = []
+    wait_until(lambda: found.extend(store.claim(LEASE)) or found, 5, "the retry to fall due")
+    return found
+
+
+def test_a_transition_commits_its_tasks_with_it(store: LeadStore) -> None:
+    lead_id = _lead(store)
+    follow = [NewTask("probe", lead_id, payload={"k": 1})]
+    assert store.transition(
+        lead_id, LeadStatus.QUEUED, expect_from=(LeadStatus.HELD,), enqueue=follow
+    )
+    assert not store.transition(
+        lead_id, LeadStatus.QUEUED, expect_from=(LeadStatus.HELD,), enqueue=follow
+    )  # no longer held: neither change nor task
+    assert sorted(t.kind for t in store.tasks(lead_id)) == ["probe"]
+
+
+def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadStore) -> None:
+    assert store.provider_fault() is None
+    store.set_provider_fault("credentials refused (HTTP 401)")
+    store.set_provider_fault("credentials refused (HTTP 403)")  # many workers see it: upsert
+    assert store.provider_fault() == "credentials refused (HTTP 403)"
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+    [task] = store.claim(LEASE)
+    assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
+    assert store.transition(lead.id, LeadStatus.PLACED, task=task, provider_ok=True)
+    assert store.provider_fault() is None
