@@ -118,11 +118,6 @@ def test_two_instances_two_workers_one_database_one_redis(
     assert [r.status_code for r in answers].count(202) == LEADS
     leads = LEADS + 2
 
-    wait_until(lambda: len(fake_ringostat.received) >= leads, 90, "every lead placed")
-    # Exactly once: each number once, the shared number once per accepted lead.
-    assert len(fake_ringostat.received) == leads
-    assert fake_ringostat.accepted[SHARED.lstrip("+")] == 2
-    assert all(fake_ringostat.accepted[n.lstrip("+")] == 1 for n in numbers)
     engine = create_engine(pg_database)
 
     def stored() -> list[tuple[str, int, int]]:
@@ -133,6 +128,15 @@ def test_two_instances_two_workers_one_database_one_redis(
         return [(row[0], row[1], row[2]) for row in rows]
 
     try:
+        try:
+            wait_until(lambda: len(fake_ringostat.received) >= leads, 90, "every lead placed")
+        except TimeoutError:
+            got = len(fake_ringostat.received)
+            raise AssertionError(f"{got} of {leads} calls placed; leads: {stored()}") from None
+        # Exactly once: each number once, the shared number once per accepted lead.
+        assert len(fake_ringostat.received) == leads
+        assert fake_ringostat.accepted[SHARED.lstrip("+")] == 2
+        assert all(fake_ringostat.accepted[n.lstrip("+")] == 1 for n in numbers)
         # A worker writes the outcome once the provider's answer is back.
         wait_until(lambda: stored() == [("placed", 1, leads)], 15, "every outcome written")
     finally:
