@@ -120,12 +120,14 @@ def test_two_instances_two_workers_one_database_one_redis(
 
     engine = create_engine(pg_database)
 
-    def stored() -> list[tuple[str, int, int]]:
+    def stored() -> list[tuple[str, int, bool, int]]:
         with engine.connect() as conn:
             rows = conn.execute(
-                text("SELECT status, attempt_count, count(*) FROM leads GROUP BY 1, 2")
+                text(
+                    "SELECT status, attempt_count, confirmed, count(*) FROM leads GROUP BY 1, 2, 3"
+                )
             ).all()
-        return [(row[0], row[1], row[2]) for row in rows]
+        return [(row[0], row[1], row[2], row[3]) for row in rows]
 
     try:
         try:
@@ -138,7 +140,7 @@ def test_two_instances_two_workers_one_database_one_redis(
         assert fake_ringostat.accepted[SHARED.lstrip("+")] == 2
         assert all(fake_ringostat.accepted[n.lstrip("+")] == 1 for n in numbers)
         # A worker writes the outcome once the provider's answer is back.
-        wait_until(lambda: stored() == [("placed", 1, leads)], 15, "every outcome written")
+        wait_until(lambda: stored() == [("placed", 1, True, leads)], 15, "every outcome written")
     finally:
         engine.dispose()
 
