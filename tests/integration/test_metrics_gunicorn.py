@@ -16,14 +16,14 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from tests.api.test_metrics import Samples, parse, value
 from tests.fakes.provider import FakeProvider
 from tests.integration.conftest import RINGOSTAT_ENV
-from tests.servers import Service, Worker, wait_until
+from tests.servers import Redis, Service, Worker, wait_until
 
 URL = "/api/v1/callbacks"
 TOKEN = "integration-metrics-token-0123"
 _numbers = count(1)
 
 
-def _env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
+def _env(tmp_path: Path, fake: FakeProvider, redis: Redis) -> dict[str, str]:
     token_file = tmp_path / "metrics_token"
     token_file.write_text(TOKEN + "\n")
     return {
@@ -35,6 +35,8 @@ def _env(tmp_path: Path, fake: FakeProvider) -> dict[str, str]:
         # Loopback, where the test runs, is not allowed: only the token opens /metrics.
         "CALLGATE_METRICS_ALLOW": "192.0.2.0/24",
         "CALLGATE_WORKERS": "2",
+        # Two web processes keep one set of limits only in a storage they share.
+        "CALLGATE_RATELIMIT_STORAGE_URL": redis.url,
         "CALLGATE_DISPATCHER": "external",
         "CALLGATE_DEDUPE_WINDOW": "0",
         "CALLGATE_MAX_NUMBERS_PER_IP": "0",
@@ -73,10 +75,11 @@ def _accepted_by_process(launcher: Path) -> dict[str, float]:
 def test_counts_of_every_process_add_up_to_what_the_provider_received(
     tmp_path: Path,
     fake_ringostat: FakeProvider,
+    redis_server: Redis,
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
 ) -> None:
-    env = _env(tmp_path, fake_ringostat)
+    env = _env(tmp_path, fake_ringostat, redis_server)
     service = start_service(env)
     start_worker(env)
     web = next((tmp_path / "metrics").glob("web-*"))
@@ -118,11 +121,11 @@ def test_counts_of_every_process_add_up_to_what_the_provider_received(
 
 
 def test_without_the_token_from_elsewhere_it_is_not_there(
-    tmp_path: Path, fake_ringostat: FakeProvider
+    tmp_path: Path, fake_ringostat: FakeProvider, redis_server: Redis
 ) -> None:
     # Started the other documented way: gunicorn with the repository's configuration file.
     service = Service(
-        env=_env(tmp_path, fake_ringostat),
+        env=_env(tmp_path, fake_ringostat, redis_server),
         log_path=tmp_path / "gunicorn.log",
         command=("gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"),
     ).start()
