@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import sys
 import threading
@@ -76,10 +77,13 @@ def worker() -> None:
     """Dispatch leads in this process (CALLGATE_DISPATCHER=external in production)."""
     from .dispatch import Dispatcher
     from .logs import configure_logging
+    from .metrics import files as metrics_files
     from .providers import build_provider
 
     settings = _settings()
     configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
+    # Before any metric is written: counted with the web processes that share the directory.
+    metrics_files.claim(settings.metrics.dir, "worker")
     store = LeadStore(settings.database_url)
     migrate(store)
     dispatcher = Dispatcher(settings, store, build_provider(settings))
@@ -89,6 +93,7 @@ def worker() -> None:
     dispatcher.start()
     stop.wait()
     dispatcher.stop(timeout=20)
+    metrics_files.process_exited(os.getpid())
 
 
 main.add_command(webhooks)

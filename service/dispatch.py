@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .leads import ClaimedTask, Lead, LeadStore, NewTask
@@ -142,7 +143,7 @@ class Dispatcher:
         lead.attempt_count += 1
         started = time.monotonic()
         try:
-            placement = self.provider.place(call)
+            placement = metrics.provider_call(self.provider.name, self.provider.place, call)
         except ProviderError as exc:
             self._record(lead, task, self._failure(lead, exc, _ms(started)))
             if exc.config_fault:
@@ -185,6 +186,7 @@ class Dispatcher:
         self, lead: Lead, task: ClaimedTask, outcome: Outcome, source: LeadStatus = DISPATCHING
     ) -> None:
         """The attempt's outcome: one transition, which also finishes or re-times the task."""
+        metrics.call_outcome(self.provider.name, outcome.attempt_outcome, lead.created_at)
         now = utcnow()
         values: dict[str, Any] = {"last_error": outcome.error}
         follow = []
@@ -261,6 +263,7 @@ class Dispatcher:
 
     def _lost_in_flight(self, task: ClaimedTask) -> None:
         """A worker died during the provider request: placed, unconfirmed, never resent."""
+        metrics.call_outcome(self.provider.name, "unknown")
         assert task.lead_id is not None
         if not self.store.transition(
             task.lead_id,
