@@ -64,7 +64,7 @@ from .model import (
     new_lead_id,
     utcnow,
 )
-from .queue import ClaimedTask, NewTask
+from .queue import ClaimedTask, NewTask, Outbox
 
 log = logging.getLogger("callgate.leads")
 
@@ -73,6 +73,10 @@ log = logging.getLogger("callgate.leads")
 BLOCKLIST_REFRESH = 5.0
 BLOCKLIST_COPY_LIMIT = 10_000
 PROVIDER_FAULT = "provider_fault"
+# service_state keys: the day the budget alert went out; a channel's last alert (updated_at).
+BUDGET_ALERTED = "budget_alerted"
+ALERT_SENT = "alert_sent:"
+BUDGET_REASON = "new leads are held until `callgate leads release`"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
@@ -144,6 +148,10 @@ _FORGET_DETAIL = (
     update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
 )
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
+_STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
+_PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
+    queue.TASKS.c.kind == bindparam("kind"), queue.TASKS.c.state == queue.PENDING
+)
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
 _ENDED = (FAILED, CANCELLED, CONNECTED)
@@ -180,8 +188,15 @@ def _lead_update(
 
 
 class LeadStore:
-    def __init__(self, database_url: str, blocklist_refresh: float = BLOCKLIST_REFRESH) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        blocklist_refresh: float = BLOCKLIST_REFRESH,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.url = database_url
+        # What status changes send out (service.events.hook); None: nothing configured.
+        self.outbox = outbox
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
@@ -272,11 +287,14 @@ class LeadStore:
             if (value := getattr(lead, column.key)) is not None
         }
         first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
-        tasks = [*first, *queue.follow_up(lead.id, (), status)]
+        outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
+        row = {column.key: getattr(lead, column.key) for column in LEADS.columns}
+        tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
 
         def write(conn: Connection) -> bool:
             conn.execute(_INSERT, values)
-            return self._enqueue(conn, tasks, now)
+            alerts = self._budget_alert(conn, now) if status == HELD else []
+            return self._enqueue(conn, [*tasks, *alerts], now)
 
         try:
             # Only a key can collide (a twin request racing this one): isolate those.
@@ -346,7 +364,7 @@ class LeadStore:
         )
         now = utcnow()
         params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
-        tasks = [*enqueue, *queue.follow_up(lead_id, source, target)]
+        outbox = self.outbox if self.outbox and self.outbox.emits(target, False) else None
 
         def write(conn: Connection) -> bool:
             if task is not None:
@@ -368,7 +386,11 @@ class LeadStore:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
             if provider_ok:
                 conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
-            return self._enqueue(conn, tasks, now)
+            # The lead as the move left it, for the events it emits (only when there are any).
+            found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
+            row = None if found is None else dict(found._mapping)
+            follow = queue.follow_up(lead_id, source, target, lead=row, outbox=outbox)
+            return self._enqueue(conn, [*enqueue, *follow], now)
 
         try:
             due_now = self._writer.run(write, isolated=True)
@@ -441,11 +463,13 @@ class LeadStore:
         error: str | None = None,
         gave_up: bool = False,
         lead_values: Mapping[str, Any] | None = None,
+        enqueue: Sequence[NewTask] = (),
     ) -> bool:
-        """Mark a held task done (or given up); False if its lease was taken over."""
+        """Mark a held task done (or given up), and enqueue ``enqueue`` with it; False, and
+        nothing written, if its lease was taken over."""
         state = queue.GAVE_UP if gave_up else queue.DONE
         params = {**queue.held(task), "new_state": state, "error": error, "now": utcnow()}
-        return self._task_write(task, queue.FINISH, params, lead_values)
+        return self._task_write(task, queue.FINISH, params, lead_values, enqueue)
 
     def retry_task(
         self,
@@ -466,6 +490,7 @@ class LeadStore:
         statement: Any,
         params: dict[str, Any],
         lead_values: Mapping[str, Any] | None,
+        enqueue: Sequence[NewTask] = (),
     ) -> bool:
         if lead_values:
             assert "status" not in lead_values, "a status changes through transition()"
@@ -475,12 +500,82 @@ class LeadStore:
             else None
         )
 
-        def write(conn: Connection) -> bool:
+        def write(conn: Connection) -> tuple[bool, bool]:
             if _rowcount(conn.execute(statement, params)) != 1:
-                return False
+                return False, False
             if note is not None:
                 conn.execute(note)
-            return True
+            return True, self._enqueue(conn, enqueue, params["now"])
+
+        written, due_now = self._writer.run(write)
+        if due_now:
+            self._wake()
+        return written
+
+    def postpone_task(
+        self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any] | None
+    ) -> bool:
+        """Put a held task back for ``due_at`` as if it had not been claimed (its attempt is
+        given back), with ``payload``; False if its lease was taken over."""
+        params = {**queue.held(task), "new_due": due_at, "new_payload": payload, "now": utcnow()}
+        return self._task_write(task, queue.POSTPONE, params, None)
+
+    def gather(
+        self,
+        task: ClaimedTask,
+        belongs: Callable[[Mapping[str, Any]], bool],
+        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Take over every pending task of ``task``'s kind whose payload ``belongs``, in one
+        transaction: each is marked done and ``task``'s payload becomes ``merge`` of the
+        payloads, its own first (so nothing is lost if the holder dies next). Returns that
+        payload; None if ``task``'s lease was taken over."""
+        now = utcnow()
+
+        def write(conn: Connection) -> dict[str, Any]:
+            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
+            mine = [row.id for row in pending if row.payload and belongs(row.payload)]
+            taken: list[Mapping[str, Any]] = []
+            if mine:
+                # Conditional: a task another worker claimed meanwhile stays its own.
+                grouped = (
+                    update(queue.TASKS)
+                    .where(queue.TASKS.c.id.in_(mine), queue.TASKS.c.state == queue.PENDING)
+                    .values(
+                        state=queue.DONE, last_error=f"grouped into task {task.id}", updated_at=now
+                    )
+                    .returning(queue.TASKS.c.id, queue.TASKS.c.payload)
+                )
+                taken = [row.payload for row in sorted(conn.execute(grouped).all())]
+            merged = merge([task.payload or {}, *taken])
+            params = {**queue.held(task), "new_payload": merged}
+            if _rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
+                raise _Refused("lease lost")
+            return merged
+
+        try:
+            return self._writer.run(write, isolated=True)
+        except _Refused:
+            return None
+
+    def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
+        """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
+        ``interval`` ago: None when taken now, else when it frees. Atomic across processes
+        (one conditional upsert on ``service_state``)."""
+        now = utcnow()
+        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[STATE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+            where=STATE.c.updated_at <= bindparam("cutoff"),
+        ).returning(STATE.c.key)
+        row = {"key": key, "value": "taken", "updated_at": now}
+
+        def write(conn: Connection) -> datetime | None:
+            if conn.execute(statement, {**row, "cutoff": now - interval}).first() is not None:
+                return None
+            last: datetime = conn.execute(_STATE_ROW, {"key": key}).one().updated_at
+            return last + interval
 
         return self._writer.run(write)
 
@@ -520,15 +615,36 @@ class LeadStore:
 
     def set_provider_fault(self, message: str) -> None:
         """Record a provider configuration fault for every process's /readyz (an upsert:
-        many workers may see the same 401 at once)."""
+        many workers may see the same 401 at once); a new fault also alerts people."""
         upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
         statement = upsert.on_conflict_do_update(
             index_elements=[STATE.c.key],
             set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
         )
-        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": utcnow()}
+        now = utcnow()
+        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
         with self._write() as conn:
+            known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
             conn.execute(statement, row)
+            alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
+            due_now = known != message and self._enqueue(conn, alerts, now)
+        if due_now:
+            self._wake()
+
+    def _budget_alert(self, conn: Connection, now: datetime) -> list[NewTask]:
+        """The ``budget`` alert, once a day: for the first lead held (in its transaction)."""
+        alerts = self.outbox.service("budget", BUDGET_REASON) if self.outbox else []
+        if not alerts:
+            return []
+        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
+        today = now.date().isoformat()
+        statement = upsert.on_conflict_do_update(
+            index_elements=[STATE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+            where=STATE.c.value != today,
+        ).returning(STATE.c.key)
+        row = {"key": BUDGET_ALERTED, "value": today, "updated_at": now}
+        return alerts if conn.execute(statement, row).first() is not None else []
 
     # -- agents and routing -------------------------------------------------------------------
 
