@@ -88,15 +88,20 @@ class EventHandlers:
         if url is None:
             self._settle(task, refused(f"channel {key} is no longer configured"))
             return
+
+        def same(other: Mapping[str, Any]) -> bool:
+            return other.get("channel") == key
+
+        def merge(payloads: list[Mapping[str, Any]]) -> dict[str, Any]:
+            return _merge(key, payloads)
+
         free_at = self.store.reserve_slot(ALERT_SENT + key, SEND_INTERVAL)
         if free_at is not None:
-            # Another task (any process) sent this channel's message of this minute; this one
-            # waits, and whichever sends next takes its alerts along.
-            self.store.postpone_task(task, free_at, payload)
+            # Another task (any process) sent this channel's message of this minute: this
+            # one's alerts join the channel's pending task, or it waits for the minute itself.
+            self.store.hand_over(task, same, merge, free_at)
             return
-        merged = self.store.gather(
-            task, lambda other: other.get("channel") == key, lambda all_: _merge(key, all_)
-        )
+        merged = self.store.gather(task, same, merge)
         if merged is None:
             log.warning("alert task %d: lease lost before sending", task.id)
             return

@@ -512,14 +512,6 @@ class LeadStore:
             self._wake()
         return written
 
-    def postpone_task(
-        self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any] | None
-    ) -> bool:
-        """Put a held task back for ``due_at`` as if it had not been claimed (its attempt is
-        given back), with ``payload``; False if its lease was taken over."""
-        params = {**queue.held(task), "new_due": due_at, "new_payload": payload, "now": utcnow()}
-        return self._task_write(task, queue.POSTPONE, params, None)
-
     def gather(
         self,
         task: ClaimedTask,
@@ -557,6 +549,43 @@ class LeadStore:
             return self._writer.run(write, isolated=True)
         except _Refused:
             return None
+
+    def hand_over(
+        self,
+        task: ClaimedTask,
+        belongs: Callable[[Mapping[str, Any]], bool],
+        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+        due_at: datetime,
+    ) -> bool:
+        """The inverse of :meth:`gather` for a task that may not run yet: its payload joins
+        the oldest pending task of its kind that ``belongs`` (``merge`` of that one's payload
+        and its own) and it is done; with none pending, it waits for ``due_at`` itself (its
+        attempt given back). One transaction; False if its lease was taken over."""
+        now = utcnow()
+
+        def write(conn: Connection) -> bool:
+            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
+            others = sorted(row.id for row in pending if row.payload and belongs(row.payload))
+            payloads = {row.id: row.payload for row in pending}
+            for other in others:
+                joined = (
+                    update(queue.TASKS)
+                    .where(queue.TASKS.c.id == other, queue.TASKS.c.state == queue.PENDING)
+                    .values(payload=merge([payloads[other], task.payload or {}]), updated_at=now)
+                )
+                if _rowcount(conn.execute(joined)) == 1:
+                    done = {**queue.held(task), "new_state": queue.DONE, "now": now}
+                    done["error"] = f"grouped into task {other}"
+                    if _rowcount(conn.execute(queue.FINISH, done)) != 1:
+                        raise _Refused("lease lost")
+                    return True
+            params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
+            return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
+
+        try:
+            return self._writer.run(write, isolated=True)
+        except _Refused:
+            return False
 
     def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
         """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
