@@ -323,6 +323,23 @@ class LeadStore:
             query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
 
+    def tasks_of_kind(
+        self, kind: str, state: str | None = None, limit: int | None = None
+    ) -> Sequence[Task]:
+        """Tasks of one kind, newest first, optionally in one state (for operators)."""
+        with self._read() as s:
+            query = select(Task).where(Task.kind == kind).order_by(Task.id.desc())
+            if state:
+                query = query.where(Task.state == state)
+            if limit:
+                query = query.limit(limit)
+            return s.scalars(query).all()
+
+    def task(self, task_id: int) -> Task | None:
+        """One task by id (for operators)."""
+        with self._read() as s:
+            return s.get(Task, task_id)
+
     def tasks(self, lead_id: str) -> Sequence[Task]:
         """A lead's tasks, oldest first (for operators)."""
         with self._read() as s:
