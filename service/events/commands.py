@@ -89,6 +89,8 @@ def webhooks_replay(task_id: int) -> None:
         task = store.task(task_id)
         if task is None or task.kind != DELIVER_WEBHOOK:
             raise click.ClickException(f"no webhook delivery {task_id}")
+        if not task.payload:
+            raise click.ClickException(f"delivery {task_id} was purged: nothing to send")
         store.enqueue(DELIVER_WEBHOOK, task.lead_id, payload=dict(task.payload or {}))
     finally:
         store.close()

@@ -62,7 +62,7 @@ class EventHandlers:
         if result.outcome == "failed":
             alert = failure_alert(delivery, result)
             alerts = [
-                NewTask(item.kind, None, None, item.payload)
+                NewTask(item.kind, task.lead_id, None, item.payload)
                 for item in alert_outgoing(self.settings, alert)
             ]
         self._settle(task, result, enqueue=alerts)

@@ -147,6 +147,16 @@ _ANONYMISE = (
 _FORGET_DETAIL = (
     update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
 )
+# Finished tasks' payloads hold what they sent (a webhook's body has the number and name).
+_FORGET_PAYLOADS = (
+    update(queue.TASKS)
+    .where(
+        queue.TASKS.c.created_at < bindparam("before"),
+        queue.TASKS.c.state.in_((queue.DONE, queue.GAVE_UP)),
+        queue.TASKS.c.payload.is_not(None),
+    )
+    .values(payload=None)
+)
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
 _PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
@@ -288,7 +298,9 @@ class LeadStore:
         }
         first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
         outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
-        row = {column.key: getattr(lead, column.key) for column in LEADS.columns}
+        row = (
+            {column.key: getattr(lead, column.key) for column in LEADS.columns} if outbox else None
+        )
         tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
 
         def write(conn: Connection) -> bool:
@@ -721,13 +733,15 @@ class LeadStore:
 
     def purge(self, older_than: datetime) -> int:
         """Anonymise leads created before ``older_than``: mask the number, drop name,
-        comment, IP and user agent. Attribution and outcomes stay for the statistics."""
+        comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
+        Attribution and outcomes stay for the statistics."""
         now = utcnow()
         with self._write() as conn:
             rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
             for lead_id, phone in rows:
                 conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
                 conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
+            conn.execute(_FORGET_PAYLOADS, {"before": older_than})
         return len(rows)
 
     def count_by_status(self) -> dict[str, int]:

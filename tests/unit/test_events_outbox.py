@@ -127,3 +127,20 @@ def test_a_lead_scheduled_from_the_start(store: LeadStore) -> None:
         (DELIVER_WEBHOOK, "lead.scheduled"),
         (SEND_ALERT, "scheduled"),
     ]
+
+
+def test_purge_forgets_what_finished_deliveries_sent(store: LeadStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    store.insert(Lead(phone="+380671112233", name="Olena", provider="dry-run"))
+    claimed = [t for t in store.claim(timedelta(seconds=30), limit=10) if t.kind == DELIVER_WEBHOOK]
+    [sent, *_] = claimed
+    assert "+380671112233" in str(sent.payload)
+    assert store.finish_task(sent)
+
+    store.purge(datetime.now(UTC) + timedelta(seconds=1))
+
+    with store._read() as session:
+        payloads = {t.id: t.payload for t in session.scalars(select(Task))}
+    assert payloads[sent.id] is None
+    assert "+380671112233" not in str(payloads)
