@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from service.events.hook import outbox_for
 from service.leads import Lead, LeadStore, migrate
 from service.leads.model import Task
 from service.leads.queue import DELIVER_WEBHOOK
+from tests.api.test_events_delivery import alert_burst
 from tests.fakes.provider import FakeProvider
 from tests.servers import Worker, free_port, wait_until
 
@@ -75,3 +77,12 @@ def test_receiver_down_and_worker_killed_the_event_still_arrives(
         assert received.headers["webhook-id"] == (_delivery(store).payload or {})["webhook_id"]
     finally:
         receiver.stop()
+
+
+def test_twenty_failures_with_two_workers_on_postgresql(pg_database: str) -> None:
+    """The channel's minute and the take-over of its alerts hold on PostgreSQL too."""
+    alert_burst(
+        lambda **overrides: dataclasses.replace(
+            Settings(database_url=pg_database, retry_base=0.01, retry_cap=0.05), **overrides
+        )
+    )
