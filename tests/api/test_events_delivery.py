@@ -270,3 +270,48 @@ def test_nothing_configured_enqueues_no_event_task(make_app: Callable[..., Flask
     _drain(app)
     kinds = {t.kind for t in _all(services(app).store)}
     assert kinds == {"place_call"}
+
+
+@pytest.fixture
+def channel() -> Iterator[FakeProvider]:
+    fake = FakeProvider().start()
+    fake.set(statuses=[200], body=lambda _: {})
+    yield fake
+    fake.stop()
+
+
+def test_a_provider_fault_alerts_once_with_the_lead_it_failed(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider, channel: FakeProvider
+) -> None:
+    fake_provider.set(statuses=[403])
+    app = make_app(
+        provider="ringostat",
+        ringostat={"api_url": fake_provider.url},
+        events=EventSettings(notify_urls=(f"json://127.0.0.1:{channel.port}/alerts",)),
+    )
+    _submit(app)
+    _drain(app)
+    [message] = channel.wait_for(1)
+    assert message.json()["title"] == "callgate: 2 alerts"
+    text = message.json()["message"]
+    assert "call failed: 1" in text
+    assert "telephony provider refuses our settings: 1" in text
+    assert "test-auth-key" not in text
+
+
+def test_the_daily_budget_holds_a_lead_and_alerts(
+    make_app: Callable[..., Flask], channel: FakeProvider
+) -> None:
+    app = make_app(
+        daily_call_budget=1,
+        events=EventSettings(notify_urls=(f"json://127.0.0.1:{channel.port}/alerts",)),
+    )
+    _submit(app, "0671112233")
+    held = _submit(app, "0671112244")
+    _submit(app, "0671112255")
+    _drain(app)
+    [message] = channel.wait_for(1)
+    text = message.json()["message"]
+    assert message.json()["title"] == "callgate: 3 alerts"
+    assert "lead held (daily budget): 2" in text and "daily call budget reached: 1" in text
+    assert f"callgate leads show {held}" in text
