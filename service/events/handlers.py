@@ -22,7 +22,6 @@ from ..config import Settings
 from ..leads import ClaimedTask, LeadStore, NewTask
 from ..leads.model import utcnow
 from ..leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
-from ..leads.store import ALERT_SENT
 from ..tasks import TaskRunner
 from .alerts import SEND_INTERVAL, Alert, compose
 from .emit import alert_outgoing, channel_url
@@ -32,6 +31,8 @@ from .outbox import DeliveryResult, refused
 from .webhooks import WebhookDelivery, deliver_webhook, failure_alert
 
 log = logging.getLogger("callgate.events")
+# service_state key of a channel's last message (its updated_at), followed by the channel key.
+ALERT_SENT = "alert_sent:"
 
 
 class EventHandlers:
@@ -112,7 +113,10 @@ class EventHandlers:
         if result.outcome == "retry" and result.retry_in is not None:
             # Not before the channel's next minute, which this try has taken.
             result = DeliveryResult(
-                "retry", result.detail, result.http_status, max(result.retry_in, 60.0)
+                "retry",
+                result.detail,
+                result.http_status,
+                max(result.retry_in, SEND_INTERVAL.total_seconds()),
             )
         self._settle(task, result)
 

@@ -73,9 +73,8 @@ log = logging.getLogger("callgate.leads")
 BLOCKLIST_REFRESH = 5.0
 BLOCKLIST_COPY_LIMIT = 10_000
 PROVIDER_FAULT = "provider_fault"
-# service_state keys: the day the budget alert went out; a channel's last alert (updated_at).
+# service_state key: the day the budget alert went out.
 BUDGET_ALERTED = "budget_alerted"
-ALERT_SENT = "alert_sent:"
 BUDGET_REASON = "new leads are held until `callgate leads release`"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
@@ -621,12 +620,7 @@ class LeadStore:
         ``interval`` ago: None when taken now, else when it frees. Atomic across processes
         (one conditional upsert on ``service_state``)."""
         now = utcnow()
-        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
-        statement = upsert.on_conflict_do_update(
-            index_elements=[STATE.c.key],
-            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
-            where=STATE.c.updated_at <= bindparam("cutoff"),
-        ).returning(STATE.c.key)
+        statement = self._state_upsert(STATE.c.updated_at <= bindparam("cutoff"))
         row = {"key": key, "value": "taken", "updated_at": now}
 
         def write(conn: Connection) -> datetime | None:
@@ -674,11 +668,7 @@ class LeadStore:
     def set_provider_fault(self, message: str) -> None:
         """Record a provider configuration fault for every process's /readyz (an upsert:
         many workers may see the same 401 at once); a new fault also alerts people."""
-        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
-        statement = upsert.on_conflict_do_update(
-            index_elements=[STATE.c.key],
-            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
-        )
+        statement = self._state_upsert()
         now = utcnow()
         row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
         with self._write() as conn:
@@ -689,18 +679,24 @@ class LeadStore:
         if due_now:
             self._wake()
 
+    def _state_upsert(self, only_if: ColumnElement[bool] | None = None) -> Any:
+        """Set a ``service_state`` key; with ``only_if``, an existing row is changed only when
+        it holds, and the statement returns a row only if it wrote (a conditional upsert)."""
+        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
+        statement = upsert.on_conflict_do_update(
+            index_elements=[STATE.c.key],
+            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+            where=only_if,
+        )
+        return statement if only_if is None else statement.returning(STATE.c.key)
+
     def _budget_alert(self, conn: Connection, now: datetime) -> list[NewTask]:
         """The ``budget`` alert, once a day: for the first lead held (in its transaction)."""
         alerts = self.outbox.service("budget", BUDGET_REASON) if self.outbox else []
         if not alerts:
             return []
-        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
         today = now.date().isoformat()
-        statement = upsert.on_conflict_do_update(
-            index_elements=[STATE.c.key],
-            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
-            where=STATE.c.value != today,
-        ).returning(STATE.c.key)
+        statement = self._state_upsert(STATE.c.value != today)
         row = {"key": BUDGET_ALERTED, "value": today, "updated_at": now}
         return alerts if conn.execute(statement, row).first() is not None else []
 
