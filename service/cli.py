@@ -80,7 +80,7 @@ def serve() -> None:
 
 @main.command()
 def worker() -> None:
-    """Dispatch leads in this process (CALLGATE_DISPATCHER=external in production)."""
+    """Run the task queue here: calls, webhooks, alerts, GA4 (CALLGATE_DISPATCHER=external)."""
     from .dispatch import Dispatcher
     from .logs import configure_logging
     from .providers import build_provider
