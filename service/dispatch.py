@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
+from .events.handlers import EventHandlers
 from .leads import ClaimedTask, Lead, LeadStore, NewTask
 from .leads.lifecycle import LeadStatus
 from .leads.model import DISPATCHING, FAILED, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
@@ -84,6 +85,8 @@ class Dispatcher:
             PLACE_CALL, self.place_call, lost=self._lost_in_flight, max_attempts=UNLIMITED
         )
         self.runner.register(RECHECK_AGENTS, self.recheck_agents)
+        # Events out (webhooks, alerts, GA4): every worker delivers them.
+        EventHandlers(settings, store).register(self.runner)
         self.tracks_calls = tracking(provider) is not None
         if self.tracks_calls:
             checker = StatusChecker(settings, store, provider)
