@@ -26,7 +26,7 @@ export default async ({ request, element, text, texts, locale }) => {
   // Shown in the visitor's own time zone (the browser's), in their language.
   const dayFormat = new Intl.DateTimeFormat(locale, { weekday: 'long', day: 'numeric', month: 'long' });
   const timeFormat = new Intl.DateTimeFormat(locale, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
-  const select = element('select', { id: 'cg-s', name: 'call_at' });
+  const select = element('select', { id: 'callgate-time', name: 'call_at' });
   let group;
   let groupDay;
   for (const slot of slots) {
@@ -47,10 +47,10 @@ export default async ({ request, element, text, texts, locale }) => {
     clock(answer.timezone) != clock()
       ? element(
           'p',
-          { id: 'cg-z' },
+          { id: 'callgate-zone' },
           text('picker_zone', { zone: zoneName(locale, undefined, first), office: zoneName(locale, answer.timezone, first) }),
         )
       : null;
   if (note) select.setAttribute('aria-describedby', note.id);
-  return element('div', {}, element('label', { for: 'cg-s' }, texts.picker_label), select, note);
+  return element('div', {}, element('label', { for: 'callgate-time' }, texts.picker_label), select, note);
 };
