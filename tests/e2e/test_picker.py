@@ -158,7 +158,7 @@ def test_closed_office_says_when_it_opens_and_offers_times(
     )
     dialog = open_dialog(page)
     expect(dialog.get_by_text(when_text(page, "en", "closed", settings["next_open"]))).to_be_visible()
-    picker = dialog.get_by_label(texts("en")["picker_label"])
+    picker = dialog.get_by_label(texts("en")["picker_label"], exact=True)
     expect(picker).to_be_visible()
     options = picker.locator("option")
     assert options.evaluate_all("(all) => all.map((o) => o.value)") == starts
@@ -195,12 +195,15 @@ def test_keyboard_alone_books_a_slot_and_the_answer_says_when(
         timezone_id="Europe/Kyiv",
         setup=lambda p: p.route(f"{closed_service.url}/api/v1/callbacks", answer),
     )
+    launcher = page.get_by_role("button", name=texts("en")["launcher"])
+    expect(launcher).to_be_visible()
     page.keyboard.press("Tab")  # the host page's link
     page.keyboard.press("Tab")  # the launcher
+    expect(launcher).to_be_focused()
     page.keyboard.press("Enter")
     dialog = page.get_by_role("dialog", name=texts("en")["title"])
     expect(dialog).to_be_visible()
-    picker = dialog.get_by_label(texts("en")["picker_label"])
+    picker = dialog.get_by_label(texts("en")["picker_label"], exact=True)
     expect(picker).to_be_visible()
     page.keyboard.type("067 111 22 33")  # the phone field has focus
     page.keyboard.press("Tab")  # name
@@ -237,7 +240,7 @@ def test_open_office_offers_call_now_or_a_time_and_loads_the_picker_only_then(
     later_choice = group.get_by_role("radio", name=words["call_later_choice"])
     expect(now_choice).to_be_checked()
     expect(later_choice).not_to_be_checked()
-    expect(dialog.get_by_label(words["picker_label"])).to_have_count(0)
+    expect(dialog.get_by_label(words["picker_label"], exact=True)).to_have_count(0)
     assert not [url for url in modules if "/widget-picker.js" in url]
     assert_accessible(page, "open office, call now")
 
@@ -247,7 +250,7 @@ def test_open_office_offers_call_now_or_a_time_and_loads_the_picker_only_then(
     expect(now_choice).to_be_focused()
     page.keyboard.press("ArrowDown")
     expect(later_choice).to_be_checked()
-    picker = dialog.get_by_label(words["picker_label"])
+    picker = dialog.get_by_label(words["picker_label"], exact=True)
     expect(picker).to_be_visible()
     assert [url for url in modules if "/widget-picker.js" in url]
     expect(picker).to_have_value(slots(open_service)[0])
@@ -280,7 +283,7 @@ def test_every_language_has_its_words_for_hours_and_refusals(
     group = dialog.get_by_role("group", name=words["when"])
     expect(group.get_by_role("radio", name=words["call_now_choice"])).to_be_checked()
     group.get_by_role("radio", name=words["call_later_choice"]).check()
-    expect(dialog.get_by_label(words["picker_label"])).to_be_visible()
+    expect(dialog.get_by_label(words["picker_label"], exact=True)).to_be_visible()
 
     # Closed: the opening, the picker, and each call_at refusal in its own words.
     codes = iter(CALL_AT_CODES)
@@ -310,7 +313,7 @@ def test_every_language_has_its_words_for_hours_and_refusals(
     dialog = open_dialog(page, lang)
     settings = config(closed_service)
     expect(dialog.get_by_text(when_text(page, lang, "closed", settings["next_open"]))).to_be_visible()
-    picker = dialog.get_by_label(words["picker_label"])
+    picker = dialog.get_by_label(words["picker_label"], exact=True)
     expect(picker).to_be_visible()
     phone = dialog.get_by_label(words["phone"])
     phone.fill("067 111 22 33")
@@ -338,7 +341,7 @@ def test_a_visitor_elsewhere_sees_local_times_and_the_office_zone_named(
     opening = datetime.fromisoformat(settings["next_open"]).astimezone(visitor)
     closed_line = dialog.get_by_text(when_text(page, "en", "closed", settings["next_open"], visitor))
     expect(closed_line).to_contain_text(f"{opening:%H:%M}")
-    picker = dialog.get_by_label(texts("en")["picker_label"])
+    picker = dialog.get_by_label(texts("en")["picker_label"], exact=True)
     first = datetime.fromisoformat(starts[0]).astimezone(visitor)
     expect(picker.locator("option").first).to_contain_text(f"{first:%H:%M}")
     names: list[str] = page.evaluate(
@@ -369,7 +372,7 @@ def test_the_ga4_session_cookie_is_copied_as_ga_session(
 
     page = new_page(url, setup=cookie, timezone_id="Europe/Kyiv")
     dialog = open_dialog(page)
-    expect(dialog.get_by_label(texts("en")["picker_label"])).to_be_visible()
+    expect(dialog.get_by_label(texts("en")["picker_label"], exact=True)).to_be_visible()
     phone = dialog.get_by_label(texts("en")["phone"])
     phone.fill("067 111 22 33")
     sent = submit(page, phone, closed_service)
