@@ -27,7 +27,13 @@ from tests.servers import Service
 OFFICE = ZoneInfo("Europe/Kyiv")
 LANGS = ("en", "uk", "ru", "pl")
 LOCALES = {"en": "en-GB", "uk": "uk-UA", "ru": "ru-RU", "pl": "pl-PL"}
-CALL_AT_CODES = ("call_at_invalid", "call_at_past", "call_at_closed", "call_at_too_far", "call_at_full")
+CALL_AT_CODES = (
+    "call_at_invalid",
+    "call_at_past",
+    "call_at_closed",
+    "call_at_too_far",
+    "call_at_full",
+)
 GA4_ID = "G-PICK123"
 GA4_COOKIE = "_ga_PICK123"
 GA4_SESSION = "GS1.1.1700000000.3.1.1700000500.0.0.0"
@@ -79,7 +85,11 @@ def open_service(
 ) -> Iterator[Service]:
     """Open now (all day but 23:59-24:00 in Kyiv), so it has a next opening."""
     yield from _hours_service(
-        "open", {"CALLGATE_OFFICE_HOURS": "Mon-Sun 00:00-23:59"}, host_site, ringostat, tmp_path_factory
+        "open",
+        {"CALLGATE_OFFICE_HOURS": "Mon-Sun 00:00-23:59"},
+        host_site,
+        ringostat,
+        tmp_path_factory,
     )
 
 
@@ -157,7 +167,9 @@ def test_closed_office_says_when_it_opens_and_offers_times(
         host_page(host_site, closed_service, "closed"), locale="en-GB", timezone_id="Europe/Kyiv"
     )
     dialog = open_dialog(page)
-    expect(dialog.get_by_text(when_text(page, "en", "closed", settings["next_open"]))).to_be_visible()
+    expect(
+        dialog.get_by_text(when_text(page, "en", "closed", settings["next_open"]))
+    ).to_be_visible()
     picker = dialog.get_by_label(texts("en")["picker_label"], exact=True)
     expect(picker).to_be_visible()
     options = picker.locator("option")
@@ -232,7 +244,9 @@ def test_open_office_offers_call_now_or_a_time_and_loads_the_picker_only_then(
         host_page(host_site, open_service, "open"),
         locale="en-GB",
         timezone_id="Europe/Kyiv",
-        setup=lambda p: p.on("request", lambda r: modules.append(r.url) if "/widget-" in r.url else None),
+        setup=lambda p: p.on(
+            "request", lambda r: modules.append(r.url) if "/widget-" in r.url else None
+        ),
     )
     dialog = open_dialog(page)
     group = dialog.get_by_role("group", name=words["when"])
@@ -278,7 +292,11 @@ def test_every_language_has_its_words_for_hours_and_refusals(
     words = texts(lang)
     locale = LOCALES[lang]
     # Open: the two choices in the visitor's language.
-    page = new_page(host_page(host_site, open_service, f"open-{lang}", lang), locale=locale, timezone_id="Europe/Kyiv")
+    page = new_page(
+        host_page(host_site, open_service, f"open-{lang}", lang),
+        locale=locale,
+        timezone_id="Europe/Kyiv",
+    )
     dialog = open_dialog(page, lang)
     group = dialog.get_by_role("group", name=words["when"])
     expect(group.get_by_role("radio", name=words["call_now_choice"])).to_be_checked()
@@ -312,7 +330,9 @@ def test_every_language_has_its_words_for_hours_and_refusals(
     )
     dialog = open_dialog(page, lang)
     settings = config(closed_service)
-    expect(dialog.get_by_text(when_text(page, lang, "closed", settings["next_open"]))).to_be_visible()
+    expect(
+        dialog.get_by_text(when_text(page, lang, "closed", settings["next_open"]))
+    ).to_be_visible()
     picker = dialog.get_by_label(words["picker_label"], exact=True)
     expect(picker).to_be_visible()
     phone = dialog.get_by_label(words["phone"])
@@ -339,7 +359,9 @@ def test_a_visitor_elsewhere_sees_local_times_and_the_office_zone_named(
     dialog = open_dialog(page)
     # The opening in New York time: 09:00 in Kyiv is 02:00 (or 01:00, or 03:00 around DST).
     opening = datetime.fromisoformat(settings["next_open"]).astimezone(visitor)
-    closed_line = dialog.get_by_text(when_text(page, "en", "closed", settings["next_open"], visitor))
+    closed_line = dialog.get_by_text(
+        when_text(page, "en", "closed", settings["next_open"], visitor)
+    )
     expect(closed_line).to_contain_text(f"{opening:%H:%M}")
     picker = dialog.get_by_label(texts("en")["picker_label"], exact=True)
     first = datetime.fromisoformat(starts[0]).astimezone(visitor)
@@ -368,7 +390,9 @@ def test_the_ga4_session_cookie_is_copied_as_ga_session(
     url = host_page(host_site, closed_service, "ga4")
 
     def cookie(page: Page) -> None:
-        page.context.add_cookies([{"name": GA4_COOKIE, "value": GA4_SESSION, "url": host_site.origin}])
+        page.context.add_cookies(
+            [{"name": GA4_COOKIE, "value": GA4_SESSION, "url": host_site.origin}]
+        )
 
     page = new_page(url, setup=cookie, timezone_id="Europe/Kyiv")
     dialog = open_dialog(page)
