@@ -401,3 +401,34 @@ def test_the_ga4_session_cookie_is_copied_as_ga_session(
     phone.fill("067 111 22 33")
     sent = submit(page, phone, closed_service)
     assert sent["ga_session"] == GA4_SESSION and sent["ga"]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_cancelled_request_has_its_own_words(
+    new_page: Callable[..., Page], host_site: HostSite, service: Service, lang: str
+) -> None:
+    words = texts(lang)
+
+    def accept(route: Route) -> None:
+        route.fulfill(status=202, json={"id": "cancelled1", "status": "queued"})
+
+    def cancelled(route: Route) -> None:
+        route.fulfill(json={"id": "cancelled1", "status": "cancelled"})
+
+    def routes(page: Page) -> None:
+        page.route(f"{service.url}/api/v1/callbacks", accept)
+        page.route(f"{service.url}/api/v1/callbacks/cancelled1", cancelled)
+
+    page = new_page(
+        host_page(host_site, service, f"cancelled-{lang}", lang),
+        locale=LOCALES[lang],
+        setup=routes,
+    )
+    dialog = open_dialog(page, lang)
+    # An office without hours: no choice of time, no picker.
+    expect(dialog.get_by_role("radio")).to_have_count(0)
+    phone = dialog.get_by_label(words["phone"])
+    phone.fill("067 111 22 33")
+    phone.press("Enter")
+    expect(dialog.get_by_role("status")).to_have_text(words["cancelled"], timeout=10_000)
+    expect(dialog.get_by_role("timer")).to_be_hidden()

@@ -418,10 +418,10 @@ export default (shared) => {
     const status = element('p', { role: 'status', 'aria-live': 'polite' });
     const timer = countdown();
     // Office hours (the service names a next opening only when it has hours): while closed,
-    // when it opens and the time picker; while open, "Call me now" or "Choose a time".
+    // when it opens (in place of the intro) and the time picker; while open, "Call me now" or
+    // "Choose a time".
     const hours = !!config.next_open;
     const closed = hours && !config.open_now;
-    const closedLine = closed ? element('p', { id: 'o' }, when('closed', config.next_open)) : null;
     const pickerBox = element('div', { hidden: !closed });
     let picker;
     const showPicker = (later) => {
@@ -490,7 +490,7 @@ export default (shared) => {
       {
         'aria-modal': 'true',
         'aria-labelledby': 't',
-        'aria-describedby': closed ? 'i o' : 'i',
+        'aria-describedby': 'i',
         // Its own language and direction, whatever the host page's.
         lang: language,
         dir: direction(language),
@@ -507,8 +507,8 @@ export default (shared) => {
         { class: 'in' },
         closeButton,
         element('h2', { id: 't' }, texts.title),
-        element('p', { id: 'i' }, texts.intro),
-        closedLine,
+        // Closed, "we will call you within a minute" would not be true: when it opens instead.
+        element('p', { id: 'i' }, closed ? when('closed', config.next_open) : texts.intro),
         dialogForm,
         status,
         timer,
