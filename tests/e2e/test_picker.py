@@ -432,3 +432,31 @@ def test_a_cancelled_request_has_its_own_words(
     phone.press("Enter")
     expect(dialog.get_by_role("status")).to_have_text(words["cancelled"], timeout=10_000)
     expect(dialog.get_by_role("timer")).to_be_hidden()
+
+
+def test_a_sites_own_form_sends_its_call_at_select(
+    new_page: Callable[..., Page], host_site: HostSite, closed_service: Service
+) -> None:
+    """The no-JS form's server-rendered select, enhanced by the widget (data-form)."""
+    starts = slots(closed_service)[:3]
+    options = '<option value="">As soon as you open</option>' + "".join(
+        f'<option value="{start}">{start}</option>' for start in starts
+    )
+    form = (
+        f'<form id="own" method="post" action="{closed_service.url}/api/v1/callbacks">'
+        '<label for="ph">Phone</label><input id="ph" name="phone" type="tel">'
+        f'<label for="at">When</label><select id="at" name="call_at">{options}</select>'
+        "<button>Call me</button></form>"
+    )
+    url = host_site.add(
+        "/own-select.html", widget_page(closed_service.url, {"lang": "en", "form": "#own"}, form)
+    )
+    for chosen in ("", starts[2]):
+        page = new_page(url, timezone_id="Europe/Kyiv")
+        expect(page.locator(".callgate-status")).to_have_count(1)
+        page.get_by_label("When").select_option(chosen)
+        phone = page.get_by_label("Phone")
+        phone.fill("067 111 22 33")
+        sent = submit(page, phone, closed_service)
+        # "As soon as you open" is no time.
+        assert sent.get("call_at") == (chosen or None)
