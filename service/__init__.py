@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import logs
 from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
+from .api.slots import store_bookings
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     provider = build_provider(settings)
     shared = connect(settings.redis_url)
     agents = build_monitor(settings, shared)
-    dispatcher = Dispatcher(settings, store, provider, agents=agents)
+    hours = OfficeHours.from_settings(settings.hours)
+    dispatcher = Dispatcher(settings, store, provider, agents=agents, hours=hours)
     router = Router(settings, store, agents, RoutedLedger(shared, namespace(settings)))
     app.extensions["callgate"] = Services(
         settings=settings,
@@ -66,7 +68,8 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.blocked_prefixes,
         ),
         captcha=CaptchaVerifier(settings),
-        hours=OfficeHours.from_settings(settings.hours),
+        hours=hours,
+        bookings=store_bookings(store, hours),
         agents=agents,
         router=router,
         schema=schema.SchemaCheck(store.engine),

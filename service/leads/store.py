@@ -43,8 +43,9 @@ from sqlalchemy.sql import ColumnElement
 
 from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
-from . import queue
+from . import booking, queue
 from .batching import GroupWriter
+from .booking import Plan
 from .blocklist import BlocklistCache, in_force
 from .lifecycle import INITIAL, LeadStatus, sources
 from .locking import WriteLock
@@ -56,6 +57,7 @@ from .model import (
     OPEN_STATUSES,
     PLACED,
     QUEUED,
+    SCHEDULED,
     Attempt,
     BlockedNumber,
     Lead,
@@ -256,14 +258,19 @@ class LeadStore:
             row = conn.execute(_RECENT, {"phone": phone, "since": utcnow() - window}).first()
             return None if row is None else Lead(**row._mapping)
 
-    def insert(self, lead: Lead) -> tuple[Lead, bool]:
+    def insert(self, lead: Lead, plan: Plan | None = None) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
-        transaction; on a key raced by a twin request, return the twin's lead."""
+        transaction; on a key raced by a twin request, return the twin's lead.
+
+        ``plan`` books the call (see :mod:`.booking`): it decides, from the bookings read in
+        this transaction under the bookings lock, when the call is due; a lead due later is
+        stored ``scheduled`` with its ``place_call`` task due then (``lead.scheduled_for``).
+        It may raise :class:`~.booking.SlotFull`: then nothing is stored. Not for held leads.
+        """
         now = utcnow()
         lead.id = lead.id or new_lead_id()
         lead.created_at = lead.updated_at = now
-        status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
-        lead.status = status
+        first_status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
         lead.attempt_count, lead.confirmed = 0, True
         # Unset columns are left out so that their defaults apply.
         values = {
@@ -271,16 +278,26 @@ class LeadStore:
             for column in LEADS.columns
             if (value := getattr(lead, column.key)) is not None
         }
-        first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
-        tasks = [*first, *queue.follow_up(lead.id, (), status)]
+        lead_id = lead.id
 
-        def write(conn: Connection) -> bool:
-            conn.execute(_INSERT, values)
-            return self._enqueue(conn, tasks, now)
+        def write(conn: Connection) -> tuple[bool, LeadStatus, datetime | None]:
+            status, due = first_status, None
+            if plan is not None and status == QUEUED:
+                booking.lock_bookings(conn, self.is_postgres)
+                due = plan(booking.due_times(conn))
+                if due is not None and due > now:
+                    status = SCHEDULED
+            first = [NewTask(queue.PLACE_CALL, lead_id, due)] if status == QUEUED or due else []
+            conn.execute(_INSERT, {**values, "status": status})
+            tasks = [*first, *queue.follow_up(lead_id, (), status)]
+            return self._enqueue(conn, tasks, now), status, due
 
         try:
-            # Only a key can collide (a twin request racing this one): isolate those.
-            due_now = self._writer.run(write, isolated=bool(lead.idempotency_key))
+            # A key can collide (a twin request racing this one), a booking find its slot
+            # full: isolate those.
+            due_now, lead.status, due = self._writer.run(
+                write, isolated=bool(lead.idempotency_key) or plan is not None
+            )
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
@@ -290,9 +307,17 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
+        if lead.status == SCHEDULED:
+            lead.scheduled_for = due
         if due_now:
             self._wake()
         return lead, True
+
+    def booked_due_times(self, start: datetime, end: datetime) -> Sequence[datetime]:
+        """Due times of the calls booked in ``[start, end)`` (a plain read, for the slots
+        list; a booking reads them again under its lock)."""
+        with self.engine.connect() as conn:
+            return booking.due_times(conn)(start, end)
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
         """One lead; with its attempts, for operators (the ORM reads those best)."""
