@@ -10,13 +10,17 @@ cannot both have it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..hours import BookedCounts, CallAtProblem, OfficeHours, booked_in_slots
+from ..hours import (
+    BookedCounts,
+    CallAtProblem,
+    OfficeHours,
+    booked_in_slots,
+)
 from ..leads import LeadStore
 from ..leads.booking import DueTimes, Plan, SlotFull
 from ..services import Services, services
@@ -59,7 +63,7 @@ def full() -> Problem:
     return validation("call_at", MESSAGES[CallAtProblem.FULL], CallAtProblem.FULL.value)
 
 
-def store_bookings(store: LeadStore, hours: OfficeHours) -> Callable[[datetime, datetime], BookedCounts]:
+def store_bookings(store: LeadStore, hours: OfficeHours) -> BookingsBetween:
     """``Services.bookings``: the calls booked per slot, counted from the store's tasks."""
 
     def bookings(start: datetime, end: datetime) -> BookedCounts:

@@ -37,6 +37,10 @@ PLACE_CALL = "place_call"
 RECHECK_AGENTS = "recheck_agents"
 POLL_CALL_STATUS = "poll_call_status"
 
+# A place_call task's payload: when its call was due (ISO 8601), for a call booked into a slot
+# or moved to an opening. CALLGATE_MAX_AGE counts from then; without it, from the request.
+DUE_FROM = "due_from"
+
 PENDING, RUNNING, DONE, GAVE_UP = "pending", "running", "done", "failed"
 # Kinds that act on the call itself: pointless once the lead has ended (later kinds, such as
 # deliveries, still run).
@@ -63,6 +67,17 @@ class ClaimedTask:
     fence: int
     attempts: int
     payload: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def due_payload(due: datetime) -> dict[str, Any]:
+    """The payload of a place_call task booked for ``due``."""
+    return {DUE_FROM: due.isoformat()}
+
+
+def due_from(payload: dict[str, Any] | None) -> datetime | None:
+    """When the call of a place_call task with ``payload`` was due; None: at its request."""
+    found = (payload or {}).get(DUE_FROM)
+    return datetime.fromisoformat(found) if isinstance(found, str) else None
 
 
 def follow_up(lead_id: str, source: tuple[LeadStatus, ...], target: LeadStatus) -> list[NewTask]:
@@ -158,6 +173,13 @@ _AGAIN_VALUES: dict[str, Any] = {
 # Back to the queue at a later time, by its holder that knows the outcome (a call that failed
 # for a passing reason, the next status poll).
 AGAIN = update(TASKS).where(*_HELD).values(**_AGAIN_VALUES)
+# To another time with a new payload, by its holder (a call due while the office is closed,
+# moved to the next opening); never once in flight.
+MOVE = (
+    update(TASKS)
+    .where(*_HELD, TASKS.c.in_flight.is_(False))
+    .values(**_AGAIN_VALUES, payload=bindparam("new_payload"))
+)
 # The same after a handler raised: never once in flight (the outcome is unknown).
 RETRY = update(TASKS).where(*_HELD, TASKS.c.in_flight.is_(False)).values(**_AGAIN_VALUES)
 # A lead ended (failed, cancelled, connected): its call's pending tasks go with it.

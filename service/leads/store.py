@@ -45,8 +45,8 @@ from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from . import booking, queue
 from .batching import GroupWriter
-from .booking import Plan
 from .blocklist import BlocklistCache, in_force
+from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
 from .locking import WriteLock
 from .model import (
@@ -287,7 +287,11 @@ class LeadStore:
                 due = plan(booking.due_times(conn))
                 if due is not None and due > now:
                     status = SCHEDULED
-            first = [NewTask(queue.PLACE_CALL, lead_id, due)] if status == QUEUED or due else []
+            first = []
+            if due is not None:
+                first = [NewTask(queue.PLACE_CALL, lead_id, due, queue.due_payload(due))]
+            elif status == QUEUED:
+                first = [NewTask(queue.PLACE_CALL, lead_id)]
             conn.execute(_INSERT, {**values, "status": status})
             tasks = [*first, *queue.follow_up(lead_id, (), status)]
             return self._enqueue(conn, tasks, now), status, due
@@ -484,6 +488,18 @@ class LeadStore:
         or it is in flight (an at-most-once task is never run again)."""
         params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
         return self._task_write(task, queue.RETRY, params, lead_values)
+
+    def move_task(self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any]) -> bool:
+        """Put a held task, not in flight, back in the queue for ``due_at`` with ``payload``;
+        False if its lease was taken over."""
+        params = {
+            **queue.held(task),
+            "new_due": due_at,
+            "new_payload": payload,
+            "error": None,
+            "now": utcnow(),
+        }
+        return self._task_write(task, queue.MOVE, params, None)
 
     def _task_write(
         self,
