@@ -17,6 +17,7 @@ from flask import Blueprint, Response, jsonify
 
 from ..hours import (
     BookedCounts,
+    BookingsBetween,
     CallAtProblem,
     OfficeHours,
     booked_in_slots,
