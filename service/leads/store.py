@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -311,8 +311,8 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
-        if lead.status == SCHEDULED:
-            lead.scheduled_for = due
+        if lead.status == SCHEDULED and due is not None:
+            lead.scheduled_for = due.astimezone(UTC)  # as read back from the task
         if due_now:
             self._wake()
         return lead, True
