@@ -165,6 +165,11 @@ class OfficeHours:
         )
 
     @property
+    def closes(self) -> bool:
+        """Whether office hours are configured at all (anything ever closes the office)."""
+        return not self._never_closes
+
+    @property
     def timezone(self) -> str:
         """The office zone's IANA name."""
         return self.zone.key

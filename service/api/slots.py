@@ -20,6 +20,7 @@ from ..hours import (
     BookingsBetween,
     CallAtProblem,
     OfficeHours,
+    Slot,
     booked_in_slots,
 )
 from ..leads import LeadStore
@@ -106,6 +107,11 @@ def _booked(svc: Services, moment: datetime) -> BookedCounts:
     return bookings(moment, svc.hours.horizon(moment))
 
 
+def open_slots(svc: Services, moment: datetime) -> list[Slot]:
+    """The slots a visitor may book at ``moment``, with the room each has left."""
+    return svc.hours.open_slots(moment, _booked(svc, moment))
+
+
 def office_state(hours: OfficeHours, moment: datetime) -> dict[str, Any]:
     """``open_now``, ``next_open`` (ISO 8601 with the office's offset, or None), ``timezone``."""
     opening = hours.next_opening(moment)
@@ -122,12 +128,11 @@ def slots() -> Response:
     svc = services()
     moment = now()
     hours = svc.hours
-    booked = _booked(svc, moment)
     body = _answer.dump(
         {
             "timezone": hours.timezone,
             "slot_minutes": hours.slot_minutes,
-            "slots": hours.open_slots(moment, booked),
+            "slots": open_slots(svc, moment),
         }
     )
     response = jsonify(body)
