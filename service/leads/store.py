@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
 from ..attribution import PERSONAL as PERSONAL_FIELDS
@@ -589,7 +589,12 @@ class LeadStore:
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
         with self._read() as s:
-            query = select(Lead).order_by(Lead.created_at.desc())
+            # With when each lead's call is due (scheduled_for), read from its task.
+            query = (
+                select(Lead)
+                .options(with_expression(Lead.scheduled_for, _NEXT_CALL))
+                .order_by(Lead.created_at.desc())
+            )
             if status:
                 query = query.where(Lead.status == status)
             if since:
