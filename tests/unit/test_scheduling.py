@@ -5,7 +5,7 @@ then, is never dialled before, is checked again when it falls due, and ages from
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,15 +16,23 @@ from click.testing import CliRunner
 from flask import Flask
 
 from service.cli import main
-from service.config import HoursSettings
+from service.config import AgentSettings, HoursSettings
 from service.hours_syntax import parse_holidays, parse_special_hours, parse_week
 from service.leads import LeadStatus
 from tests.conftest import services
 from tests.fakes.provider import FakeProvider
+from tests.fakes.sipstatus import FakeSipStatus
 
 KYIV = ZoneInfo("Europe/Kyiv")
 URL = "/api/v1/callbacks"
 WEEKDAYS = parse_week("Mon-Fri 09:00-18:00")
+
+
+@pytest.fixture
+def sip() -> Iterator[FakeSipStatus]:
+    fake = FakeSipStatus().start()
+    yield fake
+    fake.stop()
 
 
 def kyiv(*args: int) -> datetime:
@@ -249,3 +257,32 @@ def test_operators_list_scheduled_leads(
     [line] = result.output.splitlines()
     assert line.startswith(lead["id"]) and "scheduled   due 2026-12-01 07:00Z" in line
     assert "+380671112233" not in result.output  # masked
+
+
+def test_require_agent_online_still_applies_when_a_scheduled_call_falls_due(
+    make_app: Callable[..., Flask], sip: FakeSipStatus
+) -> None:
+    sip.agents(online=[])
+    with time_machine.travel(kyiv(2026, 11, 30, 23, 40), tick=False) as clock:
+        app = make_app(
+            provider="ringostat",
+            ringostat={"api_url": sip.url},
+            agents=AgentSettings(require_online=True, recheck_cap=0.05),
+            hours=HoursSettings(week=WEEKDAYS),
+        )
+        lead = _post(app, "+380671112233")
+        assert lead["status"] == "scheduled"
+        clock.move_to(kyiv(2026, 12, 1, 9, 0))
+        assert _dispatch_all(app) == 1
+        assert _status(app, lead["id"])["status"] == "waiting_for_agent"
+        assert sip.callbacks() == []
+        # An agent comes online 50 minutes after the opening, ten hours after the request:
+        # the call is still within CALLGATE_MAX_AGE of when it was due.
+        sip.agents(online=["manager_1"])
+        monitor = services(app).dispatcher.agents
+        assert monitor is not None
+        monitor.refresh(fresh_for=0)
+        clock.move_to(kyiv(2026, 12, 1, 9, 50))
+        assert _dispatch_all(app) == 2  # the re-check, then the call
+        assert _status(app, lead["id"])["status"] == "placed"
+        assert len(sip.callbacks()) == 1
