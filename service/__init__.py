@@ -13,7 +13,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import logs
 from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
-from .api.slots import store_bookings
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
@@ -69,7 +68,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         ),
         captcha=CaptchaVerifier(settings),
         hours=hours,
-        bookings=store_bookings(store, hours),
         agents=agents,
         router=router,
         schema=schema.SchemaCheck(store.engine),

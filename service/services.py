@@ -10,7 +10,7 @@ from .agents import AgentMonitor
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
-from .hours import BookingsBetween, OfficeHours
+from .hours import OfficeHours
 from .leads import LeadStore
 from .leads.schema import SchemaCheck
 from .phone import PhonePolicy
@@ -32,10 +32,6 @@ class Services:
     router: Router | None = None
     # /readyz: whether the database schema is behind this version's.
     schema: SchemaCheck | None = None
-    # Calls booked per slot, for /api/v1/slots and the first call_at check: counted from the
-    # store's place_call tasks (service.api.slots.store_bookings). A booking counts again
-    # under the store's lock.
-    bookings: BookingsBetween | None = None
 
 
 def services() -> Services:

@@ -2,7 +2,7 @@
 and the office's state for ``widget-config`` (docs/office-hours.md).
 
 A booked call is a pending ``place_call`` task due in its slot (:mod:`service.leads.booking`).
-The slots list and the first ``call_at`` check read the bookings plainly (``Services.bookings``);
+The slots list and the first ``call_at`` check read the bookings plainly (:func:`store_bookings`);
 the lead is then stored with a :func:`booking_plan`, which decides its slot again from the
 bookings read under the store's bookings lock: two visitors taking a slot's last seat at once
 cannot both have it.
@@ -66,7 +66,7 @@ def full() -> Problem:
 
 
 def store_bookings(store: LeadStore, hours: OfficeHours) -> BookingsBetween:
-    """``Services.bookings``: the calls booked per slot, counted from the store's tasks."""
+    """The calls booked per slot between two instants, counted from the store's tasks."""
 
     def bookings(start: datetime, end: datetime) -> BookedCounts:
         return booked_in_slots(store.booked_due_times(start, end), hours.slot)
@@ -103,8 +103,7 @@ def booking_plan(hours: OfficeHours, slot: datetime | None, moment: datetime) ->
 
 
 def _booked(svc: Services, moment: datetime) -> BookedCounts:
-    bookings = svc.bookings or store_bookings(svc.store, svc.hours)
-    return bookings(moment, svc.hours.horizon(moment))
+    return store_bookings(svc.store, svc.hours)(moment, svc.hours.horizon(moment))
 
 
 def open_slots(svc: Services, moment: datetime) -> list[Slot]:
