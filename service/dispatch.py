@@ -281,7 +281,7 @@ class Dispatcher:
         is closed now: the hours, holidays or special hours changed since the call was booked,
         or a queued call outlived the day. Never dials into an empty office."""
         now = utcnow()
-        if self.hours.is_open(now):
+        if not self.hours.closes or self.hours.is_open(now):
             return False
         booked = booked_in_slots(
             self.store.booked_due_times(now, self.hours.horizon(now)), self.hours.slot
