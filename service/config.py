@@ -41,6 +41,8 @@ PREFIX = "CALLGATE_"
 PROVIDERS = ("dry-run", "ringostat", "ringostat-simple", "ringcentral", "pbx")
 # What dry-run may impersonate: every real provider.
 REAL_PROVIDERS = PROVIDERS[1:]
+# flask-limiter's in-process storage: each process counts on its own.
+IN_MEMORY_LIMITS = "memory://"
 PBX_TYPES = ("user", "queue", "context")
 # How the PBX's outbound rules want the visitor's number written (see PbxSettings).
 PBX_NUMBER_FORMATS = ("national", "digits", "e164", "00")
@@ -196,6 +198,15 @@ class AgentSettings:
 
 
 @dataclass(frozen=True)
+class ClientAddressSettings:
+    """How a client's address is keyed by the per-address limits and caps."""
+
+    # An IPv6 client is keyed by its network of this length: one /64 is one subscriber, who
+    # holds 2^64 addresses and would otherwise get a fresh budget with each.
+    ipv6_prefix: int = 64
+
+
+@dataclass(frozen=True)
 class RouteSettings:
     """Ringostat's call-routing webhook, ``/api/v1/ringostat/route``."""
 
@@ -251,7 +262,7 @@ class Settings:
 
     provider: str = "dry-run"
     database_url: str = "sqlite:///var/callgate.db"
-    ratelimit_storage_url: str = "memory://"
+    ratelimit_storage_url: str = IN_MEMORY_LIMITS
     allowed_origins: tuple[str, ...] = ()
     default_region: str = "UA"
     allowed_countries: tuple[str, ...] = ("UA",)
@@ -296,13 +307,14 @@ class Settings:
     require_consent: bool = False
     consent_version: str = "1"
     bind: str = "127.0.0.1:8000"
-    workers: int = 2
+    workers: int = 1  # default_workers(): one process while the limits live in its memory
     threads: int = 4
     ringostat: RingostatSettings = field(default_factory=RingostatSettings)
     redis_url: str = ""  # short shared caches; empty: each process keeps its own
     agents: AgentSettings = field(default_factory=AgentSettings)
     schema: SchemaSettings = field(default_factory=SchemaSettings)
     route: RouteSettings = field(default_factory=RouteSettings)
+    client_address: ClientAddressSettings = field(default_factory=ClientAddressSettings)
     ringcentral: RingCentralSettings = field(default_factory=RingCentralSettings)
     pbx: PbxSettings = field(default_factory=PbxSettings)
     dry_run_as: str = "ringostat"
@@ -333,7 +345,11 @@ class Settings:
             direction=env.choice("RINGOSTAT_DIRECTION", ("out", "in"), "out"),
             extension=env.text("RINGOSTAT_EXTENSION"),
         )
-        ratelimit_storage_url = env.text("RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url)
+        # Redis, when configured for the shared caches, holds the limits too: one budget for
+        # every process without a second setting.
+        ratelimit_storage_url = env.text(
+            "RATELIMIT_STORAGE_URL", env.text("REDIS_URL", cls.ratelimit_storage_url)
+        )
         ringcentral = RingCentralSettings(
             server_url=env.url("RINGCENTRAL_SERVER_URL", RingCentralSettings.server_url),
             client_id=env.text("RINGCENTRAL_CLIENT_ID"),
@@ -433,13 +449,14 @@ class Settings:
             require_consent=env.boolean("REQUIRE_CONSENT", False),
             consent_version=env.text("CONSENT_VERSION", "1")[:32],
             bind=env.text("BIND", cls.bind),
-            workers=env.integer("WORKERS", 2, minimum=1, maximum=64),
+            workers=_workers(env, ratelimit_storage_url),
             threads=env.integer("THREADS", 4, minimum=1, maximum=256),
             ringostat=ringostat,
             redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
             agents=_agent_settings(env),
             schema=_schema_settings(env),
             route=_route_settings(env),
+            client_address=_client_address_settings(env),
             ringcentral=ringcentral,
             pbx=pbx,
             dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
@@ -531,6 +548,35 @@ def _name(suffix: str) -> str:
 
 def _schema_settings(env: _Env) -> SchemaSettings:
     return SchemaSettings(auto_migrate=env.boolean("AUTO_MIGRATE", SchemaSettings.auto_migrate))
+
+
+def default_workers(ratelimit_storage_url: str) -> int:
+    """gunicorn worker processes unless ``CALLGATE_WORKERS`` says otherwise.
+
+    In-memory limits are counted by each process on its own, so the embedded default runs one
+    process (with threads); a shared storage lets several processes keep one budget.
+    """
+    return 1 if ratelimit_storage_url == IN_MEMORY_LIMITS else 2
+
+
+def _workers(env: _Env, ratelimit_storage_url: str) -> int:
+    default = default_workers(ratelimit_storage_url)
+    workers = env.integer("WORKERS", default, minimum=1, maximum=64)
+    if workers > 1 and ratelimit_storage_url == IN_MEMORY_LIMITS:
+        raise ConfigError(
+            _name("WORKERS"),
+            f"{workers} worker processes with CALLGATE_RATELIMIT_STORAGE_URL={IN_MEMORY_LIMITS} "
+            f"would each count every limit on their own ({workers} times the budget): run one "
+            "worker (CALLGATE_WORKERS=1, more CALLGATE_THREADS) or give the limits a storage "
+            "every process shares (CALLGATE_RATELIMIT_STORAGE_URL=redis://…)",
+        )
+    return workers
+
+
+def _client_address_settings(env: _Env) -> ClientAddressSettings:
+    return ClientAddressSettings(
+        ipv6_prefix=env.integer("IPV6_PREFIX", ClientAddressSettings.ipv6_prefix, 32, 128),
+    )
 
 
 def _agent_settings(env: _Env) -> AgentSettings:

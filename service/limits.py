@@ -26,13 +26,18 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
-from .config import Settings
+from .addresses import address_key
+from .config import IN_MEMORY_LIMITS, Settings
 from .phone import digest
 
 
 def client_ip() -> str:
-    # ProxyFix, when configured, has already put the trusted hop into remote_addr.
-    return request.remote_addr or "unknown"
+    """The client as the per-address limits count it: its address, or its IPv6 network.
+
+    ProxyFix, when configured, has already put the trusted hop into ``remote_addr``.
+    """
+    settings: Settings = current_app.extensions["callgate"].settings
+    return address_key(request.remote_addr or "unknown", settings.client_address.ipv6_prefix)
 
 
 class TrimmedMemoryStorage(MemoryStorage):
@@ -59,7 +64,7 @@ class TrimmedMemoryStorage(MemoryStorage):
 
 def storage_uri(configured: str) -> str:
     """The storage URI limits should open: ours in place of the plain in-process one."""
-    return "callgate-memory://" if configured == "memory://" else configured
+    return "callgate-memory://" if configured == IN_MEMORY_LIMITS else configured
 
 
 limiter = Limiter(key_func=client_ip, headers_enabled=False, key_prefix="callgate")
@@ -159,12 +164,22 @@ def _enforce(
         + [("global", item, "all") for item in _parsed(per_all)]
         + [("country", item, region) for item in _parsed(per_country)]
     )
+    # A look first, so a request that one limit refuses takes nothing from the others...
     for scope, item, key in checks:
         if not strategy.test(item, scope, key):
-            reset_at = strategy.get_window_stats(item, scope, key).reset_time
-            raise LimitExceeded(scope, _seconds_until(reset_at, item))
+            raise _exceeded(strategy, scope, item, key)
+    # ...then each hit is the storage's own atomic check-and-count (a lock in memory, a script
+    # in Redis): requests that all passed the look at once cannot all be counted in.
     for scope, item, key in checks:
-        strategy.hit(item, scope, key)
+        if not strategy.hit(item, scope, key):
+            raise _exceeded(strategy, scope, item, key)
+
+
+def _exceeded(
+    strategy: RateLimiter, scope: str, item: limits.RateLimitItem, key: str
+) -> LimitExceeded:
+    reset_at = strategy.get_window_stats(item, scope, key).reset_time
+    return LimitExceeded(scope, _seconds_until(reset_at, item))
 
 
 @cache

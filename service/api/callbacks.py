@@ -13,7 +13,7 @@ from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.booking import SlotFull
 from ..leads.model import HELD, QUEUED, SCHEDULED, utcnow
-from ..limits import limiter, per_ip_limit
+from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
@@ -40,7 +40,7 @@ _JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 
 
 @bp.post("")
-@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "unknown"))
+@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + client_ip())
 def create() -> Response:
     """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
     svc = services()
@@ -154,8 +154,14 @@ def _idempotency_key(data: dict[str, Any]) -> str | None:
 
 def _body() -> dict[str, Any]:
     if request.mimetype in _FORM_TYPES:
-        # An HTML form sends every field: an empty call_at is the "as soon as possible" option.
-        return {k: v for k, v in request.form.items() if v or k != "call_at"}
+        # A form cannot send null: an empty field is an absent one (an empty call_at is a
+        # select's "as soon as possible"), and so is a key of "null" (no key is four letters
+        # long), as the document's nullable idempotency_key allows.
+        return {
+            k: v
+            for k, v in request.form.items()
+            if v != "" and not (k == "idempotency_key" and v == "null")
+        }
     if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
         payload = request.get_json(silent=True)
         if payload is None:
@@ -218,7 +224,8 @@ def _answer(lead: Lead, data: dict[str, Any], status: int) -> Response:
 
 def _return_url(return_to: str | None, lead_id: str) -> str:
     """``return_to`` when it is on an allowed origin (never an open redirect), else our page."""
-    if return_to:
+    # The schema refuses control characters; a Location header must never carry one anyway.
+    if return_to and return_to.isprintable():
         parts = urlsplit(return_to)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         if parts.scheme in ("http", "https") and (allowed_origin(origin) or same_origin(origin)):
