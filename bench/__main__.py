@@ -226,8 +226,10 @@ def default_layout(work: Path, idle_seconds: float = IDLE_SECONDS) -> dict[str, 
         requests.get(url + "/", timeout=10).raise_for_status()
         requests.get(url + "/widget.js", timeout=10).raise_for_status()
         config = requests.get(url + "/api/v1/widget-config", timeout=10).json()
-        time.sleep(config["form_token_min_age"])  # the widget waits as long before posting
-        body = {"phone": "+380671112233", "form_token": config["form_token"]}
+        token = requests.get(url + "/api/v1/form-token", timeout=10).json()["form_token"]
+        # The widget waits as long before posting (the minimum age is measured to the ms).
+        time.sleep(config["form_token_min_age"] + 0.2)
+        body = {"phone": "+380671112233", "form_token": token}
         lead = requests.post(url + "/api/v1/callbacks", json=body, timeout=10)
         lead.raise_for_status()
         status = url + lead.headers["Location"]

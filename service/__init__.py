@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     provider = build_provider(settings)
     shared = connect(settings.redis_url)
     agents = build_monitor(settings, shared)
-    dispatcher = Dispatcher(settings, store, provider, agents=agents)
+    hours = OfficeHours.from_settings(settings.hours)
+    dispatcher = Dispatcher(settings, store, provider, agents=agents, hours=hours)
     router = Router(settings, store, agents, RoutedLedger(shared, namespace(settings)))
     app.extensions["callgate"] = Services(
         settings=settings,
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             settings.blocked_prefixes,
         ),
         captcha=CaptchaVerifier(settings),
-        hours=OfficeHours.from_settings(settings.hours),
+        hours=hours,
         agents=agents,
         router=router,
         schema=schema.SchemaCheck(store.engine),

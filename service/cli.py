@@ -18,7 +18,7 @@ import phonenumbers
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
 from .events.commands import notify_group, webhooks
-from .leads import Lead, LeadStore, migrate
+from .leads import Lead, LeadStatus, LeadStore, migrate
 from .phone import digest, mask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -133,6 +133,8 @@ def leads_list(store: LeadStore, status: str | None, limit: int) -> None:
     """The newest leads, one line each (numbers masked)."""
     for lead in store.search(status=status, limit=limit):
         flag = "" if lead.confirmed else " (unconfirmed)"
+        if lead.status == LeadStatus.SCHEDULED and lead.scheduled_for:
+            flag += f" due {lead.scheduled_for:%Y-%m-%d %H:%M}Z"
         click.echo(
             f"{lead.id}  {lead.created_at:%Y-%m-%d %H:%M:%S}  {lead.status:<11}{flag}  "
             f"{mask(lead.phone)}  attempts={lead.attempt_count}  {lead.last_error or ''}".rstrip()
@@ -156,7 +158,7 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
         )
     for task in store.tasks(lead_id):
         click.echo(
-            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%H:%M:%S} "
+            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%Y-%m-%d %H:%M:%S} "
             f"attempts={task.attempts} {task.last_error or ''}".rstrip()
         )
 

@@ -24,9 +24,18 @@ from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .events.handlers import EventHandlers
-from .leads import ClaimedTask, Lead, LeadStore, NewTask
+from .hours import OfficeHours, booked_in_slots
+from .leads import ClaimedTask, Lead, LeadStore, NewTask, queue
 from .leads.lifecycle import LeadStatus
-from .leads.model import DISPATCHING, FAILED, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
+from .leads.model import (
+    DISPATCHING,
+    FAILED,
+    PLACED,
+    QUEUED,
+    SCHEDULED,
+    WAITING_FOR_AGENT,
+    utcnow,
+)
 from .leads.queue import PLACE_CALL, POLL_CALL_STATUS, RECHECK_AGENTS
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
@@ -70,8 +79,11 @@ class Dispatcher:
         store: LeadStore,
         provider: Provider,
         agents: AgentMonitor | None = None,
+        hours: OfficeHours | None = None,
     ) -> None:
         self.settings = settings
+        # Checked again when a call falls due: the hours may have changed since it was booked.
+        self.hours = hours or OfficeHours.from_settings(settings.hours)
         self.store = store
         self.provider = provider
         # CALLGATE_REQUIRE_AGENT_ONLINE: a lead is placed only when an agent can answer.
@@ -121,12 +133,22 @@ class Dispatcher:
         """One attempt at the task's lead, with its outcome recorded."""
         assert task.lead_id is not None
         lead = self.store.get(task.lead_id)
-        if lead is None or lead.status != QUEUED:
+        if lead is None or lead.status not in (QUEUED, SCHEDULED):
             # Cancelled (or otherwise moved on) since the task was enqueued.
             self.store.finish_task(task, error=f"lead is {lead.status if lead else 'gone'}")
             return
-        age = (utcnow() - lead.created_at).total_seconds()
-        if age > self.settings.max_age:
+        if self._office_closed(lead, task):
+            return
+        if lead.status == SCHEDULED:
+            # Its time has come, the office is open: the scheduled call joins the queue.
+            if not self.store.transition(lead.id, QUEUED, expect_from=(SCHEDULED,)):
+                self.store.finish_task(task, error="the lead is no longer scheduled")
+                return
+            lead.status = QUEUED
+        # CALLGATE_MAX_AGE counts from when the call was due: a lead from 23:40 booked for
+        # 09:00 is as fresh at 09:00 as one that arrived then.
+        due = queue.due_from(task.payload) or lead.created_at
+        if (utcnow() - due).total_seconds() > self.settings.max_age:
             error = f"not placed within {self.settings.max_age:.0f}s"
             self._record(lead, task, Outcome(FAILED, "failed", 0, error=error), source=QUEUED)
             return
@@ -148,7 +170,8 @@ class Dispatcher:
         try:
             placement = metrics.provider_call(self.provider.name, self.provider.place, call)
         except ProviderError as exc:
-            self._record(lead, task, self._failure(lead, exc, _ms(started)))
+            failure = self._failure(lead, exc, _ms(started), queue.due_from(task.payload))
+            self._record(lead, task, failure)
             if exc.config_fault:
                 self._report_fault(exc.message)
             return
@@ -222,7 +245,9 @@ class Dispatcher:
         ):
             log.warning("lead %s: lease lost before the outcome was written", lead.id)
 
-    def _failure(self, lead: Lead, exc: ProviderError, duration_ms: int) -> Outcome:
+    def _failure(
+        self, lead: Lead, exc: ProviderError, duration_ms: int, due_from: datetime | None = None
+    ) -> Outcome:
         common = Outcome(FAILED, "failed", duration_ms, exc.http_status, exc.message)
         if exc.config_fault:
             log.error(
@@ -242,7 +267,7 @@ class Dispatcher:
             if exc.retry_after is not None:
                 delay = max(delay, exc.retry_after)
             due = utcnow() + timedelta(seconds=delay)
-            if (due - lead.created_at).total_seconds() <= self.settings.max_age:
+            if (due - (due_from or lead.created_at)).total_seconds() <= self.settings.max_age:
                 log.warning(
                     "lead %s: %s; retry %d in %.1fs",
                     lead.id,
@@ -255,6 +280,34 @@ class Dispatcher:
             "lead %s: failed after %d attempt(s): %s", lead.id, lead.attempt_count, exc.message
         )
         return common
+
+    def _office_closed(self, lead: Lead, task: ClaimedTask) -> bool:
+        """True, the call moved to the next opening (the lead ``scheduled``), when the office
+        is closed now: the hours, holidays or special hours changed since the call was booked,
+        or a queued call outlived the day. Never dials into an empty office."""
+        now = utcnow()
+        if not self.hours.closes or self.hours.is_open(now):
+            return False
+        booked = booked_in_slots(
+            self.store.booked_due_times(now, self.hours.horizon(now)), self.hours.slot
+        )
+        slot = self.hours.schedule(now, booked)
+        if slot is None:
+            return False  # it opens on none of the days ahead: better called now than never
+        if lead.status == QUEUED and not self.store.transition(
+            lead.id, SCHEDULED, expect_from=(QUEUED,)
+        ):
+            self.store.finish_task(task, error="the lead is no longer queued")
+            return True
+        if self.store.move_task(task, slot, queue.due_payload(slot)):
+            log.info(
+                "lead %s: the office is closed at its call time; moved to %s",
+                lead.id,
+                slot.isoformat(),
+            )
+        else:
+            log.warning("lead %s: lease lost while moving its call", lead.id)
+        return True
 
     def _report_fault(self, message: str) -> None:
         """Shown by every web process's /readyz until a call succeeds; after the outcome is
@@ -295,7 +348,10 @@ class Dispatcher:
             self.settings.agents.recheck_cap,
             self.runner.rng,
         )
-        recheck = NewTask(RECHECK_AGENTS, lead.id, utcnow() + timedelta(seconds=delay))
+        # The payload carries when the call was due (CALLGATE_MAX_AGE) to the next place_call.
+        recheck = NewTask(
+            RECHECK_AGENTS, lead.id, utcnow() + timedelta(seconds=delay), task.payload
+        )
         if self.store.transition(
             lead.id,
             WAITING_FOR_AGENT,
@@ -322,7 +378,7 @@ class Dispatcher:
             QUEUED,
             expect_from=(WAITING_FOR_AGENT,),
             task=task,
-            enqueue=[NewTask(PLACE_CALL, task.lead_id)],
+            enqueue=[NewTask(PLACE_CALL, task.lead_id, payload=task.payload)],
         ):
             self.store.finish_task(task, error="the lead is no longer waiting")
 

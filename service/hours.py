@@ -24,7 +24,8 @@ slot's start, as a UTC datetime, to the calls booked into it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
@@ -77,14 +78,17 @@ class Slot:
     remaining: int
 
 
-def no_bookings_yet(start: datetime, end: datetime) -> Mapping[datetime, int]:
-    """Every slot empty. PLACEHOLDER until the task queue lands.
+def booked_in_slots(due_times: Sequence[datetime], slot: timedelta) -> Callable[[datetime], int]:
+    """Bookings per slot from the due times of the calls booked (the store's pending
+    ``place_call`` tasks): the calls due in ``[start, start + slot)``, looked up by a slot's
+    UTC start. A call moved or retried within a slot still counts in it."""
+    ordered = sorted(_utc(due) for due in due_times)
 
-    ``GET /api/v1/slots`` and ``call_at`` checks use it through ``Services.bookings``; once
-    scheduled calls are ``place_call`` tasks, the store counts the tasks due in each slot of
-    ``[start, end)`` and ``create_app`` passes that function instead.
-    """
-    return {}
+    def count(start: datetime) -> int:
+        begin = _utc(start)
+        return bisect_left(ordered, begin + slot) - bisect_left(ordered, begin)
+
+    return count
 
 
 class HolidayCalendar:
@@ -159,6 +163,11 @@ class OfficeHours:
             capacity=settings.slot_capacity,
             schedule_days=settings.schedule_days,
         )
+
+    @property
+    def closes(self) -> bool:
+        """Whether office hours are configured at all (anything ever closes the office)."""
+        return not self._never_closes
 
     @property
     def timezone(self) -> str:

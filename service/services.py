@@ -10,7 +10,7 @@ from .agents import AgentMonitor
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
-from .hours import BookingsBetween, OfficeHours, no_bookings_yet
+from .hours import OfficeHours
 from .leads import LeadStore
 from .leads.schema import SchemaCheck
 from .phone import PhonePolicy
@@ -32,9 +32,6 @@ class Services:
     router: Router | None = None
     # /readyz: whether the database schema is behind this version's.
     schema: SchemaCheck | None = None
-    # Calls booked per slot, for /api/v1/slots and call_at. PLACEHOLDER: no_bookings_yet (every
-    # slot empty) until scheduled calls are place_call tasks the store can count.
-    bookings: BookingsBetween = no_bookings_yet
 
 
 def services() -> Services:

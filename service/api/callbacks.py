@@ -12,7 +12,8 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 from .. import metrics
 from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
-from ..leads.model import HELD, QUEUED, utcnow
+from ..leads.booking import SlotFull
+from ..leads.model import HELD, QUEUED, SCHEDULED, utcnow
 from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
@@ -27,7 +28,7 @@ from .schemas import (
     CallbackAccepted,
     CallbackRequest,
 )
-from .slots import check_call_at, now
+from .slots import booking_plan, check_call_at, full, now
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 
@@ -65,12 +66,14 @@ def create() -> Response:
         ) from None
     if existing is not None:
         set_lead_id(existing.id)
+        if existing.status == SCHEDULED:  # with when it is due (read from its task)
+            existing = svc.store.get(existing.id) or existing
         return _answer(existing, data, status=200)
 
-    # Before the rate limits, so that choosing a full slot costs the visitor no attempt.
-    # Checked, not yet stored: a booked call becomes a place_call task due at the slot once
-    # the task queue lands (docs/office-hours.md); until then the lead is called now.
-    check_call_at(svc, data.get("call_at"), now())
+    # Before the rate limits, so that choosing a full slot costs the visitor no attempt. The
+    # store checks the room again as it books (another visitor may take the last seat).
+    moment = now()
+    slot = check_call_at(svc, data.get("call_at"), moment)
     check_destination_allowed(svc, phone)
 
     page_url = _clean(data.get("page_url"))
@@ -99,7 +102,10 @@ def create() -> Response:
     if data.get("consent"):
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
-    lead, created = svc.store.insert(lead)
+    try:
+        lead, created = svc.store.insert(lead, booking_plan(svc.hours, slot, moment))
+    except SlotFull:
+        raise full() from None
     set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
@@ -127,8 +133,10 @@ def public(lead: Lead) -> dict[str, Any]:
     }
     if lead.placed_at:
         body["placed_at"] = lead.placed_at
-    if lead.status == "queued" and lead.scheduled_for and lead.scheduled_for > lead.created_at:
-        body["scheduled_for"] = lead.scheduled_for
+    # Scheduled: when the call is due. Queued: a retry's time, when later than the request.
+    due = lead.scheduled_for
+    if due and (lead.status == SCHEDULED or (lead.status == QUEUED and due > lead.created_at)):
+        body["scheduled_for"] = due
     result: dict[str, Any] = _accepted.dump(body)
     return result
 
@@ -148,8 +156,9 @@ def _idempotency_key(data: dict[str, Any]) -> str | None:
 
 def _body() -> dict[str, Any]:
     if request.mimetype in _FORM_TYPES:
-        # A form cannot send null: an empty field is an absent one, and so is a key of "null"
-        # (no key is four letters long), as the document's nullable idempotency_key allows.
+        # A form cannot send null: an empty field is an absent one (an empty call_at is a
+        # select's "as soon as possible"), and so is a key of "null" (no key is four letters
+        # long), as the document's nullable idempotency_key allows.
         return {
             k: v
             for k, v in request.form.items()

@@ -111,7 +111,13 @@ class CallbackAccepted(Schema):
     )
     created_at = fields.DateTime(required=True)
     placed_at = fields.DateTime()
-    scheduled_for = fields.DateTime()
+    scheduled_for = fields.DateTime(
+        metadata={
+            "description": "When the call is due (ISO 8601, UTC): the slot chosen with call_at, "
+            "or the office's next opening while it is closed. Present while the lead is "
+            "scheduled (and while queued for a retry later than the request)."
+        }
+    )
 
 
 # What a lead keeps of the visit, derived from service.attribution (documented in /openapi.json;

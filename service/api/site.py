@@ -6,8 +6,9 @@ import secrets
 
 from flask import Blueprint, Response, g, render_template, request
 
-from ..services import services
+from ..services import Services, services
 from ..tokens import issue
+from .slots import now, open_slots
 
 bp = Blueprint("site", __name__)
 
@@ -39,13 +40,29 @@ def _content_security_policy(response: Response) -> Response:
 def demo() -> Response:
     """A plain HTML callback form that works with no JavaScript.
 
-    Being our own page, it can carry a signed form token even without JavaScript.
+    Being our own page, it can carry a signed form token even without JavaScript. With office
+    hours configured, it offers the open slots as a ``<select name="call_at">``.
     """
+    svc = services()
     response = Response(
-        render_template("demo.html", form_token=issue(services().settings.secret_key))
+        render_template(
+            "demo.html",
+            form_token=issue(svc.settings.secret_key),
+            slot_days=slot_choices(svc) if svc.hours.closes else None,
+        )
     )
     response.headers["Cache-Control"] = "no-store"  # the token is per visit
     return response
+
+
+def slot_choices(svc: Services) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Open slots by local day, for the demo form's select: (day label, [(value, time)])."""
+    days: dict[str, list[tuple[str, str]]] = {}
+    for slot in open_slots(svc, now()):
+        local = slot.start
+        day = f"{local:%A} {local.day} {local:%B}"
+        days.setdefault(day, []).append((local.isoformat(), f"{local:%H:%M}"))
+    return list(days.items())
 
 
 @bp.get("/thanks")

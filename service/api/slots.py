@@ -1,8 +1,11 @@
 """Office hours over HTTP: ``GET /api/v1/slots``, the ``call_at`` check of a callback request,
 and the office's state for ``widget-config`` (docs/office-hours.md).
 
-Bookings come from ``Services.bookings``: until scheduled calls are tasks of the queue, that is
-``no_bookings_yet`` (every slot empty), so capacity is not yet enforced.
+A booked call is a pending ``place_call`` task due in its slot (:mod:`service.leads.booking`).
+The slots list and the first ``call_at`` check read the bookings plainly (:func:`store_bookings`);
+the lead is then stored with a :func:`booking_plan`, which decides its slot again from the
+bookings read under the store's bookings lock: two visitors taking a slot's last seat at once
+cannot both have it.
 """
 
 from __future__ import annotations
@@ -12,9 +15,18 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from ..hours import CallAtProblem, OfficeHours
+from ..hours import (
+    BookedCounts,
+    BookingsBetween,
+    CallAtProblem,
+    OfficeHours,
+    Slot,
+    booked_in_slots,
+)
+from ..leads import LeadStore
+from ..leads.booking import DueTimes, Plan, SlotFull
 from ..services import Services, services
-from .problems import validation
+from .problems import Problem, validation
 from .schemas import SlotsAnswer
 
 bp = Blueprint("slots", __name__)
@@ -41,11 +53,62 @@ def check_call_at(svc: Services, call_at: datetime | None, moment: datetime) -> 
     if call_at is None:
         return None
     hours = svc.hours
-    booked = svc.bookings(moment, hours.horizon(moment))
+    booked = _booked(svc, moment)
     problem = hours.validate_call_at(call_at, moment, booked)
     if problem is not None:
         raise validation("call_at", MESSAGES[problem], problem.value)
     return hours.slot_at(call_at)
+
+
+def full() -> Problem:
+    """The 422 of a slot found full while the lead was being stored."""
+    return validation("call_at", MESSAGES[CallAtProblem.FULL], CallAtProblem.FULL.value)
+
+
+def store_bookings(store: LeadStore, hours: OfficeHours) -> BookingsBetween:
+    """The calls booked per slot between two instants, counted from the store's tasks."""
+
+    def bookings(start: datetime, end: datetime) -> BookedCounts:
+        return booked_in_slots(store.booked_due_times(start, end), hours.slot)
+
+    return bookings
+
+
+def booking_plan(hours: OfficeHours, slot: datetime | None, moment: datetime) -> Plan | None:
+    """How a new lead is booked: into ``slot`` (the visitor's ``call_at``; :class:`SlotFull`
+    when it has no room left), else, while the office is closed, into the slot
+    :meth:`OfficeHours.schedule` spreads it to. None while open with no ``call_at``: the call
+    is placed now, and the store takes no bookings lock."""
+    if slot is not None:
+        chosen = slot
+
+        def into_slot(booked: DueTimes) -> datetime | None:
+            count = booked_in_slots(booked(chosen, chosen + hours.slot), hours.slot)
+            if count(chosen) >= hours.capacity:
+                raise SlotFull(chosen.isoformat())
+            return chosen
+
+        return into_slot
+    if hours.is_open(moment):
+        return None
+
+    def at_opening(booked: DueTimes) -> datetime | None:
+        # The spread looks from the opening over the booking horizon (a holiday may put the
+        # opening days away).
+        opening = hours.next_opening(moment) or moment
+        counts = booked_in_slots(booked(moment, hours.horizon(opening)), hours.slot)
+        return hours.schedule(moment, counts)
+
+    return at_opening
+
+
+def _booked(svc: Services, moment: datetime) -> BookedCounts:
+    return store_bookings(svc.store, svc.hours)(moment, svc.hours.horizon(moment))
+
+
+def open_slots(svc: Services, moment: datetime) -> list[Slot]:
+    """The slots a visitor may book at ``moment``, with the room each has left."""
+    return svc.hours.open_slots(moment, _booked(svc, moment))
 
 
 def office_state(hours: OfficeHours, moment: datetime) -> dict[str, Any]:
@@ -64,12 +127,11 @@ def slots() -> Response:
     svc = services()
     moment = now()
     hours = svc.hours
-    booked = svc.bookings(moment, hours.horizon(moment))
     body = _answer.dump(
         {
             "timezone": hours.timezone,
             "slot_minutes": hours.slot_minutes,
-            "slots": hours.open_slots(moment, booked),
+            "slots": open_slots(svc, moment),
         }
     )
     response = jsonify(body)

@@ -31,7 +31,9 @@ INITIAL: frozenset[LeadStatus] = frozenset({S.QUEUED, S.SCHEDULED, S.HELD})
 
 #: from -> the statuses it may move to. Nothing else is ever written.
 TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
-    S.QUEUED: frozenset({S.DISPATCHING, S.WAITING_FOR_AGENT, S.FAILED, S.CANCELLED}),
+    # scheduled: the office closed before the call was placed (checked at dial time).
+    S.QUEUED: frozenset({S.DISPATCHING, S.SCHEDULED, S.WAITING_FOR_AGENT, S.FAILED, S.CANCELLED}),
+    # queued: its place_call task fell due while the office is open (then dispatching).
     S.SCHEDULED: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
     S.WAITING_FOR_AGENT: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
     S.HELD: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),

@@ -73,6 +73,7 @@ def new_lead_id() -> str:
 
 # Short names for the statuses (the enum and its moves are in .lifecycle).
 QUEUED = LeadStatus.QUEUED
+SCHEDULED = LeadStatus.SCHEDULED
 DISPATCHING = LeadStatus.DISPATCHING
 PLACED = LeadStatus.PLACED
 CONNECTED = LeadStatus.CONNECTED

@@ -42,6 +42,10 @@ DELIVER_WEBHOOK = "deliver_webhook"
 SEND_ALERT = "send_alert"
 SEND_GA4_EVENT = "send_ga4_event"
 
+# A place_call task's payload: when its call was due (ISO 8601), for a call booked into a slot
+# or moved to an opening. CALLGATE_MAX_AGE counts from then; without it, from the request.
+DUE_FROM = "due_from"
+
 PENDING, RUNNING, DONE, GAVE_UP = "pending", "running", "done", "failed"
 # Kinds that act on the call itself: pointless once the lead has ended (later kinds, such as
 # deliveries, still run).
@@ -68,6 +72,17 @@ class ClaimedTask:
     fence: int
     attempts: int
     payload: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def due_payload(due: datetime) -> dict[str, Any]:
+    """The payload of a place_call task booked for ``due``."""
+    return {DUE_FROM: due.isoformat()}
+
+
+def due_from(payload: dict[str, Any] | None) -> datetime | None:
+    """When the call of a place_call task with ``payload`` was due; None: at its request."""
+    found = (payload or {}).get(DUE_FROM)
+    return datetime.fromisoformat(found) if isinstance(found, str) else None
 
 
 class Outbox(Protocol):
@@ -204,6 +219,13 @@ POSTPONE = (
 )
 # A holder's own payload, rewritten (an alert task that took over others' alerts).
 SET_PAYLOAD = update(TASKS).where(*_HELD).values(payload=bindparam("new_payload"))
+# To another time with a new payload, by its holder (a call due while the office is closed,
+# moved to the next opening); never once in flight.
+MOVE = (
+    update(TASKS)
+    .where(*_HELD, TASKS.c.in_flight.is_(False))
+    .values(**_AGAIN_VALUES, payload=bindparam("new_payload"))
+)
 # The same after a handler raised: never once in flight (the outcome is unknown).
 RETRY = update(TASKS).where(*_HELD, TASKS.c.in_flight.is_(False)).values(**_AGAIN_VALUES)
 # A lead ended (failed, cancelled, connected): its call's pending tasks go with it.

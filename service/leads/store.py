@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -38,14 +38,15 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
 from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
-from . import queue
+from . import booking, queue
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
+from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
 from .locking import WriteLock
 from .model import (
@@ -56,6 +57,7 @@ from .model import (
     OPEN_STATUSES,
     PLACED,
     QUEUED,
+    SCHEDULED,
     Attempt,
     BlockedNumber,
     Lead,
@@ -280,14 +282,19 @@ class LeadStore:
             row = conn.execute(_RECENT, {"phone": phone, "since": utcnow() - window}).first()
             return None if row is None else Lead(**row._mapping)
 
-    def insert(self, lead: Lead) -> tuple[Lead, bool]:
+    def insert(self, lead: Lead, plan: Plan | None = None) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
-        transaction; on a key raced by a twin request, return the twin's lead."""
+        transaction; on a key raced by a twin request, return the twin's lead.
+
+        ``plan`` books the call (see :mod:`.booking`): it decides, from the bookings read in
+        this transaction under the bookings lock, when the call is due; a lead due later is
+        stored ``scheduled`` with its ``place_call`` task due then (``lead.scheduled_for``).
+        It may raise :class:`~.booking.SlotFull`: then nothing is stored. Not for held leads.
+        """
         now = utcnow()
         lead.id = lead.id or new_lead_id()
         lead.created_at = lead.updated_at = now
-        status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
-        lead.status = status
+        first_status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
         lead.attempt_count, lead.confirmed = 0, True
         # Unset columns are left out so that their defaults apply.
         values = {
@@ -295,21 +302,37 @@ class LeadStore:
             for column in LEADS.columns
             if (value := getattr(lead, column.key)) is not None
         }
-        first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
-        outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
-        row = (
-            {column.key: getattr(lead, column.key) for column in LEADS.columns} if outbox else None
-        )
-        tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
+        lead_id = lead.id
 
-        def write(conn: Connection) -> bool:
-            conn.execute(_INSERT, values)
+        def write(conn: Connection) -> tuple[bool, LeadStatus, datetime | None]:
+            status, due = first_status, None
+            if plan is not None and status == QUEUED:
+                booking.lock_bookings(conn, self.is_postgres)
+                due = plan(booking.due_times(conn))
+                if due is not None and due > now:
+                    status = SCHEDULED
+            first = []
+            if due is not None:
+                first = [NewTask(queue.PLACE_CALL, lead_id, due, queue.due_payload(due))]
+            elif status == QUEUED:
+                first = [NewTask(queue.PLACE_CALL, lead_id)]
+            conn.execute(_INSERT, {**values, "status": status})
+            # Events out only when something listens for this status (no extra work otherwise).
+            outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
+            row = None
+            if outbox is not None:
+                row = {column.key: getattr(lead, column.key) for column in LEADS.columns}
+                row.update(status=status, scheduled_for=due if status == SCHEDULED else None)
+            tasks = [*first, *queue.follow_up(lead_id, (), status, lead=row, outbox=outbox)]
             alerts = self._budget_alert(conn, now) if status == HELD else []
-            return self._enqueue(conn, [*tasks, *alerts], now)
+            return self._enqueue(conn, [*tasks, *alerts], now), status, due
 
         try:
-            # Only a key can collide (a twin request racing this one): isolate those.
-            due_now = self._writer.run(write, isolated=bool(lead.idempotency_key))
+            # A key can collide (a twin request racing this one), a booking find its slot
+            # full: isolate those.
+            due_now, lead.status, due = self._writer.run(
+                write, isolated=bool(lead.idempotency_key) or plan is not None
+            )
         except IntegrityError:
             if not lead.idempotency_key:
                 raise
@@ -319,9 +342,17 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
+        if lead.status == SCHEDULED and due is not None:
+            lead.scheduled_for = due.astimezone(UTC)  # as read back from the task
         if due_now:
             self._wake()
         return lead, True
+
+    def booked_due_times(self, start: datetime, end: datetime) -> Sequence[datetime]:
+        """Due times of the calls booked in ``[start, end)`` (a plain read, for the slots
+        list; a booking reads them again under its lock)."""
+        with self.engine.connect() as conn:
+            return booking.due_times(conn)(start, end)
 
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
         """One lead; with its attempts, for operators (the ORM reads those best)."""
@@ -511,6 +542,18 @@ class LeadStore:
         or it is in flight (an at-most-once task is never run again)."""
         params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
         return self._task_write(task, queue.RETRY, params, lead_values)
+
+    def move_task(self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any]) -> bool:
+        """Put a held task, not in flight, back in the queue for ``due_at`` with ``payload``;
+        False if its lease was taken over."""
+        params = {
+            **queue.held(task),
+            "new_due": due_at,
+            "new_payload": payload,
+            "error": None,
+            "now": utcnow(),
+        }
+        return self._task_write(task, queue.MOVE, params, None)
 
     def _task_write(
         self,
@@ -718,7 +761,12 @@ class LeadStore:
         self, status: str | None = None, since: datetime | None = None, limit: int | None = None
     ) -> Sequence[Lead]:
         with self._read() as s:
-            query = select(Lead).order_by(Lead.created_at.desc())
+            # With when each lead's call is due (scheduled_for), read from its task.
+            query = (
+                select(Lead)
+                .options(with_expression(Lead.scheduled_for, _NEXT_CALL))
+                .order_by(Lead.created_at.desc())
+            )
             if status:
                 query = query.where(Lead.status == status)
             if since:

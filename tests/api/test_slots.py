@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,6 @@ from flask.testing import FlaskClient
 from service.config import HoursSettings
 from service.hours import CallAtProblem
 from service.hours_syntax import parse_week
-from tests.conftest import services
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # Monday 30 November 2026, 09:10 in Kyiv (UTC+2).
@@ -49,22 +48,14 @@ def test_slots_are_listed_with_offsets_the_room_left_and_the_zone(office: Flask)
 
 
 @pytest.mark.usefixtures("monday")
-def test_slots_count_what_the_bookings_function_answers(office: Flask) -> None:
-    asked: list[tuple[datetime, datetime]] = []
-
-    def bookings(start: datetime, end: datetime) -> Mapping[datetime, int]:
-        asked.append((start, end))
-        return {
-            datetime(2026, 11, 30, 7, 15, tzinfo=UTC): 3,  # 09:15 in Kyiv: full
-            datetime(2026, 11, 30, 7, 30, tzinfo=UTC): 1,
-        }
-
-    services(office).bookings = bookings
-    slots = office.test_client().get("/api/v1/slots").get_json()["slots"]
+def test_slots_count_the_calls_booked_into_them(office: Flask) -> None:
+    client = office.test_client()
+    for i in range(3):  # 09:15: full (capacity 3)
+        assert _post(client, "2026-11-30T09:15:00+02:00", f"+38067111220{i}")["http_status"] == 202
+    assert _post(client, "2026-11-30T09:30:00+02:00", "+380671112210")["http_status"] == 202
+    slots = client.get("/api/v1/slots").get_json()["slots"]
     assert slots[0] == {"start": "2026-11-30T09:30:00+02:00", "remaining": 2}
     assert slots[1] == {"start": "2026-11-30T09:45:00+02:00", "remaining": 3}
-    # Asked once, for now until the end of the horizon (midnight after tomorrow, in Kyiv).
-    assert asked == [(MONDAY_9_10, datetime(2026, 12, 2, 0, 0, tzinfo=KYIV))]
 
 
 def _post(client: FlaskClient, call_at: object, phone: str = "+380671112233") -> dict[str, Any]:
@@ -91,8 +82,10 @@ def _post(client: FlaskClient, call_at: object, phone: str = "+380671112233") ->
 def test_a_call_at_that_cannot_be_booked_is_refused_naming_the_field(
     office: Flask, call_at: object, code: CallAtProblem
 ) -> None:
-    services(office).bookings = lambda start, end: {datetime(2026, 11, 30, 9, 45, tzinfo=KYIV): 3}
-    body = _post(office.test_client(), call_at)
+    client = office.test_client()
+    for i in range(3):  # 09:45: full
+        assert _post(client, "2026-11-30T09:45:00+02:00", f"+38067111220{i}")["http_status"] == 202
+    body = _post(client, call_at)
     assert body["http_status"] == 422
     assert body["error_codes"] == {"call_at": code.value}
     assert list(body["errors"]) == ["call_at"]

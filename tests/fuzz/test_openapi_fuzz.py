@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from service.hours import OfficeHours
+from service.api.slots import open_slots
+from service.services import Services
 from tests.conftest import services
 
 TOTAL = int(os.environ.get("FUZZ_EXAMPLES", "1020"))
@@ -87,12 +88,13 @@ def _callable(case: Any, phone: str, n: int) -> Any:
     return case
 
 
-def _bookable(case: Any, hours: OfficeHours) -> Any:
+def _bookable(case: Any, svc: Services) -> Any:
     """A positive case's call_at is a slot the office takes: like a callable number, no schema
-    can say which times those are (refusals have their own tests in tests/api/test_slots.py)."""
+    can say which times those are (refusals have their own tests in tests/api/test_slots.py).
+    Slots fill up as the cases book them: one with room left."""
     if isinstance(case.body, dict) and case.body.get("call_at") is not None:
-        # The second slot from now, so that the first cannot end while the case runs.
-        case.body["call_at"] = hours.open_slots(datetime.now(UTC), {})[1].start.isoformat()
+        # Not the first slot from now, so that it cannot end while the case runs.
+        case.body["call_at"] = open_slots(svc, datetime.now(UTC))[1].start.isoformat()
     return case
 
 
@@ -132,7 +134,7 @@ def test_fuzz(
     if method == "POST" and mode is GenerationMode.POSITIVE:
         serial = itertools.count()
         strategy = st.builds(_callable, strategy, CALLABLE_NUMBERS, st.builds(lambda: next(serial)))
-        strategy = strategy.map(lambda case: _bookable(case, services(app).hours))
+        strategy = strategy.map(lambda case: _bookable(case, services(app)))
 
     @given(case=strategy)
     @settings(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.config import HoursSettings
-from service.hours import CallAtProblem, OfficeHours, no_bookings_yet
+from service.hours import CallAtProblem, OfficeHours, booked_in_slots
 from service.hours_syntax import parse_holidays, parse_special_hours, parse_week
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -270,7 +270,23 @@ def test_open_slots_carry_what_room_remains_and_stop_at_the_horizon() -> None:
     ]
     assert slots[-1].start == kyiv(2026, 12, 1, 17, 45)  # today and one more day
     assert len(slots) == 1 + 36
-    assert hours.open_slots(now, no_bookings_yet(now, hours.horizon(now)))[0].remaining == 3
+    assert hours.open_slots(now, booked_in_slots([], hours.slot))[0].remaining == 3
+
+
+def test_bookings_are_counted_per_slot_from_the_due_times_in_it() -> None:
+    hours = office(capacity=3, days=1)
+    dues = [
+        kyiv(2026, 11, 30, 17, 45),
+        kyiv(2026, 11, 30, 17, 45),
+        kyiv(2026, 11, 30, 17, 52),  # a call moved or retried within the slot still counts
+        kyiv(2026, 12, 1, 9, 0).astimezone(UTC),  # any zone: compared as instants
+    ]
+    count = booked_in_slots(dues, hours.slot)
+    assert count(kyiv(2026, 11, 30, 17, 45)) == 3
+    assert count(kyiv(2026, 11, 30, 17, 30)) == 0
+    assert count(kyiv(2026, 12, 1, 9, 0)) == 1
+    slots = hours.open_slots(kyiv(2026, 11, 30, 17, 40), count)  # 17:45 is full
+    assert slots[0].start == kyiv(2026, 12, 1, 9, 0) and slots[0].remaining == 2
 
 
 @pytest.mark.parametrize(
