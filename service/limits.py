@@ -159,12 +159,22 @@ def _enforce(
         + [("global", item, "all") for item in _parsed(per_all)]
         + [("country", item, region) for item in _parsed(per_country)]
     )
+    # A look first, so a request that one limit refuses takes nothing from the others...
     for scope, item, key in checks:
         if not strategy.test(item, scope, key):
-            reset_at = strategy.get_window_stats(item, scope, key).reset_time
-            raise LimitExceeded(scope, _seconds_until(reset_at, item))
+            raise _exceeded(strategy, scope, item, key)
+    # ...then each hit is the storage's own atomic check-and-count (a lock in memory, a script
+    # in Redis): requests that all passed the look at once cannot all be counted in.
     for scope, item, key in checks:
-        strategy.hit(item, scope, key)
+        if not strategy.hit(item, scope, key):
+            raise _exceeded(strategy, scope, item, key)
+
+
+def _exceeded(
+    strategy: RateLimiter, scope: str, item: limits.RateLimitItem, key: str
+) -> LimitExceeded:
+    reset_at = strategy.get_window_stats(item, scope, key).reset_time
+    return LimitExceeded(scope, _seconds_until(reset_at, item))
 
 
 @cache

@@ -11,12 +11,13 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
-from ..leads.model import HELD, QUEUED, utcnow
+from ..leads.admission import TooManyNumbers
+from ..leads.model import QUEUED, utcnow
 from ..limits import limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
-from .defences import check_destination_allowed, check_human, over_budget
+from .defences import admission, check_destination_allowed, check_human, too_many_numbers
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
 from .schemas import (
@@ -52,16 +53,14 @@ def create() -> Response:
         raise validation("phone", rejected.message, rejected.code) from None
 
     key = _idempotency_key(data)
+    # A retry of this client's own request: its key. A repeat of the number is decided with
+    # the insert, after the per-address cap (docs/security.md).
     try:
         existing = svc.store.find_existing(
-            phone=phone.e164,
-            idempotency_key=key,
-            window=timedelta(seconds=svc.settings.dedupe_window),
+            phone=phone.e164, idempotency_key=key, window=timedelta(0)
         )
     except IdempotencyConflict:
-        raise validation(
-            "idempotency_key", "This key was already used for another number.", "key_reused"
-        ) from None
+        raise _key_reused() from None
     if existing is not None:
         set_lead_id(existing.id)
         return _answer(existing, data, status=200)
@@ -93,12 +92,17 @@ def create() -> Response:
         **attribution.values(),
         provider=svc.provider.name,
         idempotency_key=key,
-        status=HELD if over_budget(svc) else QUEUED,
+        status=QUEUED,  # the store holds it when the daily budget is spent
     )
     if data.get("consent"):
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
-    lead, created = svc.store.insert(lead)
+    try:
+        lead, created = svc.store.insert(lead, admission(svc))
+    except TooManyNumbers as capped:
+        raise too_many_numbers(capped.cap, phone) from None
+    except IdempotencyConflict:  # a twin request raced this one with the key
+        raise _key_reused() from None
     set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
@@ -107,8 +111,9 @@ def create() -> Response:
 
 @bp.get("/<lead_id>")
 def status(lead_id: str) -> Response:
-    """The lead's public status; the id is the capability, so nothing personal is shown."""
-    lead = services().store.get(lead_id) if len(lead_id) <= 32 else None
+    """The lead's public status; the id is the capability, so nothing personal is shown.
+    An alias's id (a repeat from another client) shows its own view of the one call."""
+    lead = services().store.get_for_visitor(lead_id) if len(lead_id) <= 32 else None
     if lead is None:
         raise Problem(404, "not_found", "Not Found", "No callback request has this id.")
     set_lead_id(lead.id)
@@ -129,6 +134,12 @@ def public(lead: Lead) -> dict[str, Any]:
         body["scheduled_for"] = lead.scheduled_for
     result: dict[str, Any] = _accepted.dump(body)
     return result
+
+
+def _key_reused() -> Problem:
+    return validation(
+        "idempotency_key", "This key was already used for another number.", "key_reused"
+    )
 
 
 def _idempotency_key(data: dict[str, Any]) -> str | None:
