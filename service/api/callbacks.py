@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -11,7 +12,7 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
-from ..leads.admission import TooManyNumbers
+from ..leads.admission import NotARepeat, TooManyNumbers
 from ..leads.model import QUEUED, utcnow
 from ..limits import limiter, per_ip_limit
 from ..logs import set_lead_id
@@ -69,7 +70,11 @@ def create() -> Response:
     # Checked, not yet stored: a booked call becomes a place_call task due at the slot once
     # the task queue lands (docs/office-hours.md); until then the lead is called now.
     check_call_at(svc, data.get("call_at"), now())
-    check_destination_allowed(svc, phone)
+    rules = admission(svc)
+    # A repeat calls nobody: it is not counted against the number (its own client's double
+    # click, or anyone's: both must look alike). A first look; the store decides.
+    repeat = svc.store.has_open_lead(phone.e164, rules.dedupe_window)
+    check_destination_allowed(svc, phone, per_number=not repeat)
 
     page_url = _clean(data.get("page_url"))
     session_cookie = ga_session_cookie(svc.settings.events.ga4_measurement_id)
@@ -98,7 +103,11 @@ def create() -> Response:
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
     try:
-        lead, created = svc.store.insert(lead, admission(svc))
+        try:
+            lead, created = svc.store.insert(lead, replace(rules, repeat_expected=repeat))
+        except NotARepeat:  # the lead it repeated closed meanwhile: count it as a fresh one
+            check_destination_allowed(svc, phone)
+            lead, created = svc.store.insert(lead, rules)
     except TooManyNumbers as capped:
         raise too_many_numbers(capped.cap, phone) from None
     except IdempotencyConflict:  # a twin request raced this one with the key

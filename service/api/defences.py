@@ -60,16 +60,17 @@ def check_human(svc: Services, data: dict[str, Any], raw: dict[str, Any]) -> Non
         raise validation("consent", "Agree to be called before sending.", "consent_required")
 
 
-def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
+def check_destination_allowed(svc: Services, phone: PhoneNumber, per_number: bool = True) -> None:
     """The blocklist, the distinct-numbers-per-address cap (a first look: the store decides,
-    see :func:`admission`), and the rate limits."""
+    see :func:`admission`), and the rate limits (``per_number`` False: not the number's, for
+    a repeat that de-duplication will absorb)."""
     settings = svc.settings
     if svc.store.is_blocked(digest(phone.e164, settings.secret_key)):
         raise validation("phone", "This number cannot be called.", "phone_blocked")
     if settings.max_numbers_per_ip:
         _check_numbers_per_address(svc, phone, settings.max_numbers_per_ip)
     try:
-        check_destination(settings, phone.e164, phone.region)
+        check_destination(settings, phone.e164, phone.region, per_number)
     except LimitExceeded as exc:
         target = {"phone": "to this number", "country": "to this country"}.get(
             exc.scope, "right now"

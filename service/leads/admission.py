@@ -108,6 +108,9 @@ class Admission:
     max_numbers_per_ip: int = 0  # distinct numbers one address may ask for in an hour
     dedupe_window: timedelta = timedelta(0)  # one open lead per number within it
     daily_call_budget: int = 0  # leads a day queued for a call; the rest are held
+    # The request was not counted against its number's rate limit, as a repeat: if it turns
+    # out fresh after all (the lead it repeated closed meanwhile), store nothing (NotARepeat).
+    repeat_expected: bool = False
 
     @property
     def active(self) -> bool:
@@ -122,9 +125,14 @@ class Verdict:
     says whether it is new, i.e. a fresh alias, to be answered as a fresh acceptance)."""
 
     capped: bool = False
+    not_a_repeat: bool = False
     answer: Lead | None = None
     created: bool = False
     hold: bool = False
+
+
+class NotARepeat(Exception):
+    """A request let through as a repeat found no open lead to repeat: count it, try again."""
 
 
 class TooManyNumbers(Exception):
@@ -152,6 +160,8 @@ def decide(
         found = twin.first()
         if found is not None:
             return _repeat(conn, lead, client_ip, found, rules, now)
+        if rules.repeat_expected:
+            return Verdict(not_a_repeat=True)
     return Verdict(hold=_hold(conn, rules, now))
 
 

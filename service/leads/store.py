@@ -45,7 +45,7 @@ from sqlalchemy.sql import ColumnElement
 from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from . import admission, queue
-from .admission import ALIASES, Admission, TooManyNumbers
+from .admission import ALIASES, Admission, NotARepeat, TooManyNumbers
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
 from .lifecycle import INITIAL, LeadStatus, sources
@@ -287,7 +287,9 @@ class LeadStore:
             verdict = None
             if checked is not None:
                 verdict = admission.decide(conn, lead, checked, now, self.is_postgres)
-            if verdict is not None and (verdict.capped or verdict.answer is not None):
+            if verdict is not None and (
+                verdict.capped or verdict.not_a_repeat or verdict.answer is not None
+            ):
                 return verdict, False
             status = HELD if verdict is not None and verdict.hold else LeadStatus(lead.status)
             # Unset columns are left out so that their defaults apply.
@@ -321,6 +323,8 @@ class LeadStore:
         if verdict is not None:
             if verdict.capped:
                 raise TooManyNumbers(rules.max_numbers_per_ip if rules else 0)
+            if verdict.not_a_repeat:
+                raise NotARepeat(lead.phone)
             if verdict.answer is not None:
                 return verdict.answer, verdict.created
             if verdict.hold:
@@ -328,6 +332,17 @@ class LeadStore:
         if due_now:
             self._wake()
         return lead, True
+
+    def has_open_lead(self, phone: str, window: timedelta) -> bool:
+        """A read, without the lock: is there an open lead for ``phone`` within ``window``
+        (so that a request for it is a repeat)? :meth:`insert` decides."""
+        if window <= timedelta(0):
+            return False
+        since = utcnow() - window
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(admission.RECENT, {"phone": phone, "since": since}).first() is not None
+            )
 
     def get_for_visitor(self, some_id: str) -> Lead | None:
         """What ``GET /api/v1/callbacks/<id>`` shows: a lead, or an alias's view of its lead."""
