@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SYSTEM_PACKAGES := postgresql redis-server php-cli chromium
 
-.PHONY: run test lint docs bench fuzz system-deps clean
+.PHONY: run test lint docs docs-config bench fuzz system-deps clean widget
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,20 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/callgate serve
 
+# The widget's build tool: esbuild, pinned in widget/package-lock.json.
+ESBUILD := widget/node_modules/.bin/esbuild
+$(ESBUILD): widget/package.json widget/package-lock.json
+	npm ci --prefix widget --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Rebuild the served widget (service/static/) from its readable source (widget/src/).
+widget: $(VENV)/.runtime $(ESBUILD)
+	$(BIN)/python scripts/build_widget.py
+
 system-deps:
 	scripts/system-deps.sh $(SYSTEM_PACKAGES)
 
-test: $(VENV)/.dev system-deps
+test: $(VENV)/.dev system-deps $(ESBUILD)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
@@ -35,6 +45,11 @@ test: $(VENV)/.dev system-deps
 # anchor (not with --quiet, which hides the warnings that strict mode counts).
 docs: $(VENV)/.dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# Rewrite the configuration reference in docs/configuration.md from the settings' declarations
+# (a test fails while the committed page differs).
+docs-config: $(VENV)/.dev
+	$(BIN)/python scripts/config_reference.py
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
@@ -51,4 +66,4 @@ bench: $(VENV)/.dev system-deps
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var site .pytest_cache .mypy_cache .ruff_cache widget/node_modules

@@ -27,7 +27,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench import route_latency
-from tests.servers import free_port, wait_until
+from tests.servers import Redis, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -168,12 +168,18 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
     """The server (and, for callgate, its worker) on loopback: its URL and process groups."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
+    stack = ExitStack()
     if name == "callgate":
+        # Several web processes keep one set of limits only in a storage they share: the
+        # production layout for more than one worker (start-up refuses memory:// with two).
+        redis = Redis(work).start()
+        stack.callback(redis.stop)
         env = {
             **CALLGATE_ENV,
             "CALLGATE_BIND": bind,
             "CALLGATE_DATABASE_URL": database_url(work),
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
+            "CALLGATE_RATELIMIT_STORAGE_URL": redis.url,
         }
         args = [str(BIN / "callgate"), "serve"]
         health = "/healthz"
@@ -193,7 +199,7 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
             f"bench.apps:{name}",
         ]
         health = "/hello" if name == "hello" else None
-    with ExitStack() as stack:
+    with stack:
         groups = [stack.enter_context(process(args, env, work / f"{name}-server.log")).pid]
         url = f"http://{bind}"
         if health:

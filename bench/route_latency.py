@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from tests.fakes.sipstatus import FakeSipStatus  # noqa: E402
-from tests.servers import Service, wait_until  # noqa: E402
+from tests.servers import Redis, Service, wait_until  # noqa: E402
 
 TOKEN = "bench-route-token-0123456789abcdef"  # noqa: S105 - a throw-away local service
 FALLBACK = "380441234567"
@@ -45,8 +45,14 @@ AGENTS = [f"supportrngst_manager{n}" for n in range(1, 9)]
 GOAL_P99_MS = 20.0
 
 
-def _env(sip_url: str, database_url: str, workers: int, threads: int) -> dict[str, str]:
+def _env(
+    sip_url: str, database_url: str, workers: int, threads: int, redis_url: str
+) -> dict[str, str]:
+    # Several web processes share their limits and the routing ledger through Redis (start-up
+    # refuses in-memory limits with more than one worker); one process keeps them in memory.
+    shared = {"CALLGATE_REDIS_URL": redis_url} if redis_url else {}
     return {
+        **shared,
         "CALLGATE_PROVIDER": "ringostat",
         "CALLGATE_RINGOSTAT_API_URL": sip_url,
         "CALLGATE_RINGOSTAT_AUTH_KEY": "bench-auth-key",
@@ -94,8 +100,10 @@ def run(
     sip = FakeSipStatus().start()
     sip.agents(online=AGENTS, speaking=AGENTS[:3])
     with tempfile.TemporaryDirectory(prefix="callgate-bench-") as tmp:
+        redis = Redis(Path(tmp)).start() if workers > 1 else None
+        redis_url = redis.url if redis else ""
         service = Service(
-            env=_env(sip.url, f"sqlite:///{tmp}/callgate.db", workers, threads),
+            env=_env(sip.url, f"sqlite:///{tmp}/callgate.db", workers, threads, redis_url),
             log_path=Path(tmp) / "service.log",
         )
         try:
@@ -113,6 +121,8 @@ def run(
         finally:
             service.stop()
             sip.stop()
+            if redis is not None:
+                redis.stop()
         result.update(_server_side(service.log(), requests_total))
         return result
 

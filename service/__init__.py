@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import logs
 from .agents import build_monitor, namespace
 from .api import origins, problems, register_blueprints
+from .api.bodies import StrictJSONProvider
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
@@ -41,7 +42,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = StrictJSONProvider(app)
+    app.json.sort_keys = False
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]

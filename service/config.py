@@ -1,32 +1,70 @@
-"""Settings, read once from ``CALLGATE_*`` environment variables and validated.
+"""Settings: every ``CALLGATE_*`` environment variable, declared once and validated.
 
-Every variable the service reads is declared here and nowhere else. A missing or malformed value
-raises :class:`ConfigError` whose message starts with the variable's name, so start-up can stop
-with one readable line instead of a traceback. Any secret ``X`` may also come as ``X_FILE``: a
-path whose content is the value (Docker and Kubernetes secrets).
+Each setting is one :func:`~service.config_fields.setting` below: its variable, type (which
+parses it), default, bounds or choices, whether it is a secret, and one line of documentation.
+From these come the reading (pydantic-settings, :class:`~service.config_fields.EnvironmentSource`),
+``X_FILE`` for secrets, :meth:`Settings.secret_values` for the log filter and the configuration
+reference in ``docs/configuration.md`` (``scripts/config_reference.py``). A missing or malformed
+value raises :class:`ConfigError` whose message starts with the variable's name, so start-up can
+stop with one readable line instead of a traceback.
+
+To add a setting, add one declared field to the group it belongs to (or to :class:`Settings`);
+``make docs-config`` then rewrites the reference.
 """
 
 from __future__ import annotations
 
 import base64
-import ipaddress
 import os
-import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import TypeVar
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any, ClassVar
 
-import limits
 import phonenumbers
+from pydantic import BeforeValidator, Field, PlainValidator, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .config_fields import (
+    E164,
+    ENVIRON,
+    PREFIX,
+    ConfigError,
+    Destinations,
+    Duration,
+    EnvironmentSource,
+    Group,
+    HttpsUrl,
+    HttpsUrls,
+    Limit,
+    LinkTemplate,
+    OneOf,
+    OptionalHttpsUrl,
+    OptionalUrl,
+    Origins,
+    Prefixes,
+    RedisUrl,
+    Region,
+    Regions,
+    Text,
+    Url,
+    Zone,
+    choice,
+    config_error,
+    declarations,
+    each,
+    items,
+    matching,
+    parse_duration,
+    parsed,
+    setting,
+    subset,
+    text_only,
+)
 from .destinations import destination
 from .hours_syntax import (
-    ALWAYS_OPEN,
     Day,
     HolidayRule,
     Week,
@@ -36,11 +74,13 @@ from .hours_syntax import (
 )
 from .logs import LOG_FORMATS
 
-PREFIX = "CALLGATE_"
+__all__ = ["PREFIX", "ConfigError", "Settings", "parse_duration"]
 
 PROVIDERS = ("dry-run", "ringostat", "ringostat-simple", "ringcentral", "pbx")
 # What dry-run may impersonate: every real provider.
 REAL_PROVIDERS = PROVIDERS[1:]
+# flask-limiter's in-process storage: each process counts on its own.
+IN_MEMORY_LIMITS = "memory://"
 PBX_TYPES = ("user", "queue", "context")
 # How the PBX's outbound rules want the visitor's number written (see PbxSettings).
 PBX_NUMBER_FORMATS = ("national", "digits", "e164", "00")
@@ -110,117 +150,387 @@ CAPTCHA_SCRIPT_URLS = {
 GENERATED_SECRET = Path("var/secret_key")
 
 
-class ConfigError(ValueError):
-    """A setting is missing or malformed; ``str()`` names the variable."""
-
-    def __init__(self, variable: str, problem: str) -> None:
-        super().__init__(f"{variable}: {problem}")
-        self.variable = variable
-
-
-@dataclass(frozen=True)
-class RingostatSettings:
-    api_url: str = "https://api.ringostat.net"
-    auth_key: str = field(default="", repr=False)
-    project_id: str = ""
-    callee: str = ""
-    callee_type: str = "scheme"
-    caller_type: str = "default"
-    manager_dst: int = 0
-    direction: str = "out"
-    extension: str = ""
+def _number_type(item: str) -> str:
+    name = item.lower().replace("_", "-")
+    if name not in NUMBER_TYPES:
+        raise ValueError(f"{name!r} is not one of {', '.join(NUMBER_TYPES)}")
+    return name
 
 
-@dataclass(frozen=True)
-class RingCentralSettings:
+def _one_destination(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    found = items(value)
+    if len(found) > 1:
+        raise ValueError("give one number or SIP login")
+    return destination(found[0]) if found else ""
+
+
+def _webhook_secret(secret: str) -> str:
+    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 to 64 random bytes."""
+    problem = "must be whsec_ followed by base64 of 24 to 64 random bytes (value not shown)"
+    if not secret:
+        return secret
+    try:
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+    except ValueError:
+        raise ValueError(problem) from None
+    if not secret.startswith("whsec_") or not 24 <= len(key) <= 64:
+        raise ValueError(problem)
+    return secret
+
+
+def _apprise_urls(text: str) -> tuple[str, ...]:
+    """Apprise URLs (``tgram://…``, ``mailtos://…``), split the way Apprise splits them.
+
+    They hold tokens: a refusal names the item's position and scheme, never the URL.
+    """
+    if not text:
+        return ()
+    # Imported only when alerts are configured: Apprise is large.
+    import apprise
+    from apprise.utils.parse import parse_urls
+
+    from .events.notify import watch_channels
+
+    urls = tuple(dict.fromkeys(str(url) for url in parse_urls(text)))  # type: ignore[no-untyped-call]
+    watch_channels(urls)
+    for position, url in enumerate(urls, start=1):
+        if apprise.Apprise.instantiate(url) is None:
+            scheme = url.split("://", 1)[0] if "://" in url else "?"
+            raise ValueError(
+                f"item {position} ({scheme}://…) is not a URL Apprise supports (value not shown)"
+            )
+    return urls
+
+
+# Settings whose text is not the value itself.
+ManagerDst = Annotated[int, choice(("0", "1"))]
+FormToken = Annotated[
+    bool, BeforeValidator(text_only(lambda t: OneOf(("required", "optional"))(t) == "required"))
+]
+NumberTypes = Annotated[tuple[str, ...], BeforeValidator(each(_number_type))]
+Fallback = Annotated[str, BeforeValidator(_one_destination)]
+
+
+class RingostatSettings(Group):
+    api_url: Url = setting(
+        "RINGOSTAT_API_URL", "https://api.ringostat.net", "base URL", section="Ringostat"
+    )
+    auth_key: Text = setting(
+        "RINGOSTAT_AUTH_KEY", "", "the `Auth-key` header; never leaves the server", secret=True
+    )
+    project_id: Text = setting("RINGOSTAT_PROJECT_ID", "", "`projectId`")
+    callee: Text = setting(
+        "RINGOSTAT_CALLEE", "", "who answers: forwarding-scheme id, SIP login or number"
+    )
+    callee_type: Annotated[str, choice(("scheme", "default", "sip", "number"))] = setting(
+        "RINGOSTAT_CALLEE_TYPE", "scheme", "`callee_type`"
+    )
+    caller_type: Annotated[str, choice(("default", "sip", "number", "scheme"))] = setting(
+        "RINGOSTAT_CALLER_TYPE", "default", "`caller_type`"
+    )
+    manager_dst: ManagerDst = setting(
+        "RINGOSTAT_MANAGER_DST",
+        "0",
+        "`0`: the agent first, then the visitor; `1`: the visitor first",
+    )
+    direction: Annotated[str, choice(("out", "in"))] = setting(
+        "RINGOSTAT_DIRECTION", "out", "`direction`"
+    )
+    extension: Text = setting(
+        "RINGOSTAT_EXTENSION", "", "`ringostat-simple`: the project number calls come from"
+    )
+
+
+class RingCentralSettings(Group):
     """RingOut through RingCentral's REST API, signed in with a JWT credential."""
 
-    server_url: str = "https://platform.ringcentral.com"
-    client_id: str = ""
-    client_secret: str = field(default="", repr=False)
-    jwt: str = field(default="", repr=False)
-    # E.164; empty: RingCentral uses the extension's default forwarding number / caller ID.
-    from_number: str = ""
-    caller_id: str = ""
-    play_prompt: bool = False
+    server_url: Url = setting(
+        "RINGCENTRAL_SERVER_URL",
+        "https://platform.ringcentral.com",
+        "API server (`https://platform.devtest.ringcentral.com` for the sandbox)",
+        section="RingCentral",
+    )
+    client_id: Text = setting("RINGCENTRAL_CLIENT_ID", "", "the app's client id")
+    client_secret: Text = setting(
+        "RINGCENTRAL_CLIENT_SECRET", "", "the app's client secret", secret=True
+    )
+    jwt: Text = setting(
+        "RINGCENTRAL_JWT",
+        "",
+        "the user's JWT credential (the extension that places the calls)",
+        secret=True,
+    )
+    from_number: E164 = setting(
+        "RINGCENTRAL_FROM",
+        "",
+        "E.164 number of the phone that rings first (your agent)",
+        shown="empty: the extension's default forwarding number",
+    )
+    caller_id: E164 = setting(
+        "RINGCENTRAL_CALLER_ID",
+        "",
+        "E.164 number the visitor sees; must be one of the extension's numbers",
+        shown="empty: the extension's caller-ID setting",
+    )
+    play_prompt: bool = setting(
+        "RINGCENTRAL_PLAY_PROMPT",
+        False,
+        "`true`: the agent is asked to press 1 before the visitor is dialled",
+    )
 
 
-@dataclass(frozen=True)
-class PbxSettings:
+class PbxSettings(Group):
     """While1 Voice ``/api/originate-call``."""
 
-    url: str = ""
-    api_username: str = ""
-    api_password: str = field(default="", repr=False)
-    api_key: str = field(default="", repr=False)
-    project_id: str = ""
-    type: str = "queue"
-    destination: str = ""
-    outbound_number: str = ""
-    outbound_trunk: str = ""
-    # national: 0671112233 for a number of the home region (others get 00 + digits);
-    # digits: 380671112233; e164: +380671112233; 00: 00380671112233.
-    caller_id_format: str = "national"
+    url: OptionalUrl = setting(
+        "PBX_URL", "", "your PBX, e.g. `https://pbx.example.com`", section="PBX"
+    )
+    api_username: Text = setting("PBX_API_USERNAME", "", "`api_username`")
+    api_password: Text = setting("PBX_API_PASSWORD", "", "`api_password`", secret=True)
+    api_key: Text = setting(
+        "PBX_API_KEY", "", "signs the request (`api_hash`); never sent", secret=True
+    )
+    project_id: Text = setting("PBX_PROJECT_ID", "", "`project_id`")
+    type: Annotated[str, choice(PBX_TYPES)] = setting(
+        "PBX_TYPE", "queue", "what `CALLGATE_PBX_DESTINATION` names"
+    )
+    destination: Text = setting(
+        "PBX_DESTINATION", "", "the user, queue or context that takes the call"
+    )
+    outbound_number: Text = setting(
+        "PBX_OUTBOUND_NUMBER",
+        "",
+        "`outbound_number`, the number the visitor sees",
+        shown="empty: the PBX's choice",
+    )
+    outbound_trunk: Text = setting(
+        "PBX_OUTBOUND_TRUNK", "", "`outbound_trunk`", shown="empty: the PBX's choice"
+    )
+    caller_id_format: Annotated[str, choice(PBX_NUMBER_FORMATS)] = setting(
+        "PBX_CALLER_ID_FORMAT",
+        "national",
+        "how the visitor's number is dialled (`caller_id`): `national` (`0671112233`; numbers "
+        "outside `CALLGATE_DEFAULT_REGION` as `00` + country code), `digits` (`380671112233`), "
+        "`e164` (`+380671112233`), `00` (`00380671112233`)",
+    )
+    # Not a variable of its own: CALLGATE_DEFAULT_REGION (Settings.from_env copies it).
     home_region: str = "UA"
-    default_caller_name: str = "Website visitor"
-    is_async: bool = True
+    default_caller_name: Text = setting(
+        "PBX_DEFAULT_CALLER_NAME",
+        "Website visitor",
+        "`caller_id_name` when the visitor gave no name",
+    )
+    is_async: bool = setting(
+        "PBX_ASYNC",
+        True,
+        "`async`; with `false` the PBX answers only when the agent does: raise "
+        "`CALLGATE_PROVIDER_READ_TIMEOUT` to match",
+    )
     # None: leave the PBX's own default (the variable is not sent).
-    skip_welcome: bool | None = None
-    skip_we_are_recording: bool | None = None
-    skip_enter_queue: bool | None = None
-    # A URL with {lead_id}, shown to the agent as a pop-up link.
-    backend_link: str = ""
+    skip_welcome: bool | None = setting(
+        "PBX_SKIP_WELCOME", None, "`vars[SKIP_WELCOME]` as `1`/`0`", shown="unset: not sent"
+    )
+    skip_we_are_recording: bool | None = setting(
+        "PBX_SKIP_WE_ARE_RECORDING",
+        None,
+        "`vars[SKIP_WE_ARE_RECORDING]` as `1`/`0`",
+        shown="unset: not sent",
+    )
+    skip_enter_queue: bool | None = setting(
+        "PBX_SKIP_ENTER_QUEUE",
+        None,
+        "`vars[SKIP_ENTER_QUEUE]` as `1`/`0`",
+        shown="unset: not sent",
+    )
+    backend_link: LinkTemplate = setting(
+        "PBX_BACKEND_LINK",
+        "",
+        "`vars[BACKEND_LINK]`, the agent's pop-up link; `{lead_id}` is replaced by the lead id",
+        shown="unset: not sent",
+    )
 
 
-@dataclass(frozen=True)
-class SchemaSettings:
+class SchemaSettings(Group):
     """The database schema when a web process starts (docs/operations.md)."""
 
-    # On: bring the schema to head at start, once, under a lock. Off: refuse to start while
-    # it is behind, naming `callgate db upgrade` (migrations run as a release step).
-    auto_migrate: bool = True
+    auto_migrate: bool = setting(
+        "AUTO_MIGRATE",
+        True,
+        "on: bring the schema to head at start, once, under a lock; off: refuse to start while "
+        "it is behind, naming `callgate db upgrade` (migrations run as a release step)",
+        section="Database schema",
+    )
 
 
-@dataclass(frozen=True)
-class AgentSettings:
+class ClientAddressSettings(Group):
+    """How a client's address is keyed by the per-address limits and caps."""
+
+    # One /64 is one subscriber, who holds 2^64 addresses and would otherwise get a fresh
+    # budget with each.
+    ipv6_prefix: int = setting(
+        "IPV6_PREFIX",
+        64,
+        "per-address limits and caps key an IPv6 client by its network of this length "
+        "(IPv4 clients by their address)",
+        ge=32,
+        le=128,
+    )
+
+
+class AgentSettings(Group):
     """Ringostat SIP status: who is online and not speaking, and what depends on it."""
 
-    logins: tuple[str, ...] = ()  # empty: any SIP login of the project
-    require_online: bool = False
-    source: str = "sip"  # sip | smart-phone | both
-    smart_phone_token: str = field(default="", repr=False)
-    with_dnd: bool = False  # withRspDoNotDisturbSips
-    status_ttl: float = 5.0
-    status_max_age: float = 30.0
-    recheck_cap: float = 30.0
+    require_online: bool = setting(
+        "REQUIRE_AGENT_ONLINE",
+        False,
+        "`true`: a lead is placed only while an agent is free; otherwise it waits as "
+        "`waiting_for_agent` (not an attempt) and is re-checked with backoff until one is, or "
+        "`CALLGATE_MAX_AGE` fails it. Needs `CALLGATE_RINGOSTAT_AUTH_KEY`",
+        section="Agents online (Ringostat SIP status)",
+    )
+    logins: Destinations = setting(
+        "AGENT_LOGINS",
+        "",
+        "comma-separated SIP logins that count as agents (e.g. "
+        "`supportrngst_manager1,supportrngst_manager2`); their order breaks ties when routing",
+        shown="empty: any",
+    )
+    recheck_cap: Duration = setting(
+        "AGENT_RECHECK_CAP",
+        "30s",
+        "longest pause between re-checks of a waiting lead (they start at "
+        "`CALLGATE_RETRY_BASE` and double)",
+    )
+    source: Annotated[str, choice(SIP_STATUS_SOURCES)] = setting(
+        "SIPSTATUS_SOURCE",
+        "sip",
+        "`sip`: `/sipstatus/online`; `smart-phone`: the Ringostat Smart Phone variant "
+        "(`/sipstatus/online?project_id=…&token=…&withRspDoNotDisturbSips=…`); "
+        "`both`: either counts",
+    )
+    smart_phone_token: Text = setting(
+        "RINGOSTAT_SMART_PHONE_TOKEN",
+        "",
+        "the Smart Phone `token`; required for `smart-phone` and `both` (with "
+        "`CALLGATE_RINGOSTAT_PROJECT_ID`)",
+        secret=True,
+    )
+    with_dnd: bool = setting(
+        "SIPSTATUS_WITH_DND",
+        False,
+        '`withRspDoNotDisturbSips`: whether Smart Phone logins in "do not disturb" are listed '
+        "as online",
+    )
+    status_ttl: Duration = setting("SIPSTATUS_TTL", "5s", "how long an answer is fresh")
+    status_max_age: Duration = setting(
+        "SIPSTATUS_MAX_AGE", "30s", "how long a stale answer may still be used"
+    )
 
 
-@dataclass(frozen=True)
-class RouteSettings:
+class RouteSettings(Group):
     """Ringostat's call-routing webhook, ``/api/v1/ringostat/route``."""
 
-    token: str = field(default="", repr=False)  # empty: the endpoint answers 404
-    response: str = "json"  # json | http | jsonrpc: Ringostat's "data import type"
-    response_key: str = "destination"
-    caller_param: str = "caller"
-    fallback: str = ""  # empty: no destination, Ringostat goes on with its scheme
-    sticky_window: float = 86400.0
+    # It travels in a URL Ringostat stores: long, random, and URL-safe as it is.
+    token: Annotated[
+        str,
+        parsed(
+            matching(r"[A-Za-z0-9_\-]{16,}", "use at least 16 letters, digits, '-' or '_'", False)
+        ),
+    ] = setting(
+        "ROUTE_TOKEN",
+        "",
+        "empty: the endpoint answers 404; else at least 16 letters, digits, `-`, `_`: e.g. "
+        "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+        secret=True,
+        section="Routing incoming calls",
+    )
+    response: Annotated[str, choice(ROUTE_RESPONSES)] = setting(
+        "ROUTE_RESPONSE", "json", 'Ringostat\'s "data import type"'
+    )
+    response_key: Annotated[
+        str, parsed(matching(r"[A-Za-z0-9_.\-]{1,64}", "a JSON key like number_01"))
+    ] = setting("ROUTE_RESPONSE_KEY", "destination", "the JSON key for the destination")
+    caller_param: Annotated[str, parsed(matching(r"[A-Za-z0-9_\-]{1,64}", "a parameter name"))] = (
+        setting(
+            "ROUTE_CALLER_PARAM",
+            "caller",
+            "the webhook parameter that carries the caller's number (any format: "
+            "`380671112233`, `+380…`, `%2B380…`, national)",
+        )
+    )
+    fallback: Fallback = setting("ROUTE_FALLBACK", "", "number or SIP login when no rule applies")
+    sticky_window: Duration = setting(
+        "STICKY_WINDOW",
+        "24h",
+        "how recent a placed callback must be for its caller to be routed back to its agent; "
+        "`0` turns sticky routing off",
+    )
 
 
-@dataclass(frozen=True)
-class EventSettings:
+class EventSettings(Group):
     """Events out: signed webhooks, chat and e-mail alerts (Apprise), GA4 Measurement Protocol."""
 
-    webhook_urls: tuple[str, ...] = ()  # empty: no webhooks
-    webhook_secret: str = field(default="", repr=False)  # whsec_<base64>
-    webhook_events: tuple[str, ...] = WEBHOOK_EVENTS
+    webhook_urls: HttpsUrls = setting(
+        "WEBHOOK_URL",
+        "",
+        "your endpoints, comma-separated; each gets every event. `https://` only (plain "
+        "`http://` only on a loopback host such as `127.0.0.1`, for a local relay)",
+        shown="empty: no webhooks",
+        section="CRM webhooks",
+    )
+    webhook_secret: Annotated[str, parsed(_webhook_secret)] = setting(
+        "WEBHOOK_SECRET",
+        "",
+        "`whsec_` followed by base64 of 24 to 64 random bytes; required with a URL",
+        secret=True,
+    )
+    webhook_events: Annotated[
+        tuple[str, ...], subset(WEBHOOK_EVENTS, prefix="lead.", none=False)
+    ] = setting(
+        "WEBHOOK_EVENTS",
+        "all",
+        "which events to send, comma-separated, with or without `lead.`: `failed,placed`",
+    )
     # Apprise URLs, one per channel; they carry tokens, so the whole URL is a secret.
-    notify_urls: tuple[str, ...] = field(default=(), repr=False)
-    notify_on: tuple[str, ...] = DEFAULT_NOTIFY_ON
-    notify_lang: str = "en"
-    ga4_measurement_id: str = ""  # G-XXXXXXX; empty: no GA4 events
-    ga4_api_secret: str = field(default="", repr=False)
-    ga4_endpoint: str = GA4_ENDPOINT
+    notify_urls: Annotated[tuple[str, ...], parsed(_apprise_urls)] = setting(
+        "NOTIFY_URLS",
+        "",
+        "Apprise URLs, one per channel, separated by spaces or commas; they hold tokens",
+        secret=True,
+        shown="empty: no alerts",
+        section="Chat and e-mail alerts",
+    )
+    notify_on: Annotated[tuple[str, ...], subset(NOTIFY_KINDS, every=())] = setting(
+        "NOTIFY_ON", ",".join(DEFAULT_NOTIFY_ON), "what alerts people; `none`: nothing"
+    )
+    notify_lang: Annotated[str, choice(NOTIFY_LANGS)] = setting(
+        "NOTIFY_LANG", "en", "the alerts' language"
+    )
+    ga4_measurement_id: Annotated[
+        str,
+        parsed(lambda t: matching(r"G-[A-Z0-9]{4,20}", "a GA4 id like G-ABC123DEF4")(t.upper())),
+    ] = setting(
+        "GA4_MEASUREMENT_ID",
+        "",
+        "the web stream's id, `G-XXXXXXXXXX`",
+        shown="empty: no GA4 events",
+        section="GA4 lead events",
+    )
+    ga4_api_secret: Text = setting(
+        "GA4_API_SECRET",
+        "",
+        "required with the id: Admin → Data streams → the stream → Measurement Protocol API "
+        "secrets",
+        secret=True,
+    )
+    ga4_endpoint: HttpsUrl = setting(
+        "GA4_ENDPOINT",
+        GA4_ENDPOINT,
+        "`https://region1.google-analytics.com` for EU collection; `http://` only on a loopback "
+        "host",
+    )
     connect_timeout: float = 3.05
     read_timeout: float = 10.0
 
@@ -228,229 +538,417 @@ class EventSettings:
     def ga4_enabled(self) -> bool:
         return bool(self.ga4_measurement_id and self.ga4_api_secret)
 
-    def secrets(self) -> tuple[str, ...]:
-        return (self.webhook_secret, self.ga4_api_secret, *self.notify_urls)
 
-
-@dataclass(frozen=True)
-class HoursSettings:
+class HoursSettings(Group):
     """Office hours, closed days and bookable slots (docs/office-hours.md)."""
 
-    timezone: str = "Europe/Kyiv"  # IANA name; times below are local to it
-    week: Week = ALWAYS_OPEN  # CALLGATE_OFFICE_HOURS; empty: always open
-    holidays: HolidayRule = field(default_factory=HolidayRule)
-    special: tuple[tuple[date, Day], ...] = ()  # dates with other hours, () = closed
-    slot_minutes: int = 15
-    slot_capacity: int = 10  # calls that may be booked into one slot
-    schedule_days: int = 7  # how far ahead a visitor may book: today and this many days
+    timezone: Zone = setting(
+        "TIMEZONE",
+        "Europe/Kyiv",
+        "the office's IANA time zone; every time below is local to it",
+        section="Office hours",
+    )
+    week: Annotated[Week, PlainValidator(text_only(parse_week))] = setting(
+        "OFFICE_HOURS",
+        "",
+        "the week's hours, e.g. `Mon-Fri 09:00-18:00; Sat 10:00-14:00`",
+        shown="empty: always open",
+    )
+    holidays: Annotated[HolidayRule, PlainValidator(text_only(parse_holidays))] = setting(
+        "HOLIDAYS",
+        "",
+        "closed days: a country (and subdivision) of the `holidays` package and/or dates, e.g. "
+        "`us-ca, 2026-12-24`",
+    )
+    # Dates with other hours; () means closed that day.
+    special: Annotated[
+        tuple[tuple[date, Day], ...], PlainValidator(text_only(parse_special_hours))
+    ] = setting(
+        "SPECIAL_HOURS",
+        "",
+        "dates with other hours, e.g. `2026-12-31 09:00-14:00; 2027-01-02 closed`",
+    )
+    slot_minutes: int = setting("SLOT_MINUTES", 15, "slot length in minutes", ge=1, le=1440)
+    slot_capacity: int = setting(
+        "SLOT_CAPACITY", 10, "calls that may be booked into one slot", ge=1, le=10**6
+    )
+    schedule_days: int = setting(
+        "SCHEDULE_DAYS",
+        7,
+        "how far ahead a visitor may book: today and this many days more",
+        ge=0,
+        le=366,
+    )
 
 
-@dataclass(frozen=True)
-class Settings:
+# A field named "schema" shadows BaseModel.schema(), a deprecated classmethod nobody calls here.
+warnings.filterwarnings("ignore", 'Field name "schema" in "Settings"', UserWarning)
+
+
+class Settings(BaseSettings):
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
-    provider: str = "dry-run"
-    database_url: str = "sqlite:///var/callgate.db"
-    ratelimit_storage_url: str = "memory://"
-    allowed_origins: tuple[str, ...] = ()
-    default_region: str = "UA"
-    allowed_countries: tuple[str, ...] = ("UA",)
-    blocked_number_types: tuple[str, ...] = DEFAULT_BLOCKED_TYPES
-    trusted_proxies: int = 0
-    limit_per_ip: str = "5/minute;30/day"
-    limit_per_phone: str = "3/hour"
-    limit_global: str = "300/hour"
+    model_config: ClassVar[SettingsConfigDict] = SettingsConfigDict(
+        frozen=True,
+        validate_by_name=True,
+        validate_by_alias=True,
+        validate_default=True,
+        arbitrary_types_allowed=True,
+        extra="forbid",
+    )
+
+    provider: Annotated[str, choice(PROVIDERS)] = setting(
+        "PROVIDER",
+        "dry-run",
+        "who places the calls ([Providers](providers/index.md))",
+        section="Core",
+    )
+    database_url: Text = setting(
+        "DATABASE_URL",
+        "sqlite:///var/callgate.db",
+        "SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for several instances",
+    )
+    ratelimit_storage_url: Text = setting(
+        "RATELIMIT_STORAGE_URL",
+        IN_MEMORY_LIMITS,
+        "flask-limiter storage; `redis://host:6379/0` for several instances",
+        shown="`CALLGATE_REDIS_URL` when that is set, else `memory://` (one process's own count)",
+    )
+    redis_url: RedisUrl = setting(
+        "REDIS_URL",
+        "",
+        "Redis for short shared caches (agent status, routing turns); every call has a 50 ms "
+        "timeout, and while Redis fails each process falls back to its own state",
+        shown="`CALLGATE_RATELIMIT_STORAGE_URL` when that is `redis://` or `rediss://`, else none",
+    )
+    allowed_origins: Origins = setting(
+        "ALLOWED_ORIGINS",
+        "",
+        "comma-separated origins (`https://www.example.com`) that may post and read answers (CORS)",
+        shown="empty: same origin only",
+    )
+    default_region: Region = setting(
+        "DEFAULT_REGION", "UA", "region for numbers written without a country code"
+    )
+    allowed_countries: Regions = setting(
+        "ALLOWED_COUNTRIES",
+        "UA",
+        "ISO codes of countries that may be called",
+        shown="the default region",
+    )
+    blocked_number_types: NumberTypes = setting(
+        "BLOCKED_NUMBER_TYPES",
+        ",".join(DEFAULT_BLOCKED_TYPES),
+        "number types never called (libphonenumber's types, e.g. also `voip`, `toll-free`); "
+        "set but empty: none",
+        blank_is_empty=True,
+    )
+    trusted_proxies: int = setting(
+        "TRUSTED_PROXIES",
+        0,
+        "how many `X-Forwarded-For` hops to trust for the client IP",
+        ge=0,
+        le=10,
+    )
+    dedupe_window: Duration = setting(
+        "DEDUPE_WINDOW",
+        "10m",
+        "a second request for the same number within it is absorbed by the open lead (the "
+        "same client gets that lead, anyone else an alias: "
+        "[Security](security.md#what-a-repeat-is-answered))",
+    )
+    secret_key: Text = setting(
+        "SECRET_KEY",
+        "",
+        "keys the hashes of numbers in rate-limit storage and the blocklist, signs form tokens "
+        "([Security](security.md#the-secret-key)); required unless the provider is `dry-run`",
+        secret=True,
+        shown="with dry-run and none given, generated once into `var/secret_key`",
+    )
+    bind: Text = setting("BIND", "127.0.0.1:8000", "gunicorn's address")
+    workers: int = setting(
+        "WORKERS",
+        1,
+        "gunicorn worker processes; more than one needs a limit storage every process shares "
+        "([Security](security.md#layouts))",
+        shown="1 while the limits are in memory, else 2",
+        ge=1,
+        le=64,
+    )
+    threads: int = setting("THREADS", 4, "threads per gunicorn worker", ge=1, le=256)
+    log_level: Annotated[str, choice(("DEBUG", "INFO", "WARNING", "ERROR"), upper=True)] = setting(
+        "LOG_LEVEL", "INFO", "the least severe records logged"
+    )
+    log_format: Annotated[str, choice(LOG_FORMATS)] = setting(
+        "LOG_FORMAT",
+        "text",
+        "`text`: one line per record; `json`: one JSON object per line "
+        "([Operations](operations.md#logs))",
+    )
+    schema: SchemaSettings = Field(default_factory=SchemaSettings)  # type: ignore[assignment]
+
+    limit_per_ip: Limit = setting(
+        "LIMIT_PER_IP",
+        "5/minute;30/day",
+        "every attempt from one client IP",
+        section="Rate limits",
+    )
+    limit_per_phone: Limit = setting(
+        "LIMIT_PER_PHONE", "3/hour", "valid requests to one number, from any IP"
+    )
+    limit_per_country: Limit = setting(
+        "LIMIT_PER_COUNTRY", "100/hour", "valid requests to one destination country"
+    )
+    limit_global: Limit = setting("LIMIT_GLOBAL", "300/hour", "valid requests in all")
     # Per process, while the shared rate-limit storage is unreachable: stricter on purpose,
     # since every worker of every instance then counts on its own.
-    limit_fallback_per_ip: str = "2/minute;10/day"
-    limit_fallback_per_phone: str = "1/hour"
-    limit_fallback_global: str = "60/hour"
-    dispatcher: str = "inline"
-    dispatch_threads: int = 16
-    dispatch_lease: float = 30.0
-    dispatch_poll: float = 1.0
-    max_attempts: int = 6
-    max_age: float = 3600.0
-    retry_base: float = 2.0
-    retry_cap: float = 300.0
-    dedupe_window: float = 600.0
-    provider_connect_timeout: float = 3.05
-    provider_read_timeout: float = 10.0
-    secret_key: str = field(default="", repr=False)
-    log_level: str = "INFO"
-    log_format: str = "text"
-    # Abuse defences (see README, "Security").
-    blocked_prefixes: tuple[str, ...] = ()
-    limit_per_country: str = "100/hour"
-    max_numbers_per_ip: int = 3
-    blocklist_refresh: float = 5.0
-    daily_call_budget: int = 1000
-    form_token_required: bool = True
-    form_token_min_age: float = 2.0
-    form_token_max_age: float = 4 * 3600.0
-    captcha: str = "none"
-    captcha_secret: str = field(default="", repr=False)
-    captcha_site_key: str = ""
-    captcha_verify_url: str = ""
-    captcha_script_url: str = ""
-    require_consent: bool = False
-    consent_version: str = "1"
-    bind: str = "127.0.0.1:8000"
-    workers: int = 2
-    threads: int = 4
-    ringostat: RingostatSettings = field(default_factory=RingostatSettings)
-    redis_url: str = ""  # short shared caches; empty: each process keeps its own
-    agents: AgentSettings = field(default_factory=AgentSettings)
-    schema: SchemaSettings = field(default_factory=SchemaSettings)
-    route: RouteSettings = field(default_factory=RouteSettings)
-    ringcentral: RingCentralSettings = field(default_factory=RingCentralSettings)
-    pbx: PbxSettings = field(default_factory=PbxSettings)
-    dry_run_as: str = "ringostat"
+    limit_fallback_per_ip: Limit = setting(
+        "LIMIT_FALLBACK_PER_IP",
+        "2/minute;10/day",
+        "per process, while the rate-limit storage is unreachable (replaces the per-IP limit)",
+    )
+    limit_fallback_per_phone: Limit = setting(
+        "LIMIT_FALLBACK_PER_PHONE",
+        "1/hour",
+        "per process, while the rate-limit storage is unreachable",
+    )
+    limit_fallback_global: Limit = setting(
+        "LIMIT_FALLBACK_GLOBAL",
+        "60/hour",
+        "per process, while the rate-limit storage is unreachable",
+    )
+    client_address: ClientAddressSettings = Field(default_factory=ClientAddressSettings)
+
+    blocked_prefixes: Prefixes = setting(
+        "BLOCKED_PREFIXES",
+        "",
+        "number ranges never called, e.g. `+3809,+44 70`",
+        section="Abuse defences",
+    )
+    max_numbers_per_ip: int = setting(
+        "MAX_NUMBERS_PER_IP",
+        3,
+        "distinct numbers one address may ask for in an hour; `0` = no cap",
+        ge=0,
+        le=10**7,
+    )
+    blocklist_refresh: Duration = setting(
+        "BLOCKLIST_REFRESH", "5s", "how often each process re-reads the blocklist"
+    )
+    daily_call_budget: int = setting(
+        "DAILY_CALL_BUDGET",
+        1000,
+        "calls a day; past it leads are stored but `held`; `0` = none",
+        ge=0,
+        le=10**7,
+    )
+    form_token_required: FormToken = setting(
+        "FORM_TOKEN",
+        "required",
+        "`optional` for sites that post a plain HTML form without JavaScript",
+    )
+    form_token_min_age: Duration = setting(
+        "FORM_TOKEN_MIN_AGE", "2s", "a younger form token is refused"
+    )
+    form_token_max_age: Duration = setting(
+        "FORM_TOKEN_MAX_AGE", "4h", "an older form token is refused"
+    )
+    require_consent: bool = setting(
+        "REQUIRE_CONSENT",
+        False,
+        "`true`: a ticked consent checkbox is required, and stored with the lead",
+    )
+    consent_version: Annotated[str, parsed(lambda t: t[:32])] = setting(
+        "CONSENT_VERSION", "1", "the version of the consent text, stored with the lead"
+    )
+
+    captcha: Annotated[str, choice(CAPTCHAS)] = setting(
+        "CAPTCHA",
+        "none",
+        "`turnstile` or `hcaptcha`: every callback request must carry a token the vendor accepts",
+        section="CAPTCHA",
+    )
+    captcha_secret: Text = setting(
+        "CAPTCHA_SECRET",
+        "",
+        "the vendor's secret key, for verification; required with a CAPTCHA",
+        secret=True,
+    )
+    captcha_site_key: Text = setting(
+        "CAPTCHA_SITE_KEY",
+        "",
+        "the public site key the widget renders the CAPTCHA with (in `widget-config`); "
+        "required with a CAPTCHA, which nobody could solve without it",
+    )
+    captcha_verify_url: OptionalUrl = setting(
+        "CAPTCHA_VERIFY_URL",
+        "",
+        "where tokens are verified; read only with a CAPTCHA",
+        shown=", ".join(f"`{u}`" for u in CAPTCHA_VERIFY_URLS.values() if u),
+    )
+    captcha_script_url: OptionalHttpsUrl = setting(
+        "CAPTCHA_SCRIPT_URL",
+        "",
+        "the vendor's explicit-render script the widget loads into its dialog (in "
+        "`widget-config`); https (plain http only on a loopback host: an https page blocks an "
+        "http script as mixed content); read only with a CAPTCHA",
+        shown=", ".join(f"`{u}`" for u in CAPTCHA_SCRIPT_URLS.values() if u),
+    )
+
+    dispatcher: Annotated[str, choice(DISPATCHERS)] = setting(
+        "DISPATCHER",
+        "inline",
+        "`inline`: dispatcher threads in each web process; `external`: run `callgate worker`",
+        section="Dispatch and retries",
+    )
+    dispatch_threads: int = setting(
+        "DISPATCH_THREADS",
+        16,
+        "concurrent provider calls per process (a provider that answers in 300 ms needs 60 in "
+        "flight for 200 calls/s)",
+        ge=1,
+        le=256,
+    )
+    dispatch_lease: Duration = setting(
+        "DISPATCH_LEASE",
+        "30s",
+        "how long a claimed lead is held before another worker may take it over",
+    )
+    dispatch_poll: Duration = setting(
+        "DISPATCH_POLL", "1s", "how often idle dispatchers look for retries that fell due"
+    )
+    max_attempts: int = setting(
+        "MAX_ATTEMPTS", 6, "after so many attempts a lead not placed is `failed`", ge=1, le=100
+    )
+    max_age: Duration = setting("MAX_AGE", "1h", "after so long a lead not placed is `failed`")
+    retry_base: Duration = setting(
+        "RETRY_BASE", "2s", "the first pause of the exponential backoff (with jitter)"
+    )
+    retry_cap: Duration = setting("RETRY_CAP", "5m", "the longest pause between attempts")
+    provider_connect_timeout: Duration = setting(
+        "PROVIDER_CONNECT_TIMEOUT", "3.05s", "connect timeout of every provider request"
+    )
+    provider_read_timeout: Duration = setting(
+        "PROVIDER_READ_TIMEOUT", "10s", "read timeout of every provider request"
+    )
     # Providers that report a call's fate (RingCentral) are asked this often, this long.
-    status_poll_interval: float = 5.0
-    status_poll_for: float = 600.0
-    events: EventSettings = field(default_factory=EventSettings)
-    hours: HoursSettings = field(default_factory=HoursSettings)
+    status_poll_interval: Duration = setting(
+        "STATUS_POLL_INTERVAL",
+        "5s",
+        "providers that report on a placed call (RingCentral): how often to ask",
+    )
+    status_poll_for: Duration = setting("STATUS_POLL_FOR", "10m", "…and for how long after placing")
+
+    ringostat: RingostatSettings = Field(default_factory=RingostatSettings)
+    ringcentral: RingCentralSettings = Field(default_factory=RingCentralSettings)
+    pbx: PbxSettings = Field(default_factory=PbxSettings)
+    dry_run_as: Annotated[str, choice(REAL_PROVIDERS)] = setting(
+        "DRY_RUN_AS",
+        "ringostat",
+        "the real provider whose payloads `dry-run` builds and logs",
+        section="Dry-run",
+    )
+    agents: AgentSettings = Field(default_factory=AgentSettings)
+    route: RouteSettings = Field(default_factory=RouteSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    hours: HoursSettings = Field(default_factory=HoursSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments first, then the declared variables (only inside :meth:`from_env`)."""
+        return (init_settings, EnvironmentSource(settings_cls))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read and validate every ``CALLGATE_*`` variable; raise :class:`ConfigError`."""
-        env = _Env(os.environ if environ is None else environ)
-        provider = env.choice("PROVIDER", PROVIDERS, "dry-run")
-        default_region = env.region("DEFAULT_REGION", "UA")
-        ringostat = RingostatSettings(
-            api_url=env.url("RINGOSTAT_API_URL", RingostatSettings.api_url),
-            auth_key=env.secret("RINGOSTAT_AUTH_KEY"),
-            project_id=env.text("RINGOSTAT_PROJECT_ID"),
-            callee=env.text("RINGOSTAT_CALLEE"),
-            callee_type=env.choice(
-                "RINGOSTAT_CALLEE_TYPE", ("scheme", "default", "sip", "number"), "scheme"
-            ),
-            caller_type=env.choice(
-                "RINGOSTAT_CALLER_TYPE", ("default", "sip", "number", "scheme"), "default"
-            ),
-            manager_dst=int(env.choice("RINGOSTAT_MANAGER_DST", ("0", "1"), "0")),
-            direction=env.choice("RINGOSTAT_DIRECTION", ("out", "in"), "out"),
-            extension=env.text("RINGOSTAT_EXTENSION"),
-        )
-        ratelimit_storage_url = env.text("RATELIMIT_STORAGE_URL", cls.ratelimit_storage_url)
-        ringcentral = RingCentralSettings(
-            server_url=env.url("RINGCENTRAL_SERVER_URL", RingCentralSettings.server_url),
-            client_id=env.text("RINGCENTRAL_CLIENT_ID"),
-            client_secret=env.secret("RINGCENTRAL_CLIENT_SECRET"),
-            jwt=env.secret("RINGCENTRAL_JWT"),
-            from_number=env.e164("RINGCENTRAL_FROM"),
-            caller_id=env.e164("RINGCENTRAL_CALLER_ID"),
-            play_prompt=env.boolean("RINGCENTRAL_PLAY_PROMPT", False),
-        )
-        pbx = PbxSettings(
-            url=env.optional_url("PBX_URL"),
-            api_username=env.text("PBX_API_USERNAME"),
-            api_password=env.secret("PBX_API_PASSWORD"),
-            api_key=env.secret("PBX_API_KEY"),
-            project_id=env.text("PBX_PROJECT_ID"),
-            type=env.choice("PBX_TYPE", PBX_TYPES, "queue"),
-            destination=env.text("PBX_DESTINATION"),
-            outbound_number=env.text("PBX_OUTBOUND_NUMBER"),
-            outbound_trunk=env.text("PBX_OUTBOUND_TRUNK"),
-            caller_id_format=env.choice("PBX_CALLER_ID_FORMAT", PBX_NUMBER_FORMATS, "national"),
-            home_region=default_region,
-            default_caller_name=env.text(
-                "PBX_DEFAULT_CALLER_NAME", PbxSettings.default_caller_name
-            ),
-            is_async=env.boolean("PBX_ASYNC", True),
-            skip_welcome=env.optional_boolean("PBX_SKIP_WELCOME"),
-            skip_we_are_recording=env.optional_boolean("PBX_SKIP_WE_ARE_RECORDING"),
-            skip_enter_queue=env.optional_boolean("PBX_SKIP_ENTER_QUEUE"),
-            backend_link=env.link_template("PBX_BACKEND_LINK"),
-        )
-        secret_key = env.secret("SECRET_KEY")
-        if not secret_key:
-            if provider != "dry-run":
-                raise ConfigError(_name("SECRET_KEY"), "required unless CALLGATE_PROVIDER=dry-run")
-            secret_key = _generated_secret(GENERATED_SECRET)
-        captcha = env.choice("CAPTCHA", CAPTCHAS, "none")
-        captcha_secret = env.secret("CAPTCHA_SECRET")
-        if captcha != "none" and not captcha_secret:
-            raise ConfigError(_name("CAPTCHA_SECRET"), f"required when CALLGATE_CAPTCHA={captcha}")
-        captcha_site_key = env.text("CAPTCHA_SITE_KEY")
-        # Without it the widget renders a CAPTCHA nobody can solve, and every post is refused.
-        if captcha != "none" and not captcha_site_key:
-            raise ConfigError(
-                _name("CAPTCHA_SITE_KEY"), f"required when CALLGATE_CAPTCHA={captcha}"
-            )
-        settings = cls(
-            provider=provider,
-            database_url=env.text("DATABASE_URL", cls.database_url),
-            ratelimit_storage_url=ratelimit_storage_url,
-            allowed_origins=env.origins("ALLOWED_ORIGINS"),
-            default_region=default_region,
-            allowed_countries=env.regions("ALLOWED_COUNTRIES", (default_region,)),
-            blocked_number_types=env.number_types("BLOCKED_NUMBER_TYPES"),
-            trusted_proxies=env.integer("TRUSTED_PROXIES", 0, minimum=0, maximum=10),
-            limit_per_ip=env.limit("LIMIT_PER_IP", cls.limit_per_ip),
-            limit_per_phone=env.limit("LIMIT_PER_PHONE", cls.limit_per_phone),
-            limit_global=env.limit("LIMIT_GLOBAL", cls.limit_global),
-            limit_fallback_per_ip=env.limit("LIMIT_FALLBACK_PER_IP", cls.limit_fallback_per_ip),
-            limit_fallback_per_phone=env.limit(
-                "LIMIT_FALLBACK_PER_PHONE", cls.limit_fallback_per_phone
-            ),
-            limit_fallback_global=env.limit("LIMIT_FALLBACK_GLOBAL", cls.limit_fallback_global),
-            dispatcher=env.choice("DISPATCHER", DISPATCHERS, "inline"),
-            dispatch_threads=env.integer("DISPATCH_THREADS", 16, minimum=1, maximum=256),
-            dispatch_lease=env.duration("DISPATCH_LEASE", "30s"),
-            dispatch_poll=env.duration("DISPATCH_POLL", "1s"),
-            max_attempts=env.integer("MAX_ATTEMPTS", 6, minimum=1, maximum=100),
-            max_age=env.duration("MAX_AGE", "1h"),
-            retry_base=env.duration("RETRY_BASE", "2s"),
-            retry_cap=env.duration("RETRY_CAP", "5m"),
-            dedupe_window=env.duration("DEDUPE_WINDOW", "10m"),
-            blocklist_refresh=env.duration("BLOCKLIST_REFRESH", "5s"),
-            provider_connect_timeout=env.duration("PROVIDER_CONNECT_TIMEOUT", "3.05s"),
-            provider_read_timeout=env.duration("PROVIDER_READ_TIMEOUT", "10s"),
-            secret_key=secret_key,
-            log_level=env.choice(
-                "LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
-            ),
-            log_format=env.choice("LOG_FORMAT", LOG_FORMATS, "text"),
-            blocked_prefixes=env.prefixes("BLOCKED_PREFIXES"),
-            limit_per_country=env.limit("LIMIT_PER_COUNTRY", cls.limit_per_country),
-            max_numbers_per_ip=env.integer("MAX_NUMBERS_PER_IP", 3, minimum=0, maximum=10**7),
-            daily_call_budget=env.integer("DAILY_CALL_BUDGET", 1000, minimum=0, maximum=10**7),
-            form_token_required=env.choice("FORM_TOKEN", ("required", "optional"), "required")
-            == "required",
-            form_token_min_age=env.duration("FORM_TOKEN_MIN_AGE", "2s"),
-            form_token_max_age=env.duration("FORM_TOKEN_MAX_AGE", "4h"),
-            captcha=captcha,
-            captcha_secret=captcha_secret,
-            captcha_site_key=captcha_site_key,
-            captcha_verify_url=env.url("CAPTCHA_VERIFY_URL", CAPTCHA_VERIFY_URLS[captcha])
-            if captcha != "none"
-            else "",
-            captcha_script_url=env.script_url("CAPTCHA_SCRIPT_URL", CAPTCHA_SCRIPT_URLS[captcha])
-            if captcha != "none"
-            else "",
-            require_consent=env.boolean("REQUIRE_CONSENT", False),
-            consent_version=env.text("CONSENT_VERSION", "1")[:32],
-            bind=env.text("BIND", cls.bind),
-            workers=env.integer("WORKERS", 2, minimum=1, maximum=64),
-            threads=env.integer("THREADS", 4, minimum=1, maximum=256),
-            ringostat=ringostat,
-            redis_url=env.redis_url("REDIS_URL", ratelimit_storage_url),
-            agents=_agent_settings(env),
-            schema=_schema_settings(env),
-            route=_route_settings(env),
-            ringcentral=ringcentral,
-            pbx=pbx,
-            dry_run_as=env.choice("DRY_RUN_AS", REAL_PROVIDERS, "ringostat"),
-            status_poll_interval=env.duration("STATUS_POLL_INTERVAL", "5s"),
-            status_poll_for=env.duration("STATUS_POLL_FOR", "10m"),
-            events=_event_settings(env),
-            hours=_hours_settings(env),
-        )
-        settings.check_provider()
-        settings.check_agents()
+        environ = os.environ if environ is None else environ
+        token = ENVIRON.set(environ)
+        try:
+            settings = cls()
+        except ValidationError as exc:
+            raise config_error(exc, cls) from None
+        finally:
+            ENVIRON.reset(token)
+        settings = settings._derived(environ)
+        settings.check()
         return settings
+
+    def _derived(self, environ: Mapping[str, str]) -> Settings:
+        """Defaults that follow other settings, as the reference describes them."""
+
+        def unset(suffix: str) -> bool:
+            return not environ.get(PREFIX + suffix, "").strip()
+
+        captcha_on = self.captcha != "none"
+        secret_key = self.secret_key
+        if not secret_key and self.provider == "dry-run":
+            secret_key = _generated_secret(GENERATED_SECRET)
+        storage = self.ratelimit_storage_url
+        if unset("RATELIMIT_STORAGE_URL") and self.redis_url:
+            # Redis configured for the shared caches holds the limits too: one budget for every
+            # process without a second setting.
+            storage = self.redis_url
+        shared = storage if storage.startswith(("redis://", "rediss://")) else ""
+        return self.model_copy(
+            update={
+                "secret_key": secret_key,
+                "allowed_countries": (
+                    (self.default_region,) if unset("ALLOWED_COUNTRIES") else self.allowed_countries
+                ),
+                "redis_url": shared if unset("REDIS_URL") else self.redis_url,
+                "ratelimit_storage_url": storage,
+                "workers": default_workers(storage) if unset("WORKERS") else self.workers,
+                "captcha_verify_url": (
+                    (self.captcha_verify_url or CAPTCHA_VERIFY_URLS[self.captcha])
+                    if captcha_on
+                    else ""
+                ),
+                "captcha_script_url": (
+                    (self.captcha_script_url or CAPTCHA_SCRIPT_URLS[self.captcha])
+                    if captcha_on
+                    else ""
+                ),
+                "pbx": self.pbx.model_copy(update={"home_region": self.default_region}),
+            }
+        )
+
+    def check(self) -> None:
+        """Fail when settings that go together are not all given."""
+        if self.workers > 1 and self.ratelimit_storage_url == IN_MEMORY_LIMITS:
+            raise ConfigError(
+                PREFIX + "WORKERS",
+                f"{self.workers} worker processes with CALLGATE_RATELIMIT_STORAGE_URL="
+                f"{IN_MEMORY_LIMITS} would each count every limit on their own ({self.workers} "
+                "times the budget): run one worker (CALLGATE_WORKERS=1, more CALLGATE_THREADS) "
+                "or give the limits a storage every process shares "
+                "(CALLGATE_RATELIMIT_STORAGE_URL=redis://…)",
+            )
+        if not self.secret_key:
+            raise ConfigError(PREFIX + "SECRET_KEY", "required unless CALLGATE_PROVIDER=dry-run")
+        if self.captcha != "none":
+            for suffix, value in (
+                ("CAPTCHA_SECRET", self.captcha_secret),
+                ("CAPTCHA_SITE_KEY", self.captcha_site_key),
+            ):
+                _require(suffix, value, f"CALLGATE_CAPTCHA={self.captcha}")
+        self.check_provider()
+        self.check_agents()
+        events = self.events
+        if events.webhook_urls:
+            _require("WEBHOOK_SECRET", events.webhook_secret, "CALLGATE_WEBHOOK_URL is set")
+        if events.ga4_measurement_id:
+            _require("GA4_API_SECRET", events.ga4_api_secret, "CALLGATE_GA4_MEASUREMENT_ID is set")
+        if events.ga4_api_secret:
+            _require(
+                "GA4_MEASUREMENT_ID", events.ga4_measurement_id, "CALLGATE_GA4_API_SECRET is set"
+            )
 
     def check_provider(self) -> None:
         """Fail when the chosen provider lacks what it needs to place a call."""
@@ -479,45 +977,32 @@ class Settings:
             ),
         }
         for suffix, value in required.get(self.provider, ()):
-            if not value:
-                raise ConfigError(_name(suffix), f"required when CALLGATE_PROVIDER={self.provider}")
+            _require(suffix, value, f"CALLGATE_PROVIDER={self.provider}")
 
     def check_agents(self) -> None:
         """Fail when agent status or routing is asked for without what it needs."""
-        if self.agents.require_online and not self.ringostat.auth_key:
-            raise ConfigError(
-                _name("RINGOSTAT_AUTH_KEY"), "required when CALLGATE_REQUIRE_AGENT_ONLINE=true"
+        if self.agents.require_online:
+            _require(
+                "RINGOSTAT_AUTH_KEY", self.ringostat.auth_key, "CALLGATE_REQUIRE_AGENT_ONLINE=true"
             )
         if self.agents.source != "sip":
-            if not self.agents.smart_phone_token:
-                raise ConfigError(
-                    _name("RINGOSTAT_SMART_PHONE_TOKEN"),
-                    f"required when CALLGATE_SIPSTATUS_SOURCE={self.agents.source}",
-                )
-            if not self.ringostat.project_id:
-                raise ConfigError(
-                    _name("RINGOSTAT_PROJECT_ID"),
-                    f"required when CALLGATE_SIPSTATUS_SOURCE={self.agents.source}",
-                )
+            when = f"CALLGATE_SIPSTATUS_SOURCE={self.agents.source}"
+            _require("RINGOSTAT_SMART_PHONE_TOKEN", self.agents.smart_phone_token, when)
+            _require("RINGOSTAT_PROJECT_ID", self.ringostat.project_id, when)
         if self.agents.status_max_age < self.agents.status_ttl:
             raise ConfigError(
-                _name("SIPSTATUS_MAX_AGE"), "must not be shorter than CALLGATE_SIPSTATUS_TTL"
+                PREFIX + "SIPSTATUS_MAX_AGE", "must not be shorter than CALLGATE_SIPSTATUS_TTL"
             )
 
     def secret_values(self) -> tuple[str, ...]:
-        """Every secret in force, so logs can redact them wherever they turn up."""
-        values = [
-            self.secret_key,
-            self.ringostat.auth_key,
-            self.captcha_secret,
-            self.agents.smart_phone_token,
-            self.route.token,
-            self.ringcentral.client_secret,
-            self.ringcentral.jwt,
-            self.pbx.api_password,
-            self.pbx.api_key,
-            *self.events.secrets(),
-        ]
+        """Every secret in force (each setting declared ``secret``), so logs can redact them."""
+        values: list[str] = []
+        for declared in declarations(type(self)):
+            value: Any = self
+            for attribute in declared.path:
+                value = getattr(value, attribute)
+            if declared.secret:
+                values += value if isinstance(value, tuple) else [value]
         return tuple(v for v in values if v)
 
     @property
@@ -525,437 +1010,18 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
-def _name(suffix: str) -> str:
-    return PREFIX + suffix
+def default_workers(ratelimit_storage_url: str) -> int:
+    """gunicorn worker processes unless ``CALLGATE_WORKERS`` says otherwise.
 
+    In-memory limits are counted by each process on its own, so the embedded default runs one
+    process (with threads); a shared storage lets several processes keep one budget.
+    """
+    return 1 if ratelimit_storage_url == IN_MEMORY_LIMITS else 2
 
-def _schema_settings(env: _Env) -> SchemaSettings:
-    return SchemaSettings(auto_migrate=env.boolean("AUTO_MIGRATE", SchemaSettings.auto_migrate))
 
-
-def _agent_settings(env: _Env) -> AgentSettings:
-    return AgentSettings(
-        logins=env.destinations("AGENT_LOGINS"),
-        require_online=env.boolean("REQUIRE_AGENT_ONLINE", False),
-        source=env.choice("SIPSTATUS_SOURCE", SIP_STATUS_SOURCES, "sip"),
-        smart_phone_token=env.secret("RINGOSTAT_SMART_PHONE_TOKEN"),
-        with_dnd=env.boolean("SIPSTATUS_WITH_DND", False),
-        status_ttl=env.duration("SIPSTATUS_TTL", "5s"),
-        status_max_age=env.duration("SIPSTATUS_MAX_AGE", "30s"),
-        recheck_cap=env.duration("AGENT_RECHECK_CAP", "30s"),
-    )
-
-
-def _route_settings(env: _Env) -> RouteSettings:
-    fallback = env.destinations("ROUTE_FALLBACK")
-    if len(fallback) > 1:
-        raise ConfigError(_name("ROUTE_FALLBACK"), "give one number or SIP login")
-    key = env.text("ROUTE_RESPONSE_KEY", RouteSettings.response_key)
-    if not re.match(r"^[A-Za-z0-9_.\-]{1,64}$", key):
-        raise ConfigError(_name("ROUTE_RESPONSE_KEY"), f"{key!r} is not a JSON key like number_01")
-    caller_param = env.text("ROUTE_CALLER_PARAM", RouteSettings.caller_param)
-    if not re.match(r"^[A-Za-z0-9_\-]{1,64}$", caller_param):
-        raise ConfigError(_name("ROUTE_CALLER_PARAM"), f"{caller_param!r} is not a parameter name")
-    token = env.secret("ROUTE_TOKEN")
-    if token and (len(token) < 16 or not re.match(r"^[A-Za-z0-9_\-]+$", token)):
-        # It travels in a URL Ringostat stores: long, random, and URL-safe as it is.
-        raise ConfigError(
-            _name("ROUTE_TOKEN"), "use at least 16 letters, digits, '-' or '_' (not shown here)"
-        )
-    return RouteSettings(
-        token=token,
-        response=env.choice("ROUTE_RESPONSE", ROUTE_RESPONSES, "json"),
-        response_key=key,
-        caller_param=caller_param,
-        fallback=fallback[0] if fallback else "",
-        sticky_window=env.duration("STICKY_WINDOW", "24h"),
-    )
-
-
-def _event_settings(env: _Env) -> EventSettings:
-    webhook_urls = env.outbound_urls("WEBHOOK_URL")
-    webhook_secret = env.secret("WEBHOOK_SECRET")
-    if webhook_secret:
-        _check_webhook_secret(webhook_secret)
-    elif webhook_urls:
-        raise ConfigError(_name("WEBHOOK_SECRET"), "required when CALLGATE_WEBHOOK_URL is set")
-    measurement_id = env.text("GA4_MEASUREMENT_ID").upper()
-    if measurement_id and not re.fullmatch(r"G-[A-Z0-9]{4,20}", measurement_id):
-        raise ConfigError(
-            _name("GA4_MEASUREMENT_ID"), f"{measurement_id!r} is not a GA4 id like G-ABC123DEF4"
-        )
-    api_secret = env.secret("GA4_API_SECRET")
-    if measurement_id and not api_secret:
-        raise ConfigError(
-            _name("GA4_API_SECRET"), "required when CALLGATE_GA4_MEASUREMENT_ID is set"
-        )
-    if api_secret and not measurement_id:
-        raise ConfigError(
-            _name("GA4_MEASUREMENT_ID"), "required when CALLGATE_GA4_API_SECRET is set"
-        )
-    return EventSettings(
-        webhook_urls=webhook_urls,
-        webhook_secret=webhook_secret,
-        webhook_events=env.webhook_events("WEBHOOK_EVENTS"),
-        notify_urls=env.apprise_urls("NOTIFY_URLS"),
-        notify_on=env.kinds("NOTIFY_ON", NOTIFY_KINDS, DEFAULT_NOTIFY_ON),
-        notify_lang=env.choice("NOTIFY_LANG", NOTIFY_LANGS, "en"),
-        ga4_measurement_id=measurement_id,
-        ga4_api_secret=api_secret,
-        ga4_endpoint=env.outbound_url("GA4_ENDPOINT", GA4_ENDPOINT),
-    )
-
-
-def _check_webhook_secret(secret: str) -> None:
-    """A Standard Webhooks secret: ``whsec_`` and base64 of 24 to 64 random bytes."""
-    problem = "must be whsec_ followed by base64 of 24 to 64 random bytes (value not shown)"
-    if not secret.startswith("whsec_"):
-        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
-    try:
-        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
-    except ValueError:
-        raise ConfigError(_name("WEBHOOK_SECRET"), problem) from None
-    if not 24 <= len(key) <= 64:
-        raise ConfigError(_name("WEBHOOK_SECRET"), problem)
-
-
-def _hours_settings(env: _Env) -> HoursSettings:
-    defaults = HoursSettings()
-    return HoursSettings(
-        timezone=env.parse("TIMEZONE", defaults.timezone, _zone_name),
-        week=env.parse("OFFICE_HOURS", "", parse_week),
-        holidays=env.parse("HOLIDAYS", "", parse_holidays),
-        special=env.parse("SPECIAL_HOURS", "", parse_special_hours),
-        slot_minutes=env.integer("SLOT_MINUTES", defaults.slot_minutes, minimum=1, maximum=1440),
-        slot_capacity=env.integer(
-            "SLOT_CAPACITY", defaults.slot_capacity, minimum=1, maximum=10**6
-        ),
-        schedule_days=env.integer("SCHEDULE_DAYS", defaults.schedule_days, minimum=0, maximum=366),
-    )
-
-
-def _zone_name(text: str) -> str:
-    try:
-        ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{text!r} is not an IANA time zone like Europe/Kyiv") from None
-    return text
-
-
-T = TypeVar("T")
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-
-
-def parse_duration(text: str) -> float:
-    """``"90s"``, ``"10m"``, ``"1.5h"``, ``"30d"`` or plain seconds -> seconds."""
-    match = _DURATION.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 30s, 10m, 2h or 30d")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _loopback(host: str) -> bool:
-    """Hosts browsers trust over plain http (no mixed-content block): localhost and loopback IPs."""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-class _Env:
-    """Typed, validated reads of ``CALLGATE_*`` variables."""
-
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-
-    def raw(self, suffix: str) -> str | None:
-        value = self._environ.get(_name(suffix))
-        return None if value is None or value.strip() == "" else value.strip()
-
-    def _parse(self, suffix: str, default: str, parse: Callable[[str], T]) -> T:
-        text = self.raw(suffix)
-        try:
-            return parse(default if text is None else text)
-        except ValueError as exc:
-            raise ConfigError(_name(suffix), str(exc)) from None
-
-    def parse(self, suffix: str, default: str, parse: Callable[[str], T]) -> T:
-        """The value read by ``parse``, whose ``ValueError`` names this variable."""
-        return self._parse(suffix, default, parse)
-
-    def text(self, suffix: str, default: str = "") -> str:
-        return self.raw(suffix) or default
-
-    def secret(self, suffix: str) -> str:
-        direct = self.raw(suffix)
-        path = self.raw(suffix + "_FILE")
-        if direct and path:
-            raise ConfigError(_name(suffix), f"set either it or {_name(suffix)}_FILE, not both")
-        if path is None:
-            return direct or ""
-        try:
-            return Path(path).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(
-                _name(suffix + "_FILE"), f"cannot read {path}: {exc.strerror}"
-            ) from None
-
-    def choice(
-        self, suffix: str, options: tuple[str, ...], default: str, upper: bool = False
-    ) -> str:
-        def parse(text: str) -> str:
-            value = text.upper() if upper else text.lower()
-            if value not in options:
-                raise ValueError(f"{text!r} is not one of {', '.join(options)}")
-            return value
-
-        return self._parse(suffix, default, parse)
-
-    def integer(self, suffix: str, default: int, minimum: int, maximum: int) -> int:
-        def parse(text: str) -> int:
-            try:
-                value = int(text)
-            except ValueError:
-                raise ValueError(f"{text!r} is not a whole number") from None
-            if not minimum <= value <= maximum:
-                raise ValueError(f"{value} is outside {minimum}..{maximum}")
-            return value
-
-        return self._parse(suffix, str(default), parse)
-
-    def duration(self, suffix: str, default: str) -> float:
-        return self._parse(suffix, default, parse_duration)
-
-    def boolean(self, suffix: str, default: bool) -> bool:
-        def parse(text: str) -> bool:
-            value = text.lower()
-            if value in ("1", "true", "yes", "on"):
-                return True
-            if value in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(f"{text!r} is not true or false")
-
-        return self._parse(suffix, "true" if default else "false", parse)
-
-    def destinations(self, suffix: str) -> tuple[str, ...]:
-        """Comma-separated numbers in international format or SIP logins."""
-        return self._parse(suffix, "", lambda text: tuple(destination(p) for p in _items(text)))
-
-    def redis_url(self, suffix: str, ratelimit_storage_url: str) -> str:
-        """Its own value, else the rate-limit storage when that is a plain Redis URL."""
-
-        def parse(text: str) -> str:
-            if not re.match(r"^rediss?://", text):
-                raise ValueError(f"{text!r} is not a redis:// or rediss:// URL")
-            return text
-
-        text = self.raw(suffix)
-        if text is not None:
-            return self._parse(suffix, "", lambda _: parse(text))
-        return ratelimit_storage_url if re.match(r"^rediss?://", ratelimit_storage_url) else ""
-
-    def limit(self, suffix: str, default: str) -> str:
-        def parse(text: str) -> str:
-            try:
-                parsed = limits.parse_many(text)
-            except ValueError:
-                parsed = []
-            if not parsed:
-                raise ValueError(f"{text!r} is not a rate limit like '5/minute;30/day'")
-            return text
-
-        return self._parse(suffix, default, parse)
-
-    def url(self, suffix: str, default: str) -> str:
-        def parse(text: str) -> str:
-            if not re.match(r"^https?://[^\s/]+", text):
-                raise ValueError(f"{text!r} is not an http(s) URL")
-            return text.rstrip("/")
-
-        return self._parse(suffix, default, parse)
-
-    def script_url(self, suffix: str, default: str) -> str:
-        """An https URL for a script that customers' pages load; http only on loopback.
-
-        An https page refuses an http script (mixed content), and customers' pages are https.
-        """
-        url = self.url(suffix, default)
-        parts = urlsplit(url)
-        if parts.scheme != "https" and not _loopback(parts.hostname or ""):
-            raise ConfigError(
-                _name(suffix), f"{url!r} must be https (http only on a loopback host)"
-            )
-        return url
-
-    def outbound_url(self, suffix: str, default: str) -> str:
-        """An https URL we send data to; plain http only on a loopback host (tests, sidecars).
-
-        What we send carries visitors' numbers or secrets: never in clear over a network.
-        """
-        return self.script_url(suffix, default)
-
-    def outbound_urls(self, suffix: str) -> tuple[str, ...]:
-        """Comma-separated :meth:`outbound_url` values; empty when unset."""
-
-        def parse(text: str) -> tuple[str, ...]:
-            found = []
-            for item in _items(text):
-                if not re.match(r"^https?://[^\s/]+", item):
-                    raise ValueError(f"{item!r} is not an http(s) URL")
-                host = urlsplit(item).hostname or ""
-                if not item.startswith("https://") and not _loopback(host):
-                    raise ValueError(f"{item!r} must be https (http only on a loopback host)")
-                found.append(item)
-            return tuple(dict.fromkeys(found))
-
-        return self._parse(suffix, "", parse)
-
-    def apprise_urls(self, suffix: str) -> tuple[str, ...]:
-        """Apprise URLs (``tgram://…``, ``mailtos://…``), split the way Apprise splits them.
-
-        They hold tokens: a refusal names the item's position and scheme, never the URL.
-        """
-        text = self.secret(suffix)
-        if not text:
-            return ()
-        # Imported only when alerts are configured: Apprise is large.
-        import apprise
-        from apprise.utils.parse import parse_urls
-
-        from .events.notify import watch_channels
-
-        urls = tuple(dict.fromkeys(str(url) for url in parse_urls(text)))  # type: ignore[no-untyped-call]
-        watch_channels(urls)
-        for position, url in enumerate(urls, start=1):
-            if apprise.Apprise.instantiate(url) is None:
-                scheme = url.split("://", 1)[0] if "://" in url else "?"
-                raise ConfigError(
-                    _name(suffix),
-                    f"item {position} ({scheme}://…) is not a URL Apprise supports "
-                    "(value not shown)",
-                )
-        return urls
-
-    def webhook_events(self, suffix: str) -> tuple[str, ...]:
-        """Event types, with or without the ``lead.`` prefix; ``all`` or unset: every one."""
-
-        def parse(text: str) -> tuple[str, ...]:
-            if text.strip().lower() in ("", "all", "*"):
-                return WEBHOOK_EVENTS
-            found = []
-            for item in _items(text.lower()):
-                name = item if item.startswith("lead.") else f"lead.{item}"
-                if name not in WEBHOOK_EVENTS:
-                    raise ValueError(f"{item!r} is not one of {', '.join(WEBHOOK_EVENTS)}")
-                found.append(name)
-            return tuple(dict.fromkeys(found))
-
-        return self._parse(suffix, "all", parse)
-
-    def kinds(
-        self, suffix: str, options: tuple[str, ...], default: tuple[str, ...]
-    ) -> tuple[str, ...]:
-        """A comma-separated subset of ``options``; ``none`` for nothing."""
-
-        def parse(text: str) -> tuple[str, ...]:
-            if text.strip().lower() == "none":
-                return ()
-            found = []
-            for item in _items(text.lower()):
-                if item not in options:
-                    raise ValueError(f"{item!r} is not one of {', '.join(options)}")
-                found.append(item)
-            return tuple(dict.fromkeys(found))
-
-        return self._parse(suffix, ",".join(default), parse)
-
-    def optional_boolean(self, suffix: str) -> bool | None:
-        """Unset stays None: the provider's own default applies."""
-        return None if self.raw(suffix) is None else self.boolean(suffix, False)
-
-    def e164(self, suffix: str) -> str:
-        """An optional number that must already be in E.164 (``+`` and digits)."""
-
-        def parse(text: str) -> str:
-            if not text:
-                return ""
-            compact = re.sub(r"[\s().-]", "", text)
-            try:
-                number = phonenumbers.parse(compact, None)
-            except phonenumbers.NumberParseException:
-                number = None
-            if number is None or not phonenumbers.is_possible_number(number):
-                raise ValueError(f"{text!r} is not a number in E.164 form like +16505550100")
-            return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
-
-        return self._parse(suffix, "", parse)
-
-    def link_template(self, suffix: str) -> str:
-        """An optional http(s) URL template whose only placeholder is ``{lead_id}``."""
-
-        def parse(text: str) -> str:
-            if not text:
-                return ""
-            if not re.match(r"^https?://[^\s/]+", text):
-                raise ValueError(f"{text!r} is not an http(s) URL")
-            placeholders = set(re.findall(r"\{([^{}]*)\}", text))
-            if placeholders - {"lead_id"}:
-                raise ValueError("the only placeholder allowed is {lead_id}")
-            return text
-
-        return self._parse(suffix, "", parse)
-
-    def optional_url(self, suffix: str) -> str:
-        """An http(s) URL with no default: empty when unset."""
-        return "" if self.raw(suffix) is None else self.url(suffix, "")
-
-    def region(self, suffix: str, default: str) -> str:
-        return self._parse(suffix, default, _region)
-
-    def regions(self, suffix: str, default: tuple[str, ...]) -> tuple[str, ...]:
-        return self._parse(
-            suffix, ",".join(default), lambda text: tuple(_region(p) for p in _items(text))
-        )
-
-    def prefixes(self, suffix: str) -> tuple[str, ...]:
-        def parse(text: str) -> tuple[str, ...]:
-            found = []
-            for item in _items(text):
-                prefix = re.sub(r"[\s\-()]", "", item)
-                if not re.fullmatch(r"\+\d{1,14}", prefix):
-                    raise ValueError(f"{item!r} is not a number prefix like +3809 or +44 70")
-                found.append(prefix)
-            return tuple(found)
-
-        return self._parse(suffix, "", parse)
-
-    def origins(self, suffix: str) -> tuple[str, ...]:
-        def parse(text: str) -> tuple[str, ...]:
-            origins = []
-            for item in _items(text):
-                if not re.match(r"^https?://[^\s/]+$", item.rstrip("/")):
-                    raise ValueError(f"{item!r} is not an origin like https://www.example.com")
-                origins.append(item.rstrip("/").lower())
-            return tuple(origins)
-
-        return self._parse(suffix, "", parse)
-
-    def number_types(self, suffix: str) -> tuple[str, ...]:
-        def parse(text: str) -> tuple[str, ...]:
-            names = tuple(p.lower().replace("_", "-") for p in _items(text))
-            for name in names:
-                if name not in NUMBER_TYPES:
-                    raise ValueError(f"{name!r} is not one of {', '.join(NUMBER_TYPES)}")
-            return names
-
-        text = self._environ.get(_name(suffix))
-        if text is None:
-            return DEFAULT_BLOCKED_TYPES
-        return self._parse(suffix, "", lambda _: parse(text))
+def _require(suffix: str, value: str, when: str) -> None:
+    if not value:
+        raise ConfigError(PREFIX + suffix, f"required when {when}")
 
 
 def _generated_secret(path: Path) -> str:
@@ -973,14 +1039,3 @@ def _generated_secret(path: Path) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(value)
     return value
-
-
-def _items(text: str) -> list[str]:
-    return [p.strip() for p in text.split(",") if p.strip()]
-
-
-def _region(text: str) -> str:
-    code = text.strip().upper()
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"{text!r} is not an ISO 3166 country code that has phone numbers")
-    return code

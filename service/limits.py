@@ -26,13 +26,18 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter, RateLimiter
 
-from .config import Settings
+from .addresses import address_key
+from .config import IN_MEMORY_LIMITS, Settings
 from .phone import digest
 
 
 def client_ip() -> str:
-    # ProxyFix, when configured, has already put the trusted hop into remote_addr.
-    return request.remote_addr or "unknown"
+    """The client as the per-address limits count it: its address, or its IPv6 network.
+
+    ProxyFix, when configured, has already put the trusted hop into ``remote_addr``.
+    """
+    settings: Settings = current_app.extensions["callgate"].settings
+    return address_key(request.remote_addr or "unknown", settings.client_address.ipv6_prefix)
 
 
 class TrimmedMemoryStorage(MemoryStorage):
@@ -59,7 +64,7 @@ class TrimmedMemoryStorage(MemoryStorage):
 
 def storage_uri(configured: str) -> str:
     """The storage URI limits should open: ours in place of the plain in-process one."""
-    return "callgate-memory://" if configured == "memory://" else configured
+    return "callgate-memory://" if configured == IN_MEMORY_LIMITS else configured
 
 
 limiter = Limiter(key_func=client_ip, headers_enabled=False, key_prefix="callgate")

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,14 +35,10 @@ def make_settings(tmp_path: Path) -> SettingsFactory:
             # A block from the CLI applies at once (its own test covers the refresh).
             blocklist_refresh=0.0,
         )
-        return dataclasses.replace(
-            base,
-            ringostat=dataclasses.replace(
-                RingostatSettings(auth_key="test-auth-key", project_id="11111", callee="777"),
-                **ringostat,
-            ),
-            **overrides,
-        )
+        ringostat_settings = RingostatSettings(
+            auth_key="test-auth-key", project_id="11111", callee="777"
+        ).model_copy(update=ringostat)
+        return base.model_copy(update={"ringostat": ringostat_settings, **overrides})
 
     return make
 

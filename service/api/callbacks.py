@@ -14,7 +14,7 @@ from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.admission import NotARepeat, TooManyNumbers
 from ..leads.model import QUEUED, utcnow
-from ..limits import limiter, per_ip_limit
+from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
@@ -41,7 +41,7 @@ _JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 
 
 @bp.post("")
-@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + (request.remote_addr or "unknown"))
+@limiter.limit(per_ip_limit, key_func=lambda: "ip:" + client_ip())
 def create() -> Response:
     """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
     svc = services()
@@ -166,7 +166,13 @@ def _idempotency_key(data: dict[str, Any]) -> str | None:
 
 def _body() -> dict[str, Any]:
     if request.mimetype in _FORM_TYPES:
-        return {k: v for k, v in request.form.items()}
+        # A form cannot send null: an empty field is an absent one, and so is a key of "null"
+        # (no key is four letters long), as the document's nullable idempotency_key allows.
+        return {
+            k: v
+            for k, v in request.form.items()
+            if v != "" and not (k == "idempotency_key" and v == "null")
+        }
     if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
         payload = request.get_json(silent=True)
         if payload is None:
@@ -229,7 +235,8 @@ def _answer(lead: Lead, data: dict[str, Any], status: int) -> Response:
 
 def _return_url(return_to: str | None, lead_id: str) -> str:
     """``return_to`` when it is on an allowed origin (never an open redirect), else our page."""
-    if return_to:
+    # The schema refuses control characters; a Location header must never carry one anyway.
+    if return_to and return_to.isprintable():
         parts = urlsplit(return_to)
         origin = f"{parts.scheme}://{parts.netloc}".lower()
         if parts.scheme in ("http", "https") and (allowed_origin(origin) or same_origin(origin)):

@@ -15,12 +15,14 @@ from .schemas import (
     AttributionSchema,
     CallbackAccepted,
     CallbackRequest,
+    FormToken,
     Health,
     ProblemSchema,
     SlotsAnswer,
     WidgetConfig,
 )
 from .slots import MESSAGES
+from .widget import LANG_READ, MODULES
 
 bp = Blueprint("openapi", __name__)
 
@@ -112,11 +114,28 @@ def build_spec() -> dict[str, Any]:
                         "name": "lang",
                         "in": "query",
                         "required": False,
-                        "description": "Preferred languages, comma-separated (uk,ru,en).",
-                        "schema": {"type": "string", "maxLength": 200},
+                        # Not refused when longer: a browser with many languages must still
+                        # get its widget. The view reads what LANG_READ says.
+                        "description": "Preferred languages, comma-separated (uk,ru,en). "
+                        f"Only the first {LANG_READ} characters are read; the rest is ignored.",
+                        "schema": {"type": "string"},
                     }
                 ],
-                "responses": {"200": _ok("WidgetConfig", "Public settings")},
+                "responses": {
+                    "200": _ok("WidgetConfig", "Public settings (cacheable, gzipped)"),
+                    "304": {"description": "Not modified (If-None-Match)."},
+                },
+            }
+        },
+    )
+    spec.components.schema("FormToken", schema=FormToken)
+    spec.path(
+        path="/api/v1/form-token",
+        operations={
+            "get": {
+                "summary": "A fresh signed form token for one visit (never cached)",
+                "operationId": "getFormToken",
+                "responses": {"200": _ok("FormToken", "A signed form token")},
             }
         },
     )
@@ -179,7 +198,13 @@ def build_spec() -> dict[str, Any]:
     )
     for path, description in (
         ("/widget.js", "The widget, for a site's <script> tag"),
-        ("/widget-captcha.js", "The widget's CAPTCHA module (imported by widget.js when needed)"),
+        *(
+            (
+                f"/widget-{name}.js",
+                f"The widget's {name} module (imported by widget.js when needed)",
+            )
+            for name in MODULES
+        ),
     ):
         spec.path(path=path, operations={"get": _script(description)})
     for path, description in (("/healthz", "Liveness"), ("/readyz", "Readiness")):

@@ -33,7 +33,7 @@ def same_origin(origin: str) -> bool:
 def init_app(app: Flask, allowed: tuple[str, ...]) -> None:
     CORS(
         app,
-        resources={r"/api/v1/*": {}, r"/widget.js": {}, r"/widget-captcha.js": {}},
+        resources={r"/api/v1/*": {}, r"/widget.js": {}, r"/widget-.*\.js": {}},
         origins=list(allowed),
         methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "Idempotency-Key", "Accept"],

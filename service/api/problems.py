@@ -137,7 +137,8 @@ def register(app: Flask) -> None:
                 500,
                 "internal_error",
                 "Internal Server Error",
-                "Something went wrong on our side; the request was not stored.",
+                # Said of every 500, before or after a lead was stored: never "not stored".
+                "Something went wrong on our side. Quote the request id if you contact us.",
             )
         )
 

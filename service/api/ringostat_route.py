@@ -7,7 +7,10 @@ a JSON body, JSON-RPC) and how the answer is read ("data import type", our
 
 Authentication: the form sets only a URL and parameters, so the secret ``CALLGATE_ROUTE_TOKEN``
 comes as the last path segment or as the ``token`` parameter, and is compared in constant time.
-A wrong or missing token gets the same plain 404 as a path that does not exist.
+It is checked before the body is read when it comes in the path, query string or a header; only
+a token sent in the body needs the body, which is then read with a parser that cannot fail. A
+wrong or missing token gets the same plain 404 as a path that does not exist, whatever the
+method.
 
 Ringostat waits on this answer during a live call: nothing here calls a provider (see
 :mod:`service.routing`), and an unexpected error still answers with the fallback.
@@ -23,17 +26,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, Response, abort, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..config import RouteSettings
 from ..limits import limiter
 from ..routing import FALLBACK, Route
 from ..services import services
 from . import origins
+from .bodies import parse
 
 bp = Blueprint("ringostat_route", __name__, url_prefix="/api/v1/ringostat")
 log = logging.getLogger("callgate.api.route")
 
 METHODS = ["GET", "POST", "PUT", "DELETE"]
+# Every method reaches the view, so that without the token none answers otherwise than a path
+# that does not exist (a 405 with Allow would tell the endpoint is here).
+ANY_METHOD = [*METHODS, "HEAD", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND", "SEARCH"]
 TOKEN_PARAM = "token"  # noqa: S105 - the parameter's name, not a secret
 
 # Ringostat sets an Origin header of its own (the reference shows one): not a browser's post.
@@ -60,17 +68,23 @@ class WebhookRequest:
 
 
 def read_request() -> WebhookRequest:
-    """Query string, then a form body, then a JSON or JSON-RPC body; later sources win."""
+    """Query string, then a form body, then a JSON or JSON-RPC body; later sources win.
+
+    A body too large, malformed or nested too deeply adds nothing; it never fails the request.
+    """
     found = WebhookRequest()
     found.params.update(request.args.items())
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        found.params.update(request.form.items())
+    try:
+        if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            found.params.update(request.form.items())
+            return found
+        body = request.get_data(cache=True)
+    except RequestEntityTooLarge:
         return found
-    body = request.get_data(cache=True)
     if not body.strip().startswith(b"{"):
         return found
     try:
-        payload = json.loads(body)
+        payload = parse(body)
     except ValueError:
         return found
     if not isinstance(payload, dict):
@@ -107,15 +121,29 @@ def answer(route: Route, settings: RouteSettings, rpc_id: Any) -> Response:
     return response
 
 
-@bp.route("/route", methods=METHODS)
-@bp.route("/route/<path_token>", methods=METHODS)
+def _token_outside_body(path_token: str | None) -> str | None:
+    """The token from the path, the query string or a header: no need to read the body."""
+    if path_token is not None:
+        return path_token
+    return request.args.get(TOKEN_PARAM) or request.headers.get(TOKEN_PARAM)
+
+
+@bp.route("/route", methods=ANY_METHOD, provide_automatic_options=False)
+@bp.route("/route/<path_token>", methods=ANY_METHOD, provide_automatic_options=False)
 @limiter.exempt  # Ringostat calls from a few addresses; a live call is never rate limited
 def route(path_token: str | None = None) -> Response:
     svc = services()
     settings = svc.settings.route
-    webhook = read_request()
-    if not authorised(settings.token, path_token or webhook.get(TOKEN_PARAM)):
+    given = _token_outside_body(path_token)
+    webhook = None
+    if given is None:
+        webhook = read_request()
+        given = webhook.get(TOKEN_PARAM)
+    if not authorised(settings.token, given):
         abort(404)
+    if request.method not in (*METHODS, "HEAD"):
+        abort(405, valid_methods=METHODS)
+    webhook = webhook or read_request()
     try:
         assert svc.router is not None
         decided = svc.router.route(webhook.get(settings.caller_param))

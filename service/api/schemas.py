@@ -27,9 +27,17 @@ CALL_AT_EXAMPLE = "2026-12-01T09:00:00+02:00"
 _NO_NUL = validate.Regexp(r"^[^\x00]*$", error="Must not contain NUL characters.")
 
 
-def _text(max_length: int, description: str) -> fields.String:
+# A URL that becomes a Location header: no CR/LF (header injection) nor other controls.
+_NO_CONTROL = validate.Regexp(
+    r"^[^\x00-\x1f\x7f]*$", error="Must not contain control characters (CR, LF, tab...)."
+)
+
+
+def _text(
+    max_length: int, description: str, characters: validate.Regexp = _NO_NUL
+) -> fields.String:
     return fields.String(
-        validate=[validate.Length(max=max_length), _NO_NUL],
+        validate=[validate.Length(max=max_length), characters],
         allow_none=True,
         load_default=None,
         metadata={"description": description},
@@ -51,7 +59,9 @@ class CallbackRequest(Schema):
     name = _text(100, "How the visitor would like to be addressed.")
     comment = _text(1000, "Anything the visitor adds.")
     page_url = _text(2048, "The page the form was on.")
-    return_to = _text(2048, "Where a plain HTML form post is sent back (303).")
+    return_to = _text(
+        2048, "Where a plain HTML form post is sent back (303).", characters=_NO_CONTROL
+    )
     idempotency_key = fields.String(
         validate=_KEY,
         allow_none=True,
@@ -64,7 +74,7 @@ class CallbackRequest(Schema):
         load_default=None,
         metadata={"description": "Honeypot: must be empty.", "maxLength": 0},
     )
-    form_token = _text(100, "The signed token from /api/v1/widget-config (bot check).")
+    form_token = _text(100, "The signed token from /api/v1/form-token (bot check).")
     captcha_token = _text(4096, "The CAPTCHA response, when CALLGATE_CAPTCHA is set.")
     consent = fields.Boolean(
         allow_none=True,
@@ -135,6 +145,12 @@ class ProblemSchema(Schema):
     request_id = fields.String()
 
 
+class FormToken(Schema):
+    """``GET /api/v1/form-token``: a signed token for one visit's post."""
+
+    form_token = fields.String(required=True)
+
+
 class WidgetConfig(Schema):
     """``GET /api/v1/widget-config``: public settings only, nothing secret."""
 
@@ -144,7 +160,6 @@ class WidgetConfig(Schema):
     default_region = fields.String(required=True)
     countries = fields.List(fields.String(), required=True)
     require_consent = fields.Boolean(required=True)
-    form_token = fields.String(required=True)
     form_token_min_age = fields.Float(required=True)
     agents_available = fields.Boolean(required=True)
     captcha = fields.String(required=True, validate=validate.OneOf(CAPTCHAS))
@@ -178,6 +193,15 @@ class WidgetConfig(Schema):
             "with its version (the module's ETag), which the widget imports; "
             "empty when captcha is none.",
             "example": "/widget-captcha.js?v=3f2a9c0d41b7e6a85c12",
+        },
+    )
+    modules = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "description": "Versioned paths of the modules the widget imports, by name.",
+            "example": {"dialog": "/widget-dialog.js?v=3f2a9c0d41b7e6a85c12"},
         },
     )
 

@@ -418,3 +418,76 @@ def test_json_values_that_are_numbers_are_read(
     body = json.dumps({"token": TOKEN, "caller": int(VISITOR)})
     response = app.test_client().put(URL, data=body, content_type="application/json")
     assert _destination(response) == "manager_7"
+
+
+# -- the token before the body, for every method ------------------------------------------------
+
+DEEP_JSON = b"[" * 3000 + b"]" * 3000
+OTHER_METHODS = ("PATCH", "OPTIONS", "HEAD", "TRACE", "PROPFIND")
+
+
+def _same_as_a_missing_path(client: FlaskClient, method: str, path: str, **how: Any) -> None:
+    """Status, headers that matter and body match those of a path that does not exist."""
+    response = client.open(path, method=method, **how)
+    unknown = client.open("/api/v1/ringostat/nothing", method=method, **how)
+    assert response.status_code == unknown.status_code == 404
+    assert response.mimetype == unknown.mimetype
+    assert "Allow" not in response.headers and "Allow" not in unknown.headers
+    if method != "HEAD":
+        body, other = response.get_json(), unknown.get_json()
+        assert body["code"] == other["code"] == "not_found"
+        assert body["title"] == other["title"]
+
+
+@pytest.mark.parametrize("method", [*OTHER_METHODS, "GET", "POST", "PUT", "DELETE"])
+@pytest.mark.parametrize("path", [URL, f"{URL}/wrong-token-0123456789"])
+def test_every_method_without_the_token_looks_like_a_missing_path(
+    route_app: Callable[..., Flask], method: str, path: str
+) -> None:
+    client = route_app().test_client()
+    _same_as_a_missing_path(client, method, path)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        {"data": DEEP_JSON, "content_type": "application/json"},
+        {"data": b'{"token": ' + DEEP_JSON + b"}", "content_type": "application/json"},
+        {"data": b'{"a": 1, "a": 2}', "content_type": "application/json"},
+        {"data": b'{"token": "\xff\xfe"}', "content_type": "application/json"},
+        {"data": b"{" + b" " * 17000 + b"}", "content_type": "application/json"},
+        {"data": b"token=" + b"x" * 17000, "content_type": "application/x-www-form-urlencoded"},
+    ],
+    ids=["deep", "deep-token", "duplicate-key", "invalid-utf8", "too-large", "too-large-form"],
+)
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH"])
+def test_a_hostile_body_without_the_token_looks_like_a_missing_path(
+    route_app: Callable[..., Flask], how: dict[str, Any], method: str
+) -> None:
+    client = route_app().test_client()
+    _same_as_a_missing_path(client, method, URL, **how)
+
+
+def test_a_wrong_token_in_the_path_is_refused_without_reading_the_body(
+    route_app: Callable[..., Flask],
+) -> None:
+    client = route_app().test_client()
+    _same_as_a_missing_path(
+        client, "POST", f"{URL}/{TOKEN}x", data=DEEP_JSON, content_type="application/json"
+    )
+
+
+def test_a_hostile_body_with_the_right_token_still_gets_the_fallback(
+    route_app: Callable[..., Flask],
+) -> None:
+    client = route_app().test_client()
+    response = client.post(f"{URL}/{TOKEN}", data=DEEP_JSON, content_type="application/json")
+    assert _destination(response) == FALLBACK
+
+
+def test_an_unsupported_method_with_the_right_token_is_a_405(
+    route_app: Callable[..., Flask],
+) -> None:
+    response = route_app().test_client().patch(f"{URL}/{TOKEN}")
+    assert response.status_code == 405
+    assert response.mimetype == "application/problem+json"

@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from service.api.widget import LANGUAGES, SIZE_BUDGET, WIDGET_DIR, compact, dictionaries
+from service.api.widget import LANGUAGES, SIZE_BUDGET, dictionaries
 from service.config import Settings
 from service.tokens import verify
+from tests.servers import ROOT
 
 PHONE_CODES = (
     "phone_missing",
@@ -58,7 +59,7 @@ STATUSES = (
 )
 ORIGIN = "https://www.example.com"
 # The widget and the CAPTCHA module it imports are served alike.
-SCRIPTS = pytest.mark.parametrize("path", ["/widget.js", "/widget-captcha.js"])
+SCRIPTS = pytest.mark.parametrize("path", ["/widget.js", "/widget-dialog.js", "/widget-captcha.js"])
 
 
 @SCRIPTS
@@ -119,17 +120,10 @@ def test_scripts_cors_only_for_allowed_origins(make_app: Callable[..., Flask], p
     assert foreign.status_code == 200
 
 
-@pytest.mark.parametrize("name", ["callgate.js", "callgate-captcha.js"])
-def test_served_script_is_the_source_without_comment_lines_and_indentation(name: str) -> None:
-    source = (WIDGET_DIR / name).read_text(encoding="utf-8")
-    served = compact(source)
-    code = [
-        line.strip()
-        for line in source.splitlines()
-        if line.strip() and not line.strip().startswith("//")
-    ]
-    assert served.splitlines() == code
-    assert compact("  a();\n  // why\n\n  b(); // kept\n") == "a();\nb(); // kept\n"
+@SCRIPTS
+def test_served_scripts_are_the_built_files(client: FlaskClient, path: str) -> None:
+    built = ROOT / "service" / "static" / path.lstrip("/")
+    assert client.get(path).data == built.read_bytes()
 
 
 def test_widget_config_is_public_and_in_the_chosen_language(
@@ -141,10 +135,11 @@ def test_widget_config_is_public_and_in_the_chosen_language(
     response = app.test_client().get("/api/v1/widget-config?lang=uk", headers={"Origin": ORIGIN})
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
-    assert response.headers["Cache-Control"] == "no-store"
+    # The same for every visitor: compressed where accepted, cacheable, revalidated by ETag.
+    assert response.headers["Cache-Control"] == "public, max-age=60, stale-while-revalidate=600"
     body = response.get_json()
-    token = body.pop("form_token")
-    verify(token, app.extensions["callgate"].settings.secret_key, 0, 60)
+    modules = body.pop("modules")
+    assert set(modules) == {"dialog"} and modules["dialog"].startswith("/widget-dialog.js?v=")
     assert body == {
         "lang": "uk",
         "languages": ["en", "uk", "ru", "pl"],
@@ -163,6 +158,20 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "next_open": None,
         "timezone": "Europe/Kyiv",
     }
+    etag = response.headers["ETag"]
+    again = app.test_client().get(
+        "/api/v1/widget-config?lang=uk", headers={"If-None-Match": etag, "Origin": ORIGIN}
+    )
+    assert again.status_code == 304
+    zipped = app.test_client().get(
+        "/api/v1/widget-config?lang=uk", headers={"Accept-Encoding": "gzip", "Origin": ORIGIN}
+    )
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert {"Accept-Encoding", "Origin"} <= {v.strip() for v in zipped.headers["Vary"].split(",")}
+    assert json.loads(gzip.decompress(zipped.data)) == {**body, "modules": modules}
+    token = app.test_client().get("/api/v1/form-token", headers={"Origin": ORIGIN})
+    assert token.headers["Cache-Control"] == "no-store"
+    verify(token.get_json()["form_token"], app.extensions["callgate"].settings.secret_key, 0, 60)
     text = response.get_data(as_text=True)
     settings = app.extensions["callgate"].settings
     for secret in settings.secret_values():
@@ -190,7 +199,7 @@ def test_widget_config_tokens_are_accepted_by_the_callbacks_api(
     make_app: Callable[..., Flask],
 ) -> None:
     client = make_app(form_token_required=True, form_token_min_age=0.0).test_client()
-    token = client.get("/api/v1/widget-config").get_json()["form_token"]
+    token = client.get("/api/v1/form-token").get_json()["form_token"]
     accepted = client.post("/api/v1/callbacks", json={"phone": "0671112233", "form_token": token})
     assert accepted.status_code == 202
     refused = client.post("/api/v1/callbacks", json={"phone": "0671112234"})
@@ -202,10 +211,13 @@ def test_every_dictionary_has_every_text_and_code() -> None:
     for code in (*PHONE_CODES, *OTHER_CODES, *STATUSES, "error", "sending"):
         assert english.get(code), code
     for lang in LANGUAGES:
-        words = json.loads((WIDGET_DIR / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
+        words = json.loads((ROOT / "widget" / "i18n" / f"{lang}.json").read_text(encoding="utf-8"))
         assert set(words) == set(english), lang
         assert all(isinstance(v, str) and v.strip() for v in words.values()), lang
-        assert "{time}" in words["scheduled"] and "{seconds}" in words["rate_limited"], lang
+        assert "{time}" in words["scheduled"] and "{wait}" in words["rate_limited"], lang
+        assert "{wait}" in words["too_many_numbers"], lang
+        assert "{countries}" in words["phone_country_not_allowed"], lang
+        assert "{time}" in words["countdown"], lang
         if lang != "en":
             same = {k for k in words if words[k] == english[k]}
             assert not same, f"{lang} still has English texts: {same}"

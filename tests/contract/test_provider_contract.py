@@ -15,7 +15,6 @@ HTTP boundary with requests-mock (the transport, not our functions). The contrac
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -278,7 +277,7 @@ def test_secrets_never_reach_errors_or_logs(
     status: int,
 ) -> None:
     settings, provider = provider_for(make_settings, api)
-    settings = dataclasses.replace(settings, log_level="DEBUG", max_attempts=1)
+    settings = settings.model_copy(update={"log_level": "DEBUG", "max_attempts": 1})
     configure_logging(settings.log_level, settings.secret_values())
     # The first endpoint the provider touches quotes our request back (RingCentral: sign-in).
     first = TOKEN_URL if api.provider == "ringcentral" else api.url

@@ -264,6 +264,8 @@ def test_scheduled_and_failed_states_are_shown(
         dialog.get_by_label(EN["phone"]).fill("0671112233")
         dialog.get_by_label(EN["phone"]).press("Enter")
         expect(dialog.get_by_role("status")).to_have_text(expected, timeout=10_000)
+        # Nothing is being placed now: no "we are calling you" countdown.
+        expect(dialog.get_by_role("timer")).to_be_hidden()
         shoot(page, f"floating-4-{name}")
     # After a failure the visitor may ask again: the form is back, and unlocked.
     expect(dialog.get_by_label(EN["phone"])).to_be_visible()

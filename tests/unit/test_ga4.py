@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -42,7 +41,7 @@ def settings_for(endpoint: str, **overrides: object) -> Settings:
     events = EventSettings(
         ga4_measurement_id="G-ABC123", ga4_api_secret=API_SECRET, ga4_endpoint=endpoint
     )
-    return dataclasses.replace(Settings(), events=events, **overrides)
+    return Settings().model_copy(update={"events": events, **overrides})
 
 
 def test_generate_lead_has_exactly_the_documented_shape(collector: FakeProvider) -> None:

@@ -152,7 +152,7 @@ def test_describe_masks_the_password_and_hash() -> None:
 
 
 def test_the_name_is_cut_and_blank_names_take_the_default() -> None:
-    pbx = Pbx(dataclasses.replace(SETTINGS, default_caller_name="Site"), HttpClient(1, 2))
+    pbx = Pbx(SETTINGS.model_copy(update={"default_caller_name": "Site"}), HttpClient(1, 2))
     long_name = pbx.params(dataclasses.replace(CALL, name="x" * 300))
     blank = pbx.params(dataclasses.replace(CALL, name="   "))
     assert long_name["data"]["caller_id_name"] == "x" * 64

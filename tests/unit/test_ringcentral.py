@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import threading
 from typing import Any
 from urllib.parse import parse_qs
@@ -360,7 +359,7 @@ def test_calls_go_on_with_the_valid_token_while_it_is_renewed(
 
     fake_provider.set(body=answer)
     http = HttpClient(1, 30)
-    settings = dataclasses.replace(SETTINGS, server_url=fake_provider.url)
+    settings = SETTINGS.model_copy(update={"server_url": fake_provider.url})
     tokens = JwtTokenSource(fake_provider.url, "c", "s", "j", http, clock=clock)
     provider = RingCentral(settings, http, tokens)
     provider.place(CALL)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
@@ -212,7 +211,7 @@ def test_dry_run_records_the_attribution_no_provider_takes() -> None:
 def test_extended_callback_says_which_destination_it_rang(
     requests_mock: requests_mock.Mocker, callee_type: str, callee: str, expected: str | None
 ) -> None:
-    settings = dataclasses.replace(SETTINGS, callee_type=callee_type, callee=callee)
+    settings = SETTINGS.model_copy(update={"callee_type": callee_type, "callee": callee})
     requests_mock.post(f"{API}/a/v2", json={"result": True})
     provider = RingostatExtended(settings, HttpClient(1, 2))
     assert provider.place(CALL).destination == expected
@@ -221,5 +220,5 @@ def test_extended_callback_says_which_destination_it_rang(
 
 def test_simple_callback_names_no_destination(requests_mock: requests_mock.Mocker) -> None:
     requests_mock.post(f"{API}/callback/outward_call", text="ok")
-    provider = RingostatSimple(dataclasses.replace(SETTINGS, callee_type="sip"), HttpClient(1, 2))
+    provider = RingostatSimple(SETTINGS.model_copy(update={"callee_type": "sip"}), HttpClient(1, 2))
     assert provider.place(CALL).destination is None

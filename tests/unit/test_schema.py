@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -105,7 +104,7 @@ def test_a_schema_from_a_newer_version_starts(
     store = services(app).store
     with store.engine.begin() as connection:
         connection.exec_driver_sql("UPDATE alembic_version SET version_num = '9999_future'")
-    settings = dataclasses.replace(make_settings(), schema=SchemaSettings(auto_migrate=False))
+    settings = make_settings().model_copy(update={"schema": SchemaSettings(auto_migrate=False)})
     newer = create_app(settings)
     try:
         ready = newer.test_client().get("/readyz")

@@ -51,7 +51,7 @@ def receiver() -> Iterator[FakeProvider]:
 
 def settings_for(*urls: str, **overrides: object) -> Settings:
     events = EventSettings(webhook_urls=urls, webhook_secret=SECRET, read_timeout=2.0)
-    return Settings(events=dataclasses.replace(events, **overrides))
+    return Settings(events=events.model_copy(update=overrides))
 
 
 def verified(received: Received) -> object:

@@ -1,6 +1,7 @@
-// callgate widget: the CAPTCHA in its dialog (Cloudflare Turnstile or hCaptcha), served as
+// callgate widget: the CAPTCHA in its dialog (Cloudflare Turnstile or hCaptcha): readable
+// source, minified by `make widget` into service/static/widget-captcha.js, served as
 // /widget-captcha.js. widget.js imports this module on the dialog's first open, and only when
-// /api/v1/widget-config says `captcha` is not `none`; see README, "The widget" and "Security".
+// /api/v1/widget-config says `captcha` is not `none`; see docs/widget.md.
 // Like widget.js it never throws into the host page.
 
 // The vendor calls this global once its script is ready. Both vendors document `?onload=` for
@@ -14,9 +15,12 @@ const CSS = '::slotted(callgate-captcha){all:initial!important;display:block!imp
 // Renders the CAPTCHA into the dialog of `host` (the <callgate-widget>) and returns the
 // controller widget.js uses: `t()` the current token ('' when none), `r()` reset it for a new
 // one, `n()` say why there is no token and move focus to the CAPTCHA.
-export default (host, cfg, say, nonce) => {
-  const W = window, D = document, T = cfg.texts, hc = cfg.captcha == 'hcaptcha';
-  const vendor = () => W[hc ? 'hcaptcha' : 'turnstile'];
+export default (host, config, say, nonce) => {
+  const win = window;
+  const doc = document;
+  const texts = config.texts;
+  const isHcaptcha = config.captcha == 'hcaptcha';
+  const vendor = () => win[isHcaptcha ? 'hcaptcha' : 'turnstile'];
   // id: the vendor's widget id once rendered; broken: the vendor's script could not load;
   // failed: the vendor reported an error (a fresh attempt needs a reset); told: the status
   // line shows one of our CAPTCHA messages, which a solved CAPTCHA clears.
@@ -30,7 +34,7 @@ export default (host, cfg, say, nonce) => {
   const fail = (e) => {
     if (broken || id != null) return;
     broken = true;
-    tell(T.captcha_load_failed);
+    tell(texts.captcha_load_failed);
     log('captcha_load_failed', e);
   };
   const reset = () => {
@@ -42,16 +46,16 @@ export default (host, cfg, say, nonce) => {
   // through `document` and put their styles in document.head: inside our shadow root the
   // lookups fail and the styles never apply. Slotted, the container still sits inside the
   // modal dialog (so it is not inert) and in the dialog's tab order, before the submit button.
-  const box = D.createElement('callgate-captcha');
+  const box = doc.createElement('callgate-captcha');
   box.slot = 'captcha';
   // Focusable by script only: a refused submission moves focus here, Tab then enters the CAPTCHA.
   box.tabIndex = -1;
   box.setAttribute('role', 'group');
-  box.setAttribute('aria-label', T.captcha);
+  box.setAttribute('aria-label', texts.captcha);
   // Light DOM inherits the page's lang; the CAPTCHA's texts are in the widget's language.
-  box.lang = cfg.lang;
+  box.lang = config.lang;
   host.append(box);
-  const root = host.shadowRoot, slot = D.createElement('slot'), sheet = new CSSStyleSheet();
+  const root = host.shadowRoot, slot = doc.createElement('slot'), sheet = new CSSStyleSheet();
   slot.name = 'captcha';
   root.querySelector('form [type=submit]').before(slot);
   sheet.replaceSync(CSS);
@@ -61,7 +65,7 @@ export default (host, cfg, say, nonce) => {
     if (id != null || !box.isConnected) return;
     try {
       const options = {
-        sitekey: cfg.captcha_site_key,
+        sitekey: config.captcha_site_key,
         callback: () => {
           failed = false;
           if (told) {
@@ -73,20 +77,20 @@ export default (host, cfg, say, nonce) => {
         'expired-callback': reset,
         'error-callback': (code) => {
           failed = true;
-          tell(T.captcha_failed);
+          tell(texts.captcha_failed);
           log('captcha error', code);
           // Handled: Turnstile would otherwise throw into the page.
           return true;
         },
       };
       // In the widget's language: Turnstile calls it `language`, hCaptcha `hl`.
-      options[hc ? 'hl' : 'language'] = cfg.lang;
+      options[isHcaptcha ? 'hl' : 'language'] = config.lang;
       // hCaptcha shows its image challenge in a frame of its own, appended to document.body
       // unless told where: outside our modal dialog it would be inert and under the backdrop
       // (hCaptcha/react-hcaptcha#201, vue-hcaptcha#96). Its `challenge-container` option (an
       // element id) puts it in our box, inside the dialog. Turnstile needs nothing of the kind:
       // its only interaction, a checkbox, stays in its own iframe in the box.
-      if (hc) options['challenge-container'] = box.id = 'callgate-captcha';
+      if (isHcaptcha) options['challenge-container'] = box.id = 'callgate-captcha';
       id = vendor().render(box, options);
       broken = false;
     } catch (e) {
@@ -95,13 +99,13 @@ export default (host, cfg, say, nonce) => {
   };
 
   const load = () => {
-    const v = vendor(), base = cfg.captcha_script_url;
+    const v = vendor(), base = config.captcha_script_url;
     // The page already has the vendor's script (say, for its own form): one copy is enough.
     if (v && v.render) return render();
     // Its <script> is there but still loading: wait for the vendor's global rather than add a
     // second copy (which would set the vendor up twice). Same origin and path: the same script.
     const where = (u) => { u = new URL(u, location.href); return u.origin + u.pathname; };
-    const theirs = [...D.scripts].find((e) => e.src && where(e.src) == where(base));
+    const theirs = [...doc.scripts].find((e) => e.src && where(e.src) == where(base));
     if (theirs) {
       theirs.addEventListener('error', fail);
       const wait = () => { const v = vendor(); v && v.render ? render() : broken || setTimeout(wait, 50); };
@@ -109,20 +113,20 @@ export default (host, cfg, say, nonce) => {
       return wait();
     }
     const url = base + (base.includes('?') ? '&' : '?') + 'onload=' + READY;
-    const s = D.createElement('script');
+    const s = doc.createElement('script');
     let policy;
     // Trusted Types: where a page enforces them, a script URL must come from a policy. Ours
     // can only ever name the configured vendor script, whatever it is asked.
     try { policy = trustedTypes.createPolicy('callgate', { createScriptURL: () => url }); } catch (_) {
       // No Trusted Types here, or the page's trusted-types directive does not list ours.
     }
-    W[READY] = render;
+    win[READY] = render;
     s.onerror = fail;
     // A page whose CSP allows scripts by nonce: the same nonce as widget.js.
     s.nonce = nonce || '';
     try {
       s.src = policy ? policy.createScriptURL('') : url;
-      D.head.append(s);
+      doc.head.append(s);
     } catch (e) {
       return fail(e);
     }
@@ -141,7 +145,7 @@ export default (host, cfg, say, nonce) => {
         failed = false;
         reset();
       }
-      tell(broken ? T.captcha_load_failed : T.captcha_missing);
+      tell(broken ? texts.captcha_load_failed : texts.captcha_missing);
       box.focus();
     },
   };
