@@ -217,7 +217,8 @@ def _repeat(
     }
     conn.execute(_ADD_ALIAS, row)
     log.info("a repeat of lead %s from another client is answered as %s", twin.id, row["id"])
-    return Verdict(answer=alias_view(LeadAlias(**row), twin), created=True)
+    # Answered as a fresh acceptance is: its first status, even when the call was made already.
+    return Verdict(answer=Lead(id=row["id"], status=status, created_at=now), created=True)
 
 
 def alias_view(alias: Any, lead: Any) -> Lead:

@@ -116,3 +116,15 @@ def test_repeats_take_nothing_from_the_numbers_rate_limit(make_app: Callable[...
     assert post(app, VICTIM).get_json()["id"] == victims  # its own double click: 200
     # Another number from the same addresses is counted as ever.
     assert post(app, STRANGER, "+380671112299").status_code == 202
+
+
+def test_a_repeat_of_a_number_already_called_is_answered_as_a_fresh_acceptance(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    post(app, VICTIM)
+    while services(app).dispatcher.run_once():
+        pass
+    fresh = post(app, "203.0.113.50", "+380671112299").get_json()
+    alias = post(app, STRANGER).get_json()
+    assert sorted(alias) == sorted(fresh) and alias["status"] == fresh["status"] == "queued"
