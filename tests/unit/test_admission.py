@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event
 
 from service.leads import Lead, LeadStore, migrate
-from service.leads.admission import Admission, TooManyNumbers
+from service.leads.admission import Admission, NotARepeat, TooManyNumbers
 
 
 @pytest.fixture
@@ -50,3 +50,17 @@ def test_the_rules_are_read_in_the_inserts_own_transaction(store: LeadStore) -> 
     with pytest.raises(TooManyNumbers):
         store.insert(Lead(phone="+380671112234", client_ip="198.51.100.1"), rules)
     assert len(store.search()) == 1
+
+
+def test_a_request_let_through_as_a_repeat_that_repeats_nothing_stores_nothing(
+    store: LeadStore,
+) -> None:
+    """The API skipped the number's rate limit on a first look that saw an open lead; if that
+    lead is gone by the insert, the insert refuses, so the request is counted and tried again."""
+    rules = Admission(dedupe_window=timedelta(minutes=10), repeat_expected=True)
+    with pytest.raises(NotARepeat):
+        store.insert(Lead(phone="+380671112233", client_ip="198.51.100.1"), rules)
+    assert store.search() == []
+    first, _ = store.insert(Lead(phone="+380671112233", client_ip="198.51.100.1"), Admission())
+    again, created = store.insert(Lead(phone="+380671112233", client_ip="198.51.100.1"), rules)
+    assert (again.id, created, len(store.search())) == (first.id, False, 1)
