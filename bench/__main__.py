@@ -4,6 +4,11 @@ Everything runs on loopback in separate processes: gunicorn (production settings
 provider that takes 300 ms per call, and the load generators (wrk for maximum throughput,
 ``bench.load`` for a fixed rate). Figures are printed and written to ``bench/results/``.
 Nothing passes or fails on time.
+
+Before the load, the default layout (``make run``: ``callgate serve`` with nothing configured)
+is measured at rest: the memory of each of its processes and its CPU over ``IDLE_SECONDS``.
+At each fixed rate the bare hello runs too, with the same generator, so that callgate's visitor
+p99 is quoted as a ratio to the stack's own in the same run.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench import route_latency
+from bench.footprint import cpu_seconds, memory
 from tests.servers import Redis, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +45,8 @@ SUSTAINED_RATE = 50.0
 RATE_SECONDS = 10.0
 WRK_SECONDS = 10
 WRK_CONNECTIONS = 32
+# The default layout (`make run`) is left idle this long to measure its CPU at rest.
+IDLE_SECONDS = 30.0
 # Turns of (hello, callgate) maximum throughput; the table shows the turn with the median ratio.
 MAX_ROUNDS = 3
 # Production-like gunicorn: gthread workers, shared by all three targets.
@@ -67,23 +75,6 @@ CALLGATE_ENV = {
     "CALLGATE_RINGOSTAT_CALLEE": "1",
     "CALLGATE_SECRET_KEY": "bench-secret-key-0123456789abcdef",
 }
-
-
-def cpu_seconds(groups: list[int]) -> float:
-    """CPU time (user + system) used so far by the live processes of these process groups."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        # After the command: state, ppid, pgrp, … utime (12th), stime (13th).
-        if int(fields[2]) in groups:
-            total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def database_url(work: Path) -> str:
@@ -118,11 +109,13 @@ def percentile(values: list[float], p: float) -> float:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as out:
         proc = subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **env},
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -215,6 +208,42 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
         yield url, groups
 
 
+def default_layout(work: Path, idle_seconds: float = IDLE_SECONDS) -> dict[str, Any]:
+    """What ``make run`` costs: ``callgate serve`` with nothing configured (dry-run, SQLite and
+    its files under ./var, the dispatcher inline), once it has served a page and placed a call.
+    """
+    layout = work / "default-layout"
+    layout.mkdir()
+    bind = f"127.0.0.1:{free_port()}"
+    # Only the address: every other setting keeps its default, as `make run` has them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGATE_")}
+    env["CALLGATE_BIND"] = bind
+    args = [str(BIN / "callgate"), "serve"]
+    with process(args, env, work / "default-layout.log", cwd=layout) as proc:
+        url = f"http://{bind}"
+        wait_until(lambda: requests.get(url + "/healthz", timeout=2).ok, 30, "make run's layout")
+        # Warm, as after a first visitor: the demo page, the widget, one call placed.
+        requests.get(url + "/", timeout=10).raise_for_status()
+        requests.get(url + "/widget.js", timeout=10).raise_for_status()
+        config = requests.get(url + "/api/v1/widget-config", timeout=10).json()
+        time.sleep(config["form_token_min_age"])  # the widget waits as long before posting
+        body = {"phone": "+380671112233", "form_token": config["form_token"]}
+        lead = requests.post(url + "/api/v1/callbacks", json=body, timeout=10)
+        lead.raise_for_status()
+        status = url + lead.headers["Location"]
+        wait_until(
+            lambda: requests.get(status, timeout=5).json()["status"] == "placed", 30, "dry-run call"
+        )
+        time.sleep(2)
+        footprint = memory([proc.pid])
+        used = cpu_seconds([proc.pid])
+        time.sleep(idle_seconds)
+        idle_cpu = cpu_seconds([proc.pid]) - used
+    footprint["idle_seconds"] = idle_seconds
+    footprint["idle_cpu_percent"] = round(idle_cpu / idle_seconds * 100, 2)
+    return footprint
+
+
 def wrk(url: str, path: str, post: bool) -> dict[str, float]:
     args = [
         "wrk",
@@ -251,8 +280,15 @@ def _wrk_ms(output: str, label: str) -> float:
 
 
 def fixed_rate(
-    url: str, work: Path, name: str, base: int, rate: float = RATE
+    url: str,
+    work: Path,
+    name: str,
+    base: int,
+    rate: float = RATE,
+    path: str = "/api/v1/callbacks",
+    seconds: float = RATE_SECONDS,
 ) -> list[dict[str, Any]]:
+    """Post callbacks open-loop at ``rate`` per second for ``seconds``: one sample each."""
     out = work / f"{name}-load.json"
     subprocess.run(
         [
@@ -260,11 +296,11 @@ def fixed_rate(
             "-m",
             "bench.load",
             "--url",
-            url + "/api/v1/callbacks",
+            url + path,
             "--rate",
             str(rate),
             "--duration",
-            str(RATE_SECONDS),
+            str(seconds),
             "--base",
             str(base),
             "--out",
@@ -316,6 +352,7 @@ def main() -> None:
             "provider_delay_s": PROVIDER_DELAY,
             "rate": RATE,
             "rate_seconds": RATE_SECONDS,
+            "idle_seconds": IDLE_SECONDS,
             "wrk_seconds": WRK_SECONDS,
             "wrk_connections": WRK_CONNECTIONS,
             "gunicorn": GUNICORN,
@@ -326,6 +363,13 @@ def main() -> None:
             },
         },
     }
+    # First, on a machine at rest: what the default layout holds and burns doing nothing.
+    results["default_layout"] = default_layout(work)
+    print(
+        f"default layout (make run): {results['default_layout']['pss_mib']:.0f} MiB PSS, "
+        f"{results['default_layout']['idle_cpu_percent']}% CPU idle",
+        flush=True,
+    )
     # hello stays up while callgate runs: their maximum throughputs are measured in turns,
     # back to back, so that both see the same machine (shared cores come and go).
     with (
@@ -346,8 +390,15 @@ def main() -> None:
             fake_provider(work, "callgate") as (provider_url, received_path),
             target("callgate", work, provider_url) as (url, groups),
         ):
-            # First at a rate this machine sustains, then at the target rate.
+            # First at a rate this machine sustains, then at the target rate; each time the
+            # bare hello first, with the same generator, so that callgate's visitor latency
+            # reads as a ratio to what the stack itself gives in the same minute.
+            hello_sustained = fixed_rate(
+                hello_url, work, "hello-sustained", base=0, rate=SUSTAINED_RATE, path="/hello"
+            )
             sustained = fixed_rate(url, work, "callgate-sustained", base=0, rate=SUSTAINED_RATE)
+            time.sleep(2)
+            hello_fixed = fixed_rate(hello_url, work, "hello", base=0, path="/hello")
             time.sleep(2)
             used = cpu_seconds(groups)
             fixed = fixed_rate(url, work, "callgate", base=100_000)
@@ -368,7 +419,11 @@ def main() -> None:
     middle = sorted(
         rounds, key=lambda r: r["callgate"]["requests_per_s"] / r["hello"]["requests_per_s"]
     )[len(rounds) // 2]
-    results["hello"] = {"max": middle["hello"]}
+    results["hello"] = {
+        "max": middle["hello"],
+        "fixed_rate": summarise(hello_fixed, None),
+        f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(hello_sustained, None),
+    }
     results["callgate"] = {
         "cpu_per_lead_ms": round(cpu_per_lead_ms, 2),
         "max": middle["callgate"],
@@ -377,6 +432,7 @@ def main() -> None:
         f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(sustained, received),
     }
 
+    results["callgate"]["visitor_p99_x_hello"] = visitor_ratios(results)
     results["route_webhook"] = route_latency.run()
     hello_rps = results["hello"]["max"]["requests_per_s"]
     for name in ("naive", "callgate"):
@@ -389,6 +445,15 @@ def main() -> None:
     (RESULTS / "latest.json").write_text(text + "\n")
     print_table(results)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def visitor_ratios(results: dict[str, Any]) -> dict[str, float]:
+    """callgate's visitor p99 over the bare hello's, at each fixed rate of the same run."""
+    ratios = {}
+    for key, rate in (("fixed_rate", RATE), (f"fixed_rate_{SUSTAINED_RATE:.0f}", SUSTAINED_RATE)):
+        hello = results["hello"][key]["visitor_p99_ms"]
+        ratios[f"{rate:.0f}_per_s"] = round(results["callgate"][key]["visitor_p99_ms"] / hello, 2)
+    return ratios
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -409,9 +474,10 @@ def print_table(results: dict[str, Any]) -> None:
         if f:
             line += (
                 f"  | {'':>9}{f['achieved_per_s']:>6.0f}{f['visitor_p50_ms']:>9.1f}"
-                f"{f['visitor_p99_ms']:>9.1f}{f['speed_to_lead_p50_ms']:>10.1f}"
-                f"{f['speed_to_lead_p99_ms']:>10.1f}"
+                f"{f['visitor_p99_ms']:>9.1f}"
             )
+            if "speed_to_lead_p50_ms" in f:  # hello places no call
+                line += f"{f['speed_to_lead_p50_ms']:>10.1f}{f['speed_to_lead_p99_ms']:>10.1f}"
         print(line)
     sustained = results["callgate"][f"fixed_rate_{SUSTAINED_RATE:.0f}"]
     print(
@@ -423,6 +489,21 @@ def print_table(results: dict[str, Any]) -> None:
     print(
         f"callgate CPU per lead at {RATE:.0f}/s (web processes and worker): "
         f"{results['callgate']['cpu_per_lead_ms']} ms"
+    )
+    ratios = results["callgate"]["visitor_p99_x_hello"]
+    hello = results["hello"]
+    print(
+        f"visitor p99, callgate over the bare hello at the same rate: "
+        f"x{ratios[f'{RATE:.0f}_per_s']} at {RATE:.0f}/s "
+        f"(hello {hello['fixed_rate']['visitor_p99_ms']} ms), "
+        f"x{ratios[f'{SUSTAINED_RATE:.0f}_per_s']} at {SUSTAINED_RATE:.0f}/s "
+        f"(hello {hello[f'fixed_rate_{SUSTAINED_RATE:.0f}']['visitor_p99_ms']} ms)"
+    )
+    layout = results["default_layout"]
+    print(
+        f"default layout (make run, {len(layout['processes'])} processes): "
+        f"{layout['pss_mib']} MiB PSS ({layout['rss_mib']} MiB RSS summed), "
+        f"{layout['idle_cpu_percent']}% of a core idle over {layout['idle_seconds']:.0f} s"
     )
     route = results["route_webhook"]
     print(

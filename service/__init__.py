@@ -17,6 +17,7 @@ from .api.bodies import StrictJSONProvider
 from .captcha import CaptchaVerifier
 from .config import Settings
 from .dispatch import Dispatcher
+from .events.hook import outbox_for
 from .hours import OfficeHours
 from .leads import LeadStore, schema
 from .limits import init_app as init_limits
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    store = LeadStore(settings.database_url, settings.blocklist_refresh)
+    store = LeadStore(settings.database_url, settings.blocklist_refresh, outbox_for(settings))
     # Before anything reads or writes a lead (the inline dispatcher starts below).
     schema.ensure(store, settings.schema.auto_migrate)
     provider = build_provider(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import sys
 import threading
@@ -31,10 +32,17 @@ def _settings() -> Settings:
         sys.exit(2)
 
 
+def open_store(settings: Settings) -> LeadStore:
+    """The store, with the events its status changes emit (webhooks, alerts, GA4)."""
+    from .events.hook import outbox_for
+
+    return LeadStore(settings.database_url, outbox=outbox_for(settings))
+
+
 def _with_store(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        store = LeadStore(_settings().database_url)
+        store = open_store(_settings())
         try:
             return func(store, *args, **kwargs)
         finally:
@@ -73,14 +81,17 @@ def serve() -> None:
 
 @main.command()
 def worker() -> None:
-    """Dispatch leads in this process (CALLGATE_DISPATCHER=external in production)."""
+    """Run the task queue here: calls, webhooks, alerts, GA4 (CALLGATE_DISPATCHER=external)."""
     from .dispatch import Dispatcher
     from .logs import configure_logging
+    from .metrics import files as metrics_files
     from .providers import build_provider
 
     settings = _settings()
     configure_logging(settings.log_level, settings.secret_values(), settings.log_format)
-    store = LeadStore(settings.database_url)
+    # Before any metric is written: counted with the web processes that share the directory.
+    metrics_files.claim(settings.metrics.dir, "worker")
+    store = open_store(settings)
     migrate(store)
     dispatcher = Dispatcher(settings, store, build_provider(settings))
     stop = threading.Event()
@@ -89,6 +100,7 @@ def worker() -> None:
     dispatcher.start()
     stop.wait()
     dispatcher.stop(timeout=20)
+    metrics_files.process_exited(os.getpid())
 
 
 main.add_command(webhooks)
@@ -157,7 +169,7 @@ def leads_cancel(lead_id: str) -> None:
     from .tracking import CancelRefused, cancel_lead
 
     settings = _settings()
-    store = LeadStore(settings.database_url)
+    store = open_store(settings)
     try:
         click.echo(cancel_lead(store, build_provider(settings), lead_id))
     except CancelRefused as refused:

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
 
 import phonenumbers
-from pydantic import BeforeValidator, Field, PlainValidator, ValidationError
+from pydantic import BeforeValidator, Field, PlainValidator, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .config_fields import (
@@ -40,6 +41,7 @@ from .config_fields import (
     HttpsUrls,
     Limit,
     LinkTemplate,
+    Networks,
     OneOf,
     OptionalHttpsUrl,
     OptionalUrl,
@@ -585,6 +587,38 @@ class HoursSettings(Group):
 warnings.filterwarnings("ignore", 'Field name "schema" in "Settings"', UserWarning)
 
 
+class MetricsSettings(Group):
+    """Who may read ``GET /metrics``, and where the processes of one instance keep their counts."""
+
+    token: Text = setting(
+        "METRICS_TOKEN",
+        "",
+        "a bearer token that may read `/metrics` from anywhere; at least 16 characters",
+        secret=True,
+        section="Metrics",
+        shown="none: addresses only",
+    )
+    allow: Networks = setting(
+        "METRICS_ALLOW",
+        "127.0.0.0/8,::1/128",
+        "addresses or networks that may read `/metrics` without the token (after "
+        "`CALLGATE_TRUSTED_PROXIES`); `none`: none",
+    )
+    dir: Text = setting(
+        "METRICS_DIR",
+        "var/metrics",
+        "where the processes of one instance (`callgate serve`, `callgate worker`) keep their "
+        "counts, so that a scrape adds them up ([Metrics](metrics.md))",
+    )
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: str) -> str:
+        if token and len(token) < 16:
+            raise ValueError("use at least 16 characters (not shown here)")
+        return token
+
+
 class Settings(BaseSettings):
     """Everything configurable. Tests build it directly; production uses :meth:`from_env`."""
 
@@ -603,10 +637,14 @@ class Settings(BaseSettings):
         "who places the calls ([Providers](providers/index.md))",
         section="Core",
     )
+    # A server's URL carries its password: it may come as a file (CALLGATE_DATABASE_URL_FILE),
+    # and the password alone is redacted from logs (secret_values).
     database_url: Text = setting(
         "DATABASE_URL",
         "sqlite:///var/callgate.db",
-        "SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for several instances",
+        "SQLAlchemy URL; `postgresql+psycopg://user:pass@host/db` for several instances "
+        "(its password is redacted from logs; `CALLGATE_DATABASE_URL_FILE` accepted)",
+        from_file=True,
     )
     ratelimit_storage_url: Text = setting(
         "RATELIMIT_STORAGE_URL",
@@ -852,6 +890,7 @@ class Settings(BaseSettings):
     route: RouteSettings = Field(default_factory=RouteSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     hours: HoursSettings = Field(default_factory=HoursSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -1003,6 +1042,8 @@ class Settings(BaseSettings):
                 value = getattr(value, attribute)
             if declared.secret:
                 values += value if isinstance(value, tuple) else [value]
+        # The database server's password on its own too: a driver's error may quote it alone.
+        values.append(urlsplit(self.database_url).password or "")
         return tuple(v for v in values if v)
 
     @property

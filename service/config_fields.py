@@ -49,14 +49,22 @@ def setting(
     section: str = "",
     shown: str = "",
     blank_is_empty: bool = False,
+    from_file: bool = False,
     **bounds: Any,
 ) -> Any:
     """Declare ``CALLGATE_<env>``: its default (as one writes it in the environment), one line
     of documentation, whether it is a secret (redacted from logs, ``_FILE`` accepted, never
     shown), the docs ``section`` it opens, how the docs ``shown`` its default when that is
-    derived, whether a blank value means "empty" rather than "the default", and ``ge``/``le``.
+    derived, whether a blank value means "empty" rather than "the default", whether a value
+    that is not a secret may still come as ``X_FILE`` (``from_file``), and ``ge``/``le``.
     """
-    extra = {"secret": secret, "section": section, "shown": shown, "blank": blank_is_empty}
+    extra = {
+        "secret": secret,
+        "section": section,
+        "shown": shown,
+        "blank": blank_is_empty,
+        "file": secret or from_file,
+    }
     return Field(
         default,
         validation_alias=PREFIX + env,
@@ -138,7 +146,7 @@ class EnvironmentSource(PydanticBaseSettingsSource):
 def _read(environ: Mapping[str, str], declared: Declared) -> str | None:
     name = declared.name
     text = environ.get(name, "").strip()
-    if declared.secret:
+    if declared.option("file"):
         path = environ.get(name + "_FILE", "").strip()
         if text and path:
             raise ConfigError(name, f"set either it or {name}_FILE, not both")
@@ -214,6 +222,18 @@ def text_only(parse: Callable[[str], Any]) -> Callable[[Any], Any]:
 def items(text: str) -> list[str]:
     """The non-empty, stripped items of a comma-separated list."""
     return [p.strip() for p in text.split(",") if p.strip()]
+
+
+def _networks(value: Any) -> Any:
+    """Comma-separated addresses or CIDR networks (``10.0.0.0/8``, ``::1``); ``none``: none."""
+    if not isinstance(value, str):
+        return value
+    if value.strip().lower() == "none":
+        return ()
+    try:
+        return tuple(str(ipaddress.ip_network(p, strict=False)) for p in items(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a list of addresses or networks") from None
 
 
 def each(parse: Callable[[str], str], unique: bool = False) -> Callable[[Any], Any]:
@@ -363,6 +383,7 @@ Regions = Annotated[tuple[str, ...], BeforeValidator(each(region))]
 Prefixes = Annotated[tuple[str, ...], BeforeValidator(each(_prefix))]
 Origins = Annotated[tuple[str, ...], BeforeValidator(each(_origin))]
 Destinations = Annotated[tuple[str, ...], BeforeValidator(each(destination))]
+Networks = Annotated[tuple[str, ...], BeforeValidator(_networks)]
 RedisUrl = Annotated[str, parsed(_redis_url)]
 Zone = Annotated[str, parsed(zone_name)]
 

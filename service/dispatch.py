@@ -20,8 +20,10 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
+from .events.handlers import EventHandlers
 from .leads import ClaimedTask, Lead, LeadStore, NewTask
 from .leads.lifecycle import LeadStatus
 from .leads.model import DISPATCHING, FAILED, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
@@ -83,6 +85,8 @@ class Dispatcher:
             PLACE_CALL, self.place_call, lost=self._lost_in_flight, max_attempts=UNLIMITED
         )
         self.runner.register(RECHECK_AGENTS, self.recheck_agents)
+        # Events out (webhooks, alerts, GA4): every worker delivers them.
+        EventHandlers(settings, store).register(self.runner)
         self.tracks_calls = tracking(provider) is not None
         if self.tracks_calls:
             checker = StatusChecker(settings, store, provider)
@@ -142,7 +146,7 @@ class Dispatcher:
         lead.attempt_count += 1
         started = time.monotonic()
         try:
-            placement = self.provider.place(call)
+            placement = metrics.provider_call(self.provider.name, self.provider.place, call)
         except ProviderError as exc:
             self._record(lead, task, self._failure(lead, exc, _ms(started)))
             if exc.config_fault:
@@ -185,6 +189,7 @@ class Dispatcher:
         self, lead: Lead, task: ClaimedTask, outcome: Outcome, source: LeadStatus = DISPATCHING
     ) -> None:
         """The attempt's outcome: one transition, which also finishes or re-times the task."""
+        metrics.call_outcome(self.provider.name, outcome.attempt_outcome, lead.created_at)
         now = utcnow()
         values: dict[str, Any] = {"last_error": outcome.error}
         follow = []
@@ -261,6 +266,7 @@ class Dispatcher:
 
     def _lost_in_flight(self, task: ClaimedTask) -> None:
         """A worker died during the provider request: placed, unconfirmed, never resent."""
+        metrics.call_outcome(self.provider.name, "unknown")
         assert task.lead_id is not None
         if not self.store.transition(
             task.lead_id,

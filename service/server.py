@@ -10,6 +10,7 @@ from typing import Any
 from .config import Settings
 from .leads import LeadStore, migrate
 from .logs import prepare_handler
+from .metrics import files as metrics_files
 
 log = logging.getLogger("callgate.server")
 
@@ -20,8 +21,11 @@ def share_generated_secret(settings: Settings) -> None:
 
 
 def on_starting(server: Any) -> None:
-    """In the master, before any worker: bring the schema up to date once."""
-    store = LeadStore(Settings.from_env().database_url)
+    """In the master, before any worker: bring the schema up to date once, and give this
+    instance's workers their metrics directory (they inherit it)."""
+    settings = Settings.from_env()
+    metrics_files.claim(settings.metrics.dir, "web")
+    store = LeadStore(settings.database_url)
     try:
         migrate(store)
     finally:
@@ -34,6 +38,11 @@ def worker_exit(server: Any, worker: Any) -> None:
     services = getattr(app, "extensions", {}).get("callgate")
     if services is not None:
         services.dispatcher.stop(timeout=10)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master, when a worker has gone: its live gauges go with it."""
+    metrics_files.process_exited(worker.pid)
 
 
 def gunicorn_logger_class(settings: Settings) -> type[Any]:
@@ -74,4 +83,5 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "control_socket_disable": True,  # several instances may share a machine
         "on_starting": on_starting,
         "worker_exit": worker_exit,
+        "child_exit": child_exit,
     }

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
+from . import metrics
 from .config import Settings
 from .leads import ClaimedTask, LeadStore
 from .leads.model import utcnow
@@ -143,6 +144,7 @@ class TaskRunner:
             error = f"{type(exc).__name__}: {exc}"[:500]
             if task.attempts >= kind.max_attempts:
                 self.store.finish_task(task, error=error, gave_up=True)
+                metrics.task_gave_up(task.kind)
                 return
             delay = backoff(
                 task.attempts, self.settings.retry_base, self.settings.retry_cap, self.rng

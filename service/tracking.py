@@ -13,6 +13,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from . import metrics
 from .config import Settings
 from .leads import ClaimedTask, LeadStatus, LeadStore
 from .leads.model import CANCELLED, HELD, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
@@ -70,6 +71,7 @@ class StatusChecker:
             ):
                 log.info("lead %s changed during the status check; left as it is now", lead.id)
                 return
+            metrics.call_ended(self.provider.name, state.status)
             log.info("lead %s %s via %s (%s)", lead.id, state.status, self.provider.name, state.raw)
         elif out_of_time:
             note = f"no final call status within {settings.status_poll_for:.0f}s"

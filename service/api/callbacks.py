@@ -10,6 +10,7 @@ from urllib.parse import urlencode, urlsplit
 from flask import Blueprint, Response, jsonify, request, url_for
 from marshmallow import EXCLUDE, RAISE, ValidationError
 
+from .. import metrics
 from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
 from ..leads.admission import NotARepeat, TooManyNumbers
@@ -115,6 +116,7 @@ def create() -> Response:
     set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
+        metrics.lead_accepted(lead.status)
     return _answer(lead, data, status=202 if created else 200)
 
 

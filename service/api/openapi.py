@@ -220,6 +220,23 @@ def build_spec() -> dict[str, Any]:
                 }
             },
         )
+    spec.path(
+        path="/metrics",
+        operations={
+            "get": {
+                "summary": "Prometheus metrics",
+                "description": "For `Authorization: Bearer <CALLGATE_METRICS_TOKEN>`, or from an "
+                "address in `CALLGATE_METRICS_ALLOW` (loopback by default); 404 for anyone else.",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **_problems(404),
+                },
+            }
+        },
+    )
     result: dict[str, Any] = spec.to_dict()
     # apispec has no API for OpenAPI 3.1 webhooks; the schemas they point to are its own.
     result["webhooks"] = _webhooks()

@@ -73,6 +73,7 @@ def validation(field: str, message: str, code: str = "invalid") -> Problem:
 
 
 def respond(problem: Problem) -> Response:
+    g.problem = problem  # counted by service.api.metrics
     if _wants_html():
         referrer = request.referrer or ""
         back = referrer if referrer.startswith(("http:", "https:")) else None

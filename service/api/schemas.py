@@ -172,6 +172,14 @@ class WidgetConfig(Schema):
             "example": "https://challenges.cloudflare.com/turnstile/v0/api.js?render=explicit",
         },
     )
+    ga4_cookie = fields.String(
+        required=True,
+        metadata={
+            "description": "Name of GA4's session cookie for CALLGATE_GA4_MEASUREMENT_ID, "
+            "which the widget copies as ga_session; empty without a measurement id.",
+            "example": "_ga_ABC123",
+        },
+    )
     open_now = fields.Boolean(
         required=True, metadata={"description": "Whether the office is open (office hours)."}
     )

@@ -1,5 +1,6 @@
-"""``/widget.js``, ``/widget-captcha.js`` and ``/api/v1/widget-config``: the drop-in widget, the
-module it imports when a CAPTCHA is configured, and the settings it reads.
+"""``/widget.js``, its lazily imported modules (``/widget-dialog.js``, ``/widget-captcha.js``,
+``/widget-picker.js``) and ``/api/v1/widget-config``: the drop-in widget, what it imports when
+needed, and the settings it reads.
 
 The readable source lives in ``widget/src/``; ``make widget`` (``scripts/build_widget.py``)
 minifies it with esbuild into ``service/static/``, package data read through
@@ -29,6 +30,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from ..agents import agents_available
+from ..attribution import ga_session_cookie
 from ..services import Services, services
 from ..tokens import issue
 from .slots import now, office_state
@@ -54,8 +56,8 @@ SCRIPT_CACHE = "public, max-age=600, stale-while-revalidate=86400"
 CONFIG_CACHE = "public, max-age=60, stale-while-revalidate=600"
 NO_STORE = "no-store"
 # The widget's lazily imported modules (``static/widget-<name>.js``): the dialog on first use,
-# the CAPTCHA where one is configured. A new one (the time picker) is one more name here.
-MODULES = ("dialog", "captcha")
+# the CAPTCHA where one is configured, the time picker when the visitor books a time.
+MODULES = ("dialog", "captcha", "picker")
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,9 @@ def public_config(svc: Services, lang: str) -> dict[str, Any]:
         "captcha_script_url": settings.captcha_script_url,
         # Our module that renders it, versioned, relative to the service ("" for none).
         "captcha_module": captcha_module_path() if settings.captcha != "none" else "",
+        # The name of GA4's session cookie (_ga_<stream>), which the widget copies as
+        # ga_session the way it copies _ga as ga; "" without a GA4 measurement id.
+        "ga4_cookie": ga_session_cookie(settings.events.ga4_measurement_id) or "",
         # open_now, next_open, timezone: the dialog says when the office opens.
         **office_state(svc.hours, now()),
         # Versioned paths of the modules widget.js may import, by name.

@@ -10,9 +10,11 @@ One module per responsibility, each usable as a handler of a task on the lead qu
 - :mod:`.alerts`    alert texts in four languages, grouping of bursts, when a channel may send
 - :mod:`.notify`    sending an alert through Apprise (Telegram, Slack, Teams, e-mail…)
 - :mod:`.ga4`       GA4 Measurement Protocol events (``generate_lead``, ``callgate_call_connected``)
-- :mod:`.emit`      which tasks a lead's move asks for (the transition hook calls it)
-- :mod:`.commands`  ``callgate webhooks test`` and ``callgate notify test``
+- :mod:`.emit`      which tasks a lead's move asks for
+- :mod:`.hook`      the store's outbox: those tasks, enqueued in the move's own transaction
+- :mod:`.handlers`  the three task kinds: one try each, its result recorded on the task
+- :mod:`.commands`  ``callgate webhooks list|replay|test`` and ``callgate notify test``
 
-Nothing here touches the store: the queue hands each handler what it needs and records the
-:class:`~.outbox.DeliveryResult` it gets back.
+Only :mod:`.handlers` touches the store; the senders get what they need and return a
+:class:`~.outbox.DeliveryResult`.
 """

@@ -1,7 +1,8 @@
 """``callgate webhooks …`` and ``callgate notify …``: what an operator runs to check the set-up.
 
-The commands that read the outbox (``webhooks list``, ``webhooks replay``) join these once
-deliveries are tasks on the lead queue. Heavy imports (Apprise) wait until a command runs.
+``webhooks list`` and ``webhooks replay`` read the outbox: ``deliver_webhook`` tasks on the
+lead queue, each with its attempts and last error. Heavy imports (Apprise) wait until a command
+runs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,56 @@ def webhooks_test() -> None:
         click.echo(f"{host_of(delivery.url)}  {delivery.webhook_id}  {verdict}: {result.detail}")
     if failures:
         raise click.ClickException(f"{failures} of {len(deliveries)} URLs did not take the ping")
+
+
+@webhooks.command("list")
+@click.option("--failed", is_flag=True, help="Only deliveries given up on.")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+def webhooks_list(failed: bool, limit: int) -> None:
+    """Deliveries: id, event, URL host, attempts, state, next try, last error."""
+    from ..cli import open_store
+    from ..leads.queue import DELIVER_WEBHOOK, GAVE_UP, PENDING
+    from .http import host_of
+
+    store = open_store(_settings())
+    try:
+        tasks = store.tasks_of_kind(DELIVER_WEBHOOK, GAVE_UP if failed else None, limit)
+    finally:
+        store.close()
+    click.echo("id\tevent\thost\tattempts\tstate\tnext try\tlast error")
+    for task in tasks:
+        payload = task.payload or {}
+        next_try = f"{task.due_at:%Y-%m-%d %H:%M:%S}" if task.state == PENDING else "-"
+        columns = (
+            task.id,
+            payload.get("type", "?"),
+            host_of(str(payload.get("url", ""))),
+            task.attempts,
+            task.state,
+            next_try,
+            task.last_error or "",
+        )
+        click.echo("\t".join(str(column) for column in columns))
+
+
+@webhooks.command("replay")
+@click.argument("task_id", type=int)
+def webhooks_replay(task_id: int) -> None:
+    """Deliver once more (a new task, the same ``webhook-id`` and body)."""
+    from ..cli import open_store
+    from ..leads.queue import DELIVER_WEBHOOK
+
+    store = open_store(_settings())
+    try:
+        task = store.task(task_id)
+        if task is None or task.kind != DELIVER_WEBHOOK:
+            raise click.ClickException(f"no webhook delivery {task_id}")
+        if not task.payload:
+            raise click.ClickException(f"delivery {task_id} was purged: nothing to send")
+        store.enqueue(DELIVER_WEBHOOK, task.lead_id, payload=dict(task.payload or {}))
+    finally:
+        store.close()
+    click.echo(f"delivery {task_id} queued again ({(task.payload or {}).get('webhook_id')})")
 
 
 @click.group("notify")

@@ -12,15 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Settings
+from ..leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 from .alerts import Alert, alert_for, service_alert, wanted
 from .ga4 import connected_event, lead_event
 from .notify import channel_key
 from .payload import build_event, field
 from .webhooks import deliveries_for
 
-DELIVER_WEBHOOK = "deliver_webhook"
-SEND_ALERT = "send_alert"
-SEND_GA4_EVENT = "send_ga4_event"
+__all__ = ["DELIVER_WEBHOOK", "SEND_ALERT", "SEND_GA4_EVENT", "Outgoing", "outgoing"]
 
 # A lead's status -> the event it emits on entering it. Statuses not named emit nothing
 # (queued after a wait, waiting_for_agent, dispatching, cancelled).

@@ -179,13 +179,18 @@ def _hold(conn: Connection, rules: Admission, now: datetime) -> bool:
     if budget <= 0:
         return False
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if conn.execute(_CALLS_SINCE, {"since": midnight, "up_to": budget}).scalar_one() < budget:
+    if calls_since(conn, midnight, budget) < budget:
         return False
     log.error(
         "ALERT: daily call budget of %d reached; new leads are held until `callgate leads release`",
         budget,
     )
     return True
+
+
+def calls_since(conn: Connection, since: datetime, up_to: int) -> int:
+    """Leads since ``since`` that were or will be called, counted up to ``up_to`` only."""
+    return int(conn.execute(_CALLS_SINCE, {"since": since, "up_to": up_to}).scalar_one())
 
 
 def _repeat(

@@ -15,14 +15,16 @@ The store (:class:`service.leads.LeadStore`) runs the statements below; the clai
   attempts counted, until the kind's limit.
 
 Adding a kind is a name here and a handler registered with the claim loop
-(``TaskRunner.register``); :func:`follow_up` is where a status change adds tasks of its own.
+(``TaskRunner.register``); :func:`follow_up` is where a status change adds tasks of its own,
+the events it emits included (an :class:`Outbox`, see :mod:`service.events.hook`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 
@@ -32,10 +34,13 @@ from .model import Task
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 NOTIFY_CHANNEL = "callgate_tasks"
 
-# The kinds of today. Later: deliver_webhook, send_alert, send_ga4_event, a call at a chosen time.
 PLACE_CALL = "place_call"
 RECHECK_AGENTS = "recheck_agents"
 POLL_CALL_STATUS = "poll_call_status"
+# Events out (service.events): at least once, each try's outcome recorded on the task.
+DELIVER_WEBHOOK = "deliver_webhook"
+SEND_ALERT = "send_alert"
+SEND_GA4_EVENT = "send_ga4_event"
 
 PENDING, RUNNING, DONE, GAVE_UP = "pending", "running", "done", "failed"
 # Kinds that act on the call itself: pointless once the lead has ended (later kinds, such as
@@ -65,14 +70,39 @@ class ClaimedTask:
     payload: dict[str, Any] | None = field(default=None, compare=False)
 
 
-def follow_up(lead_id: str, source: tuple[LeadStatus, ...], target: LeadStatus) -> list[NewTask]:
+class Outbox(Protocol):
+    """What a lead's moves send out (webhooks, alerts, GA4 events), as tasks.
+
+    The store asks :meth:`emits` first, so a move that sends nothing costs nothing more; then
+    hands :meth:`tasks` the lead as it is after the move, inside the move's transaction.
+    """
+
+    def emits(self, target: LeadStatus, created: bool) -> bool: ...
+
+    def tasks(
+        self, lead: Mapping[str, Any], target: LeadStatus, created: bool
+    ) -> list[NewTask]: ...
+
+    def service(self, kind: str, reason: str) -> list[NewTask]: ...
+
+
+def follow_up(
+    lead_id: str,
+    source: tuple[LeadStatus, ...],
+    target: LeadStatus,
+    *,
+    lead: Mapping[str, Any] | None = None,
+    outbox: Outbox | None = None,
+) -> list[NewTask]:
     """Tasks that a lead's move to ``target`` enqueues by itself, in the same transaction.
 
-    The one place for what follows a status change whatever caused it: the events work adds
-    ``deliver_webhook`` for lead.placed / lead.failed here (an outbox: the task commits with
-    the change or not at all). Nothing today.
+    The one place for what follows a status change whatever caused it: the events it emits
+    (an outbox: the tasks commit with the change or not at all). ``lead`` is the lead after
+    the move (``source`` empty: just stored), given when ``outbox`` :meth:`~Outbox.emits`.
     """
-    return []
+    if outbox is None or lead is None:
+        return []
+    return outbox.tasks(lead, target, created=not source)
 
 
 def task_row(task: NewTask, now: datetime) -> dict[str, Any]:
@@ -161,6 +191,22 @@ _AGAIN_VALUES: dict[str, Any] = {
 # Back to the queue at a later time, by its holder that knows the outcome (a call that failed
 # for a passing reason, the next status poll).
 AGAIN = update(TASKS).where(*_HELD).values(**_AGAIN_VALUES)
+# Not run yet after all (an alert waiting for its channel's next minute): the claim's attempt
+# is given back, and the payload may grow (the alerts it took over).
+POSTPONE = (
+    update(TASKS)
+    .where(*_HELD)
+    .values(
+        state=PENDING,
+        due_at=bindparam("new_due"),
+        lease_until=None,
+        attempts=TASKS.c.attempts - 1,
+        payload=bindparam("new_payload"),
+        updated_at=bindparam("now"),
+    )
+)
+# A holder's own payload, rewritten (an alert task that took over others' alerts).
+SET_PAYLOAD = update(TASKS).where(*_HELD).values(payload=bindparam("new_payload"))
 # The same after a handler raised: never once in flight (the outcome is unknown).
 RETRY = update(TASKS).where(*_HELD, TASKS.c.in_flight.is_(False)).values(**_AGAIN_VALUES)
 # A lead ended (failed, cancelled, connected): its call's pending tasks go with it.

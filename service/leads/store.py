@@ -65,7 +65,7 @@ from .model import (
     new_lead_id,
     utcnow,
 )
-from .queue import ClaimedTask, NewTask
+from .queue import ClaimedTask, NewTask, Outbox
 
 log = logging.getLogger("callgate.leads")
 
@@ -74,6 +74,9 @@ log = logging.getLogger("callgate.leads")
 BLOCKLIST_REFRESH = 5.0
 BLOCKLIST_COPY_LIMIT = 10_000
 PROVIDER_FAULT = "provider_fault"
+# service_state key: the day the budget alert went out.
+BUDGET_ALERTED = "budget_alerted"
+BUDGET_REASON = "new leads are held until `callgate leads release`"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
 BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
@@ -151,7 +154,21 @@ _ANONYMISE = (
 _FORGET_DETAIL = (
     update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
 )
+# Finished tasks' payloads hold what they sent (a webhook's body has the number and name).
+_FORGET_PAYLOADS = (
+    update(queue.TASKS)
+    .where(
+        queue.TASKS.c.created_at < bindparam("before"),
+        queue.TASKS.c.state.in_((queue.DONE, queue.GAVE_UP)),
+        queue.TASKS.c.payload.is_not(None),
+    )
+    .values(payload=None)
+)
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
+_STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
+_PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
+    queue.TASKS.c.kind == bindparam("kind"), queue.TASKS.c.state == queue.PENDING
+)
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
 _ENDED = (FAILED, CANCELLED, CONNECTED)
@@ -188,8 +205,15 @@ def _lead_update(
 
 
 class LeadStore:
-    def __init__(self, database_url: str, blocklist_refresh: float = BLOCKLIST_REFRESH) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        blocklist_refresh: float = BLOCKLIST_REFRESH,
+        outbox: Outbox | None = None,
+    ) -> None:
         self.url = database_url
+        # What status changes send out (service.events.hook); None: nothing configured.
+        self.outbox = outbox
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
@@ -300,9 +324,17 @@ class LeadStore:
             }
             values["status"] = status
             first = [NewTask(queue.PLACE_CALL, lead.id)] if status == QUEUED else []
+            outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
+            row = (
+                {column.key: getattr(lead, column.key) for column in LEADS.columns}
+                | {"status": status}
+                if outbox
+                else None
+            )
+            tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
             conn.execute(_INSERT, values)
-            tasks = [*first, *queue.follow_up(lead.id, (), status)]
-            return verdict, self._enqueue(conn, tasks, now)
+            alerts = self._budget_alert(conn, now) if status == HELD else []
+            return verdict, self._enqueue(conn, [*tasks, *alerts], now)
 
         try:
             # Only a key can collide (a twin request racing this one): isolate those.
@@ -372,6 +404,23 @@ class LeadStore:
             query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
 
+    def tasks_of_kind(
+        self, kind: str, state: str | None = None, limit: int | None = None
+    ) -> Sequence[Task]:
+        """Tasks of one kind, newest first, optionally in one state (for operators)."""
+        with self._read() as s:
+            query = select(Task).where(Task.kind == kind).order_by(Task.id.desc())
+            if state:
+                query = query.where(Task.state == state)
+            if limit:
+                query = query.limit(limit)
+            return s.scalars(query).all()
+
+    def task(self, task_id: int) -> Task | None:
+        """One task by id (for operators)."""
+        with self._read() as s:
+            return s.get(Task, task_id)
+
     def tasks(self, lead_id: str) -> Sequence[Task]:
         """A lead's tasks, oldest first (for operators)."""
         with self._read() as s:
@@ -413,7 +462,7 @@ class LeadStore:
         )
         now = utcnow()
         params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
-        tasks = [*enqueue, *queue.follow_up(lead_id, source, target)]
+        outbox = self.outbox if self.outbox and self.outbox.emits(target, False) else None
 
         def write(conn: Connection) -> bool:
             if task is not None:
@@ -435,7 +484,11 @@ class LeadStore:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
             if provider_ok:
                 conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
-            return self._enqueue(conn, tasks, now)
+            # The lead as the move left it, for the events it emits (only when there are any).
+            found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
+            row = None if found is None else dict(found._mapping)
+            follow = queue.follow_up(lead_id, source, target, lead=row, outbox=outbox)
+            return self._enqueue(conn, [*enqueue, *follow], now)
 
         try:
             due_now = self._writer.run(write, isolated=True)
@@ -508,11 +561,13 @@ class LeadStore:
         error: str | None = None,
         gave_up: bool = False,
         lead_values: Mapping[str, Any] | None = None,
+        enqueue: Sequence[NewTask] = (),
     ) -> bool:
-        """Mark a held task done (or given up); False if its lease was taken over."""
+        """Mark a held task done (or given up), and enqueue ``enqueue`` with it; False, and
+        nothing written, if its lease was taken over."""
         state = queue.GAVE_UP if gave_up else queue.DONE
         params = {**queue.held(task), "new_state": state, "error": error, "now": utcnow()}
-        return self._task_write(task, queue.FINISH, params, lead_values)
+        return self._task_write(task, queue.FINISH, params, lead_values, enqueue)
 
     def retry_task(
         self,
@@ -533,6 +588,7 @@ class LeadStore:
         statement: Any,
         params: dict[str, Any],
         lead_values: Mapping[str, Any] | None,
+        enqueue: Sequence[NewTask] = (),
     ) -> bool:
         if lead_values:
             assert "status" not in lead_values, "a status changes through transition()"
@@ -542,12 +598,106 @@ class LeadStore:
             else None
         )
 
-        def write(conn: Connection) -> bool:
+        def write(conn: Connection) -> tuple[bool, bool]:
             if _rowcount(conn.execute(statement, params)) != 1:
-                return False
+                return False, False
             if note is not None:
                 conn.execute(note)
-            return True
+            return True, self._enqueue(conn, enqueue, params["now"])
+
+        written, due_now = self._writer.run(write)
+        if due_now:
+            self._wake()
+        return written
+
+    def gather(
+        self,
+        task: ClaimedTask,
+        belongs: Callable[[Mapping[str, Any]], bool],
+        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+    ) -> dict[str, Any] | None:
+        """Take over every pending task of ``task``'s kind whose payload ``belongs``, in one
+        transaction: each is marked done and ``task``'s payload becomes ``merge`` of the
+        payloads, its own first (so nothing is lost if the holder dies next). Returns that
+        payload; None if ``task``'s lease was taken over."""
+        now = utcnow()
+
+        def write(conn: Connection) -> dict[str, Any]:
+            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
+            mine = [row.id for row in pending if row.payload and belongs(row.payload)]
+            taken: list[Mapping[str, Any]] = []
+            if mine:
+                # Conditional: a task another worker claimed meanwhile stays its own.
+                grouped = (
+                    update(queue.TASKS)
+                    .where(queue.TASKS.c.id.in_(mine), queue.TASKS.c.state == queue.PENDING)
+                    .values(
+                        state=queue.DONE, last_error=f"grouped into task {task.id}", updated_at=now
+                    )
+                    .returning(queue.TASKS.c.id, queue.TASKS.c.payload)
+                )
+                taken = [row.payload for row in sorted(conn.execute(grouped).all())]
+            merged = merge([task.payload or {}, *taken])
+            params = {**queue.held(task), "new_payload": merged}
+            if _rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
+                raise _Refused("lease lost")
+            return merged
+
+        try:
+            return self._writer.run(write, isolated=True)
+        except _Refused:
+            return None
+
+    def hand_over(
+        self,
+        task: ClaimedTask,
+        belongs: Callable[[Mapping[str, Any]], bool],
+        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
+        due_at: datetime,
+    ) -> bool:
+        """The inverse of :meth:`gather` for a task that may not run yet: its payload joins
+        the oldest pending task of its kind that ``belongs`` (``merge`` of that one's payload
+        and its own) and it is done; with none pending, it waits for ``due_at`` itself (its
+        attempt given back). One transaction; False if its lease was taken over."""
+        now = utcnow()
+
+        def write(conn: Connection) -> bool:
+            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
+            others = sorted(row.id for row in pending if row.payload and belongs(row.payload))
+            payloads = {row.id: row.payload for row in pending}
+            for other in others:
+                joined = (
+                    update(queue.TASKS)
+                    .where(queue.TASKS.c.id == other, queue.TASKS.c.state == queue.PENDING)
+                    .values(payload=merge([payloads[other], task.payload or {}]), updated_at=now)
+                )
+                if _rowcount(conn.execute(joined)) == 1:
+                    done = {**queue.held(task), "new_state": queue.DONE, "now": now}
+                    done["error"] = f"grouped into task {other}"
+                    if _rowcount(conn.execute(queue.FINISH, done)) != 1:
+                        raise _Refused("lease lost")
+                    return True
+            params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
+            return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
+
+        try:
+            return self._writer.run(write, isolated=True)
+        except _Refused:
+            return False
+
+    def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
+        """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
+        ``interval`` ago: None when taken now, else when it frees. Atomic across processes
+        (one conditional upsert on ``service_state``)."""
+        now = utcnow()
+        statement = self._state_upsert(STATE.c.updated_at <= bindparam("cutoff"))
+        row = {"key": key, "value": "taken", "updated_at": now}
+
+        def write(conn: Connection) -> datetime | None:
+            if conn.execute(statement, {**row, "cutoff": now - interval}).first() is not None:
+                return None
+            last: datetime = conn.execute(_STATE_ROW, {"key": key}).one().updated_at
+            return last + interval
 
         return self._writer.run(write)
 
@@ -587,15 +737,38 @@ class LeadStore:
 
     def set_provider_fault(self, message: str) -> None:
         """Record a provider configuration fault for every process's /readyz (an upsert:
-        many workers may see the same 401 at once)."""
+        many workers may see the same 401 at once); a new fault also alerts people."""
+        statement = self._state_upsert()
+        now = utcnow()
+        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
+        with self._write() as conn:
+            known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
+            conn.execute(statement, row)
+            alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
+            due_now = known != message and self._enqueue(conn, alerts, now)
+        if due_now:
+            self._wake()
+
+    def _state_upsert(self, only_if: ColumnElement[bool] | None = None) -> Any:
+        """Set a ``service_state`` key; with ``only_if``, an existing row is changed only when
+        it holds, and the statement returns a row only if it wrote (a conditional upsert)."""
         upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
         statement = upsert.on_conflict_do_update(
             index_elements=[STATE.c.key],
             set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
+            where=only_if,
         )
-        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": utcnow()}
-        with self._write() as conn:
-            conn.execute(statement, row)
+        return statement if only_if is None else statement.returning(STATE.c.key)
+
+    def _budget_alert(self, conn: Connection, now: datetime) -> list[NewTask]:
+        """The ``budget`` alert, once a day: for the first lead held (in its transaction)."""
+        alerts = self.outbox.service("budget", BUDGET_REASON) if self.outbox else []
+        if not alerts:
+            return []
+        today = now.date().isoformat()
+        statement = self._state_upsert(STATE.c.value != today)
+        row = {"key": BUDGET_ALERTED, "value": today, "updated_at": now}
+        return alerts if conn.execute(statement, row).first() is not None else []
 
     # -- agents and routing -------------------------------------------------------------------
 
@@ -626,7 +799,8 @@ class LeadStore:
 
     def purge(self, older_than: datetime) -> int:
         """Anonymise leads created before ``older_than``: mask the number, drop name,
-        comment, IP and user agent. Attribution and outcomes stay for the statistics."""
+        comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
+        Attribution and outcomes stay for the statistics."""
         now = utcnow()
         with self._write() as conn:
             rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
@@ -634,6 +808,7 @@ class LeadStore:
                 conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
                 conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
             conn.execute(_FORGET_ALIAS_IPS, {"before": older_than})
+            conn.execute(_FORGET_PAYLOADS, {"before": older_than})
         return len(rows)
 
     def count_by_status(self) -> dict[str, int]:
@@ -642,6 +817,13 @@ class LeadStore:
             return {status: count for status, count in rows}
 
     # -- abuse defences -----------------------------------------------------------------------
+
+    def calls_since(self, since: datetime, up_to: int) -> int:
+        """Leads since ``since`` that were or will be called (not held, failed or cancelled),
+        counted up to ``up_to`` only, as the daily budget counts them (for the metrics: the
+        budget itself is decided in the insert, see :mod:`.admission`)."""
+        with self.engine.connect() as conn:
+            return admission.calls_since(conn, since, up_to)
 
     def over_numbers_cap(self, client_ip: str, phone: str, cap: int) -> bool:
         """A read, without the lock: would ``phone`` be past the ``cap`` of distinct numbers

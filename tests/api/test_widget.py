@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from service.api.widget import LANGUAGES, SIZE_BUDGET, dictionaries
-from service.config import Settings
+from service.config import EventSettings, Settings
 from service.tokens import verify
 from tests.servers import ROOT
 
@@ -59,7 +59,9 @@ STATUSES = (
 )
 ORIGIN = "https://www.example.com"
 # The widget and the CAPTCHA module it imports are served alike.
-SCRIPTS = pytest.mark.parametrize("path", ["/widget.js", "/widget-dialog.js", "/widget-captcha.js"])
+SCRIPTS = pytest.mark.parametrize(
+    "path", ["/widget.js", "/widget-dialog.js", "/widget-captcha.js", "/widget-picker.js"]
+)
 
 
 @SCRIPTS
@@ -139,7 +141,9 @@ def test_widget_config_is_public_and_in_the_chosen_language(
     assert response.headers["Cache-Control"] == "public, max-age=60, stale-while-revalidate=600"
     body = response.get_json()
     modules = body.pop("modules")
-    assert set(modules) == {"dialog"} and modules["dialog"].startswith("/widget-dialog.js?v=")
+    assert set(modules) == {"dialog", "picker"}
+    assert modules["dialog"].startswith("/widget-dialog.js?v=")
+    assert modules["picker"].startswith("/widget-picker.js?v=")
     assert body == {
         "lang": "uk",
         "languages": ["en", "uk", "ru", "pl"],
@@ -153,6 +157,7 @@ def test_widget_config_is_public_and_in_the_chosen_language(
         "captcha_site_key": "",
         "captcha_script_url": "",
         "captcha_module": "",
+        "ga4_cookie": "",  # no GA4 measurement id
         # Office hours by default: always open, so never a next opening.
         "open_now": True,
         "next_open": None,
@@ -314,3 +319,12 @@ def test_openapi_documents_every_widget_config_field(client: FlaskClient) -> Non
     assert set(body) == set(documented["properties"]) == set(documented["required"])
     script = documented["properties"]["captcha_script_url"]
     assert "CALLGATE_CAPTCHA_SCRIPT_URL" in script["description"]
+
+
+def test_widget_config_names_the_ga4_session_cookie_the_widget_copies(
+    make_app: Callable[..., Flask],
+) -> None:
+    events = EventSettings(ga4_measurement_id="G-ABC123", ga4_api_secret="ga4-secret-0123")
+    body = make_app(events=events).test_client().get("/api/v1/widget-config").get_json()
+    assert body["ga4_cookie"] == "_ga_ABC123"
+    assert "ga4-secret-0123" not in json.dumps(body)

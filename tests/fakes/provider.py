@@ -53,6 +53,12 @@ def _caller(received: Received) -> str:
         return form.get("destination") or form.get("data[caller_id]") or "?"
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: dozens of dispatch threads connecting at once would
+    # overflow it, and a connection dropped after the request went out is an unknown outcome.
+    request_queue_size = 128
+
+
 class FakeProvider:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.behaviour = Behaviour()
@@ -106,7 +112,7 @@ class FakeProvider:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = _Server((host, port), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

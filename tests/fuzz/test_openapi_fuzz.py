@@ -106,6 +106,7 @@ PLAN = [
     ("/api/v1/callbacks/{lead_id}", "GET", GenerationMode.NEGATIVE, 0.1),
     ("/healthz", "GET", GenerationMode.POSITIVE, 0.0),
     ("/readyz", "GET", GenerationMode.POSITIVE, 0.0),
+    ("/metrics", "GET", GenerationMode.POSITIVE, 0.0),
     # Any version query and any If-None-Match: a script or a 304, never an error.
     ("/widget.js", "GET", GenerationMode.POSITIVE, 0.01),
     ("/widget-dialog.js", "GET", GenerationMode.POSITIVE, 0.01),

@@ -10,7 +10,7 @@ import requests
 
 from tests.fakes.provider import FakeProvider
 from tests.integration.test_sqlite_worker_wakeup import post, sqlite_env, started
-from tests.servers import Service, Worker, wait_until
+from tests.servers import Redis, Service, Worker, wait_until
 
 
 def _ready(service: Service) -> requests.Response:
@@ -22,8 +22,14 @@ def test_a_401_seen_by_the_worker_shows_on_every_web_process(
     fake_ringostat: FakeProvider,
     start_service: Callable[..., Service],
     start_worker: Callable[..., Worker],
+    redis_server: Redis,
 ) -> None:
-    env = {**sqlite_env(tmp_path, fake_ringostat), "CALLGATE_WORKERS": "2"}
+    # Two web processes need a limit storage they share (Redis) to be allowed to start.
+    env = {
+        **sqlite_env(tmp_path, fake_ringostat),
+        "CALLGATE_WORKERS": "2",
+        "CALLGATE_REDIS_URL": redis_server.url,
+    }
     service = start_service(env)
     worker = start_worker(env)
     started(worker)

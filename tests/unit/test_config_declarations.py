@@ -25,11 +25,12 @@ def _sources() -> list[Path]:
 
 
 def _known(name: str) -> bool:
-    """Declared; or the ``_FILE`` of a declared secret; or a prefix (``CALLGATE_LIMIT_*``)."""
+    """Declared; or the ``_FILE`` of a setting that may come as a file (every secret, and a
+    few more); or a prefix (``CALLGATE_LIMIT_*``)."""
     if name in DECLARED:
         return True
     if name.endswith("_FILE") and name.removesuffix("_FILE") in DECLARED:
-        return DECLARED[name.removesuffix("_FILE")].secret
+        return bool(DECLARED[name.removesuffix("_FILE")].option("file"))
     return name.endswith("_") and any(d.startswith(name) for d in DECLARED)
 
 

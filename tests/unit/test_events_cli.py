@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -68,3 +69,60 @@ def test_notify_test_reaches_each_channel_in_its_language(receiver: FakeProvider
     assert "token-0123456789abcdef" not in output
     [received] = receiver.wait_for(1)
     assert received.json()["title"] == "callgate: тестове повідомлення"
+
+
+def test_webhooks_list_and_replay_read_the_outbox(receiver: FakeProvider, tmp_path: Path) -> None:
+    from service.config import EventSettings, Settings
+    from service.events.handlers import EventHandlers
+    from service.events.hook import outbox_for
+    from service.leads import Lead, LeadStore
+    from service.tasks import TaskRunner
+
+    url = f"sqlite:///{tmp_path}/callgate.db"
+    hook = f"{receiver.url}/hook"
+    env = {
+        "CALLGATE_DATABASE_URL": url,
+        "CALLGATE_WEBHOOK_URL": hook,
+        "CALLGATE_WEBHOOK_SECRET": SECRET,
+        "CALLGATE_WEBHOOK_EVENTS": "lead.accepted",
+    }
+    assert run(env, "db", "upgrade")[0] == 0
+    events = EventSettings(
+        webhook_urls=(hook,), webhook_secret=SECRET, webhook_events=("lead.accepted",)
+    )
+    settings = Settings(database_url=url, events=events)
+    store = LeadStore(url, outbox=outbox_for(settings))
+    runner = TaskRunner(settings, store)
+    EventHandlers(settings, store).register(runner)
+    try:
+        store.insert(Lead(phone="+380671112233", provider="dry-run", status="held"))
+        receiver.set(statuses=[500], body=lambda _: {})
+        assert runner.run_once()  # one try, answered 500: due again in 5 s
+
+        code, output = run(env, "webhooks", "list")
+        assert code == 0, output
+        [header, row] = output.strip().splitlines()
+        assert header.split("\t") == [
+            "id",
+            "event",
+            "host",
+            "attempts",
+            "state",
+            "next try",
+            "last error",
+        ]
+        task_id, event, host, attempts, state, next_try, error = row.split("\t")
+        assert (event, host, attempts, state) == ("lead.accepted", receiver.url, "1", "pending")
+        assert next_try != "-" and error == f"{receiver.url}: HTTP 500"
+        assert run(env, "webhooks", "list", "--failed")[1].strip().count("\n") == 0
+
+        receiver.set(statuses=[200], body=lambda _: {})
+        code, output = run(env, "webhooks", "replay", task_id)
+        assert code == 0, output
+        assert runner.run_once()  # the replay, due now (the original waits its 5 s)
+        first, again = receiver.wait_for(2)
+        assert first.headers["webhook-id"] == again.headers["webhook-id"]
+        assert again.headers["webhook-id"] in output
+        assert run(env, "webhooks", "replay", "999")[0] == 1
+    finally:
+        store.close()

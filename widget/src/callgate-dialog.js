@@ -9,6 +9,8 @@
 const COUNTDOWN = 30;
 // Statuses during which the call is being placed: the countdown runs.
 const CALLING = /^(queued|dispatching|placed)$/;
+// Statuses after which polling stops: nothing more happens soon.
+const SETTLED = /^(connected|scheduled|cancelled)$/;
 
 // The dialog's styles, added to the launcher's. Colours are custom properties, set once for the
 // light theme and once for the dark one (.dark); inputs name theirs explicitly, so a dark page
@@ -21,7 +23,9 @@ dialog::backdrop{background:#0006}
 h2{font-size:20px;font-weight:700;margin:0;margin-inline-end:2em;margin-bottom:.4em}
 p{margin:.5em 0}
 label{display:block;margin-top:.75em;font-weight:600}
-input{display:block;width:100%;margin-top:.25em;padding:.55em;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg)}
+input,select{display:block;width:100%;margin-top:.25em;padding:.55em;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);font-size:16px}
+fieldset{border:0;padding:0;margin:.75em 0 0}
+legend{font-weight:600;padding:0}
 [aria-invalid=true]{border:2px solid var(--bad)}
 .c{display:flex;gap:.5em;flex-wrap:wrap;align-items:center}
 .c input{width:24px;height:24px;margin:0}
@@ -34,7 +38,7 @@ form [type=submit]{width:100%;margin-top:1em}
 a{color:var(--link)}
 [role=timer]{font-weight:600;font-variant-numeric:tabular-nums}
 @media (max-width:480px){dialog{width:100%;max-width:100%;margin:auto 0 0;border-radius:12px 12px 0 0;max-height:90dvh}}
-@media (forced-colors:active){dialog,input{border:2px solid CanvasText}}
+@media (forced-colors:active){dialog,input,select{border:2px solid CanvasText}}
 @media (prefers-reduced-motion:no-preference){dialog[open]{animation:cg .2s ease-out}}
 @keyframes cg{from{opacity:0;transform:translateY(8px)}}`;
 
@@ -59,6 +63,8 @@ const datasetName = (key) => 'text' + key.replace(/(^|_)(\w)/g, (_, __, letter) 
 export default (shared) => {
   const { config, data, host, root, launcher, element, request, log, direction } = shared;
   const language = config.lang;
+  // Dates and times in the visitor's own regional form of that language (en-GB: 09:00).
+  const locale = navigator.languages.find((tag) => tag.toLowerCase().startsWith(language)) || language;
   const texts = { ...config.texts };
   // A site's own words: data-text-<key> for every text; the older data-title, data-intro,
   // data-button and data-submit still count.
@@ -104,20 +110,24 @@ export default (shared) => {
   const codeText = (code, seconds) =>
     texts[code] && text(code, { wait: waitText(seconds || 60), countries: countriesText() });
 
-  // A time from the service, in the visitor's time zone and language.
-  const localTime = (iso) => {
+  // A text with {day} and {time} of a moment from the service, in the visitor's time zone and
+  // language: "on Monday" (the dictionary's `days`, Sunday first, then "today", each in the
+  // case its sentence needs), with the date added beyond the coming week; "09:00".
+  const when = (key, iso) => {
     // The service writes UTC; a time without a zone must not be read as local time.
     const date = new Date(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + 'Z');
-    const options = { hour: '2-digit', minute: '2-digit' };
-    if (date.toDateString() != new Date().toDateString()) options.weekday = 'short';
-    return date.toLocaleString(language, options);
+    const midnight = (moment) => new Date(moment).setHours(0, 0, 0, 0);
+    const ahead = Math.round((midnight(date) - midnight(Date.now())) / 864e5);
+    let day = texts.days.split(',')[ahead ? date.getDay() : 7];
+    if (ahead < 0 || ahead > 6) day += ' ' + date.toLocaleDateString(locale, { day: 'numeric', month: 'long' });
+    return text(key, { day, time: date.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' }) });
   };
 
   // What a lead's status means to the visitor. A status we have no words for (a newer
   // service) reads as "received".
   const statusText = (lead) =>
     lead.scheduled_for && /queued|scheduled/.test(lead.status)
-      ? text('scheduled', { time: localTime(lead.scheduled_for) })
+      ? when('scheduled', lead.scheduled_for)
       : (lead.status != 'scheduled' && texts[lead.status]) || texts.queued;
 
   const reportToAnalytics = (leadId) => {
@@ -223,7 +233,7 @@ export default (shared) => {
           const said = statusText(lead);
           if (said != lastSaid) say((lastSaid = said));
           follow(lead);
-          if (lead.status == 'connected') return;
+          if (SETTLED.test(lead.status)) return;
           // A failed call may be asked for again.
           if (lead.status == 'failed') {
             setBusy(false);
@@ -263,10 +273,15 @@ export default (shared) => {
         : formData.get('cf-turnstile-response') || formData.get('h-captcha-response');
       if (ours && !captchaToken) return captcha.n();
       if (captchaToken) body.captcha_token = String(captchaToken);
+      // The slot chosen in our picker, unless the visitor went back to "Call me now".
+      const callAt = form.elements.call_at;
+      if (callAt && callAt.value && !callAt.closest('[hidden]')) body.call_at = callAt.value;
       body.page_url = location.href.slice(0, 2048);
       // Copies of the attribution cookies: the service may live on another domain.
       body.rngst2 = readCookie('rngst2');
       body.ga = readCookie('_ga');
+      // GA4's session cookie (_ga_<stream>), named by the service when GA4 is configured.
+      if (config.ga4_cookie) body.ga_session = readCookie(config.ga4_cookie);
       idempotencyKey = idempotencyKey || newKey();
       setBusy(true);
       say(texts.sending);
@@ -301,7 +316,8 @@ export default (shared) => {
         say(statusText(answer));
         follow(answer);
         done(true);
-        return pollStatus(answer.id);
+        // A call booked for later: nothing to follow now.
+        return answer.scheduled_for || SETTLED.test(answer.status) ? follow({}) : pollStatus(answer.id);
       }
       const codes = answer.error_codes || {};
       // A stale or early token: take a fresh one and send the same submission once more.
@@ -372,7 +388,7 @@ export default (shared) => {
     }
     if (event.key != 'Tab') return;
     const focusable = [];
-    for (const node of dialog.querySelectorAll('button,input,a[href]')) {
+    for (const node of dialog.querySelectorAll('button,input,select,a[href]')) {
       if (!node.closest('[hidden],.hp')) focusable.push(node);
     }
     const active = root.activeElement;
@@ -386,6 +402,7 @@ export default (shared) => {
 
   // The dialog, built on first open, in the launcher's shadow root.
   const mount = () => {
+    let say;
     root.adoptedStyleSheets = [...root.adoptedStyleSheets, shared.sheet(CSS)];
     const consentUrl = /^https?:/.test(data.consentUrl || '') ? data.consentUrl : null;
     const consent =
@@ -400,6 +417,46 @@ export default (shared) => {
         : null;
     const status = element('p', { role: 'status', 'aria-live': 'polite' });
     const timer = countdown();
+    // Office hours (the service names a next opening only when it has hours): while closed,
+    // when it opens (in place of the intro) and the time picker; while open, "Call me now" or
+    // "Choose a time".
+    const hours = !!config.next_open;
+    const closed = hours && !config.open_now;
+    const pickerBox = element('div', { hidden: !closed });
+    let picker;
+    const showPicker = (later) => {
+      pickerBox.hidden = !later;
+      if (later && !picker) {
+        picker = shared
+          .importModule('picker')
+          .then((module) => module.default({ request, element, text, texts, locale }))
+          .then(
+            (node) => pickerBox.append(node),
+            (error) => {
+              picker = null;
+              say(texts.picker_failed);
+              log('cannot load the time picker', error);
+            },
+          );
+      }
+    };
+    const choice = (id, later, label) =>
+      element(
+        'p',
+        { class: 'c' },
+        element('input', { type: 'radio', id, name: 'when', checked: !later, change: () => showPicker(later) }),
+        element('label', { for: id }, label),
+      );
+    const whenChoice =
+      hours && !closed
+        ? element(
+            'fieldset',
+            {},
+            element('legend', {}, texts.when),
+            choice('wn', false, texts.call_now_choice),
+            choice('wl', true, texts.call_later_choice),
+          )
+        : null;
     closeButton = element('button', { type: 'button', class: 'x', 'aria-label': texts.close, click: close }, '×');
     dialogForm = element(
       'form',
@@ -416,6 +473,8 @@ export default (shared) => {
       }),
       element('label', { for: 'n' }, texts.name),
       element('input', { id: 'n', name: 'name', autocomplete: 'name', maxlength: 100 }),
+      whenChoice,
+      pickerBox,
       // The honeypot: people never see it, bots fill it in.
       element(
         'div',
@@ -448,7 +507,8 @@ export default (shared) => {
         { class: 'in' },
         closeButton,
         element('h2', { id: 't' }, texts.title),
-        element('p', { id: 'i' }, texts.intro),
+        // Closed, "we will call you within a minute" would not be true: when it opens instead.
+        element('p', { id: 'i' }, closed ? when('closed', config.next_open) : texts.intro),
         dialogForm,
         status,
         timer,
@@ -456,7 +516,7 @@ export default (shared) => {
       ),
     );
     // The status line stays in view (at 200 % zoom the dialog scrolls).
-    const say = (message) => {
+    say = (message) => {
       status.textContent = message;
       status.scrollIntoView({ block: 'nearest' });
     };
@@ -488,6 +548,8 @@ export default (shared) => {
     darkMedia.addEventListener('change', shared.safely(applyTheme));
     applyTheme();
     root.append(dialog);
+    // Closed: the visitor books a time, so the picker loads with the dialog.
+    if (closed) showPicker(true);
   };
 
   const open = () => {
