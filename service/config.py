@@ -691,7 +691,9 @@ class Settings(BaseSettings):
     dedupe_window: Duration = setting(
         "DEDUPE_WINDOW",
         "10m",
-        "a second request for the same number within it returns the open lead",
+        "a second request for the same number within it is absorbed by the open lead (the "
+        "same client gets that lead, anyone else an alias: "
+        "[Security](security.md#what-a-repeat-is-answered))",
     )
     secret_key: Text = setting(
         "SECRET_KEY",

@@ -120,18 +120,20 @@ def degraded() -> bool:
     return _falling_back() or not limiter.storage.check()
 
 
-def check_destination(settings: Settings, e164: str, region: str) -> None:
+def check_destination(settings: Settings, e164: str, region: str, per_number: bool = True) -> None:
     """Count one request that will lead to a call; raise :class:`LimitExceeded` when over.
 
     Against the shared storage when it answers; else against this process's memory with the
-    stricter fallback limits, as flask-limiter does for the per-IP limit.
+    stricter fallback limits, as flask-limiter does for the per-IP limit. ``per_number``
+    False: a repeat that de-duplication absorbs, which calls nobody, is not counted against
+    the number (the global and per-country limits count it, as they would a fresh request).
     """
     key = digest(e164, settings.secret_key)
     if not _falling_back():
         try:
             _enforce(
                 MovingWindowRateLimiter(limiter.storage),
-                settings.limit_per_phone,
+                settings.limit_per_phone if per_number else "",
                 settings.limit_global,
                 settings.limit_per_country,
                 key,
@@ -143,7 +145,7 @@ def check_destination(settings: Settings, e164: str, region: str) -> None:
     local: RateLimiter = current_app.extensions["callgate.local_limits"]
     _enforce(
         local,
-        settings.limit_fallback_per_phone,
+        settings.limit_fallback_per_phone if per_number else "",
         settings.limit_fallback_global,
         settings.limit_per_country,
         key,
@@ -160,7 +162,7 @@ def _enforce(
     region: str,
 ) -> None:
     checks = (
-        [("phone", item, phone_hash) for item in _parsed(per_phone)]
+        [("phone", item, phone_hash) for item in (_parsed(per_phone) if per_phone else ())]
         + [("global", item, "all") for item in _parsed(per_all)]
         + [("country", item, region) for item in _parsed(per_country)]
     )

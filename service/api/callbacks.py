@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -12,13 +13,14 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 from .. import metrics
 from ..attribution import collect, ga_session_cookie
 from ..leads import IdempotencyConflict, Lead
+from ..leads.admission import NotARepeat, TooManyNumbers
 from ..leads.booking import SlotFull
-from ..leads.model import HELD, QUEUED, SCHEDULED, utcnow
+from ..leads.model import QUEUED, SCHEDULED, utcnow
 from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
 from ..services import services
-from .defences import check_destination_allowed, check_human, over_budget
+from .defences import admission, check_destination_allowed, check_human, too_many_numbers
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
 from .schemas import (
@@ -54,16 +56,14 @@ def create() -> Response:
         raise validation("phone", rejected.message, rejected.code) from None
 
     key = _idempotency_key(data)
+    # A retry of this client's own request: its key. A repeat of the number is decided with
+    # the insert, after the per-address cap (docs/security.md).
     try:
         existing = svc.store.find_existing(
-            phone=phone.e164,
-            idempotency_key=key,
-            window=timedelta(seconds=svc.settings.dedupe_window),
+            phone=phone.e164, idempotency_key=key, window=timedelta(0)
         )
     except IdempotencyConflict:
-        raise validation(
-            "idempotency_key", "This key was already used for another number.", "key_reused"
-        ) from None
+        raise _key_reused() from None
     if existing is not None:
         set_lead_id(existing.id)
         if existing.status == SCHEDULED:  # with when it is due (read from its task)
@@ -74,7 +74,11 @@ def create() -> Response:
     # store checks the room again as it books (another visitor may take the last seat).
     moment = now()
     slot = check_call_at(svc, data.get("call_at"), moment)
-    check_destination_allowed(svc, phone)
+    rules = admission(svc)
+    # A repeat calls nobody: it is not counted against the number (its own client's double
+    # click, or anyone's: both must look alike). A first look; the store decides.
+    repeat = svc.store.has_open_lead(phone.e164, rules.dedupe_window)
+    check_destination_allowed(svc, phone, per_number=not repeat)
 
     page_url = _clean(data.get("page_url"))
     session_cookie = ga_session_cookie(svc.settings.events.ga4_measurement_id)
@@ -97,15 +101,26 @@ def create() -> Response:
         **attribution.values(),
         provider=svc.provider.name,
         idempotency_key=key,
-        status=HELD if over_budget(svc) else QUEUED,
+        status=QUEUED,  # the store holds it when the daily budget is spent
     )
     if data.get("consent"):
         lead.consent_at = utcnow()
         lead.consent_version = svc.settings.consent_version
     try:
-        lead, created = svc.store.insert(lead, booking_plan(svc.hours, slot, moment))
+        plan = booking_plan(svc.hours, slot, moment)
+        try:
+            lead, created = svc.store.insert(
+                lead, replace(rules, repeat_expected=repeat), plan=plan
+            )
+        except NotARepeat:  # the lead it repeated closed meanwhile: count it as a fresh one
+            check_destination_allowed(svc, phone)
+            lead, created = svc.store.insert(lead, rules, plan=plan)
     except SlotFull:
         raise full() from None
+    except TooManyNumbers as capped:
+        raise too_many_numbers(capped.cap, phone) from None
+    except IdempotencyConflict:  # a twin request raced this one with the key
+        raise _key_reused() from None
     set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
     if created:
         svc.dispatcher.notify()
@@ -115,8 +130,9 @@ def create() -> Response:
 
 @bp.get("/<lead_id>")
 def status(lead_id: str) -> Response:
-    """The lead's public status; the id is the capability, so nothing personal is shown."""
-    lead = services().store.get(lead_id) if len(lead_id) <= 32 else None
+    """The lead's public status; the id is the capability, so nothing personal is shown.
+    An alias's id (a repeat from another client) shows its own view of the one call."""
+    lead = services().store.get_for_visitor(lead_id) if len(lead_id) <= 32 else None
     if lead is None:
         raise Problem(404, "not_found", "Not Found", "No callback request has this id.")
     set_lead_id(lead.id)
@@ -139,6 +155,12 @@ def public(lead: Lead) -> dict[str, Any]:
         body["scheduled_for"] = due
     result: dict[str, Any] = _accepted.dump(body)
     return result
+
+
+def _key_reused() -> Problem:
+    return validation(
+        "idempotency_key", "This key was already used for another number.", "key_reused"
+    )
 
 
 def _idempotency_key(data: dict[str, Any]) -> str | None:

@@ -8,12 +8,13 @@ names the field or the limit, never a silent drop.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import request
 
 from ..captcha import CaptchaRejected
+from ..leads.admission import Admission
 from ..limits import LimitExceeded, check_destination
 from ..phone import PhoneNumber, digest, mask
 from ..services import Services
@@ -59,15 +60,17 @@ def check_human(svc: Services, data: dict[str, Any], raw: dict[str, Any]) -> Non
         raise validation("consent", "Agree to be called before sending.", "consent_required")
 
 
-def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
-    """The blocklist, the distinct-numbers-per-address cap, and the rate limits."""
+def check_destination_allowed(svc: Services, phone: PhoneNumber, per_number: bool = True) -> None:
+    """The blocklist, the distinct-numbers-per-address cap (a first look: the store decides,
+    see :func:`admission`), and the rate limits (``per_number`` False: not the number's, for
+    a repeat that de-duplication will absorb)."""
     settings = svc.settings
     if svc.store.is_blocked(digest(phone.e164, settings.secret_key)):
         raise validation("phone", "This number cannot be called.", "phone_blocked")
     if settings.max_numbers_per_ip:
         _check_numbers_per_address(svc, phone, settings.max_numbers_per_ip)
     try:
-        check_destination(settings, phone.e164, phone.region)
+        check_destination(settings, phone.e164, phone.region, per_number)
     except LimitExceeded as exc:
         target = {"phone": "to this number", "country": "to this country"}.get(
             exc.scope, "right now"
@@ -82,37 +85,38 @@ def check_destination_allowed(svc: Services, phone: PhoneNumber) -> None:
 
 
 def _check_numbers_per_address(svc: Services, phone: PhoneNumber, cap: int) -> None:
-    """At most ``cap`` different numbers from one address an hour: call bombing."""
+    """At most ``cap`` different numbers from one address an hour: call bombing. A read
+    before the rate limits, so that a request the cap refuses takes nothing from them."""
     client_ip = request.remote_addr or "unknown"
-    since = datetime.now(UTC) - timedelta(hours=1)
-    numbers = svc.store.numbers_from_ip(client_ip, since, cap + 1)
-    if phone.e164 not in numbers and len(numbers) >= cap:
-        log.warning(
-            "call bombing? %s asked for more than %d numbers in an hour (now %s)",
-            client_ip,
-            cap,
-            mask(phone.e164),
-        )
-        raise Problem(
-            429,
-            "too_many_numbers",
-            "Too many requests.",
-            f"This address asked for calls to {cap} different numbers in the last "
-            "hour; try again later.",
-            headers={"Retry-After": "3600"},
-        )
+    if svc.store.over_numbers_cap(client_ip, phone.e164, cap):
+        raise too_many_numbers(cap, phone)
 
 
-def over_budget(svc: Services) -> bool:
-    """True when today's calls reached ``CALLGATE_DAILY_CALL_BUDGET``: hold, don't drop."""
-    budget = svc.settings.daily_call_budget
-    if budget <= 0:
-        return False
-    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    if svc.store.calls_since(midnight, up_to=budget) < budget:
-        return False
-    log.error(
-        "ALERT: daily call budget of %d reached; new leads are held until `callgate leads release`",
-        budget,
+def too_many_numbers(cap: int, phone: PhoneNumber) -> Problem:
+    """The 429 of the distinct-numbers-per-address cap (logged: call bombing?)."""
+    client_ip = request.remote_addr or "unknown"
+    log.warning(
+        "call bombing? %s asked for more than %d numbers in an hour (now %s)",
+        client_ip,
+        cap,
+        mask(phone.e164),
     )
-    return True
+    return Problem(
+        429,
+        "too_many_numbers",
+        "Too many requests.",
+        f"This address asked for calls to {cap} different numbers in the last "
+        "hour; try again later.",
+        headers={"Retry-After": "3600"},
+    )
+
+
+def admission(svc: Services) -> Admission:
+    """The rules the store decides in the lead's own write transaction: the per-address cap,
+    de-duplication (``CALLGATE_DEDUPE_WINDOW``) and the daily budget (over it: held)."""
+    settings = svc.settings
+    return Admission(
+        max_numbers_per_ip=settings.max_numbers_per_ip,
+        dedupe_window=timedelta(seconds=settings.dedupe_window),
+        daily_call_budget=settings.daily_call_budget,
+    )

@@ -37,11 +37,12 @@ class _Write:
     """One caller's write. Its caller sleeps on ``_turn`` until the write is settled, or until
     it is asked to lead the next batches itself (``promoted``)."""
 
-    __slots__ = ("_turn", "error", "isolated", "promoted", "result", "settled", "work")
+    __slots__ = ("_turn", "error", "first", "isolated", "promoted", "result", "settled", "work")
 
-    def __init__(self, work: Callable[[Connection], Any], isolated: bool) -> None:
+    def __init__(self, work: Callable[[Connection], Any], isolated: bool, first: bool) -> None:
         self.work = work
         self.isolated = isolated
+        self.first = first
         self.result: Any = None
         self.error: BaseException | None = None
         self.settled = False
@@ -85,12 +86,16 @@ class GroupWriter:
         self._conn: Connection | None = None
         self._keep_connection = engine.dialect.name == "sqlite"
 
-    def run(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
+    def run(
+        self, work: Callable[[Connection], T], *, isolated: bool = False, first: bool = False
+    ) -> T:
         """Run ``work`` in the next batch; return its result once the batch is committed.
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
+        ``first``: run before the batch's other writes (it takes a lock that they must not
+        be holding row locks while waiting for, see .admission).
         """
-        write = _Write(work, isolated)
+        write = _Write(work, isolated, first)
         with self._state:
             if self._pid != os.getpid():
                 self._forked()
@@ -123,6 +128,7 @@ class GroupWriter:
         for _ in range(self.LEAD_AT_MOST):
             with self._state:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+                batch.sort(key=lambda write: not write.first)  # stable: arrival order otherwise
                 if not batch:
                     self._leading = False
                     return

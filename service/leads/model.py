@@ -157,6 +157,30 @@ class Lead(AttributionColumns, Base):
     )
 
 
+class LeadAlias(Base):
+    """A repeat of an open lead's number from another client, answered as a fresh acceptance.
+
+    Its id is what that client was given: reading it shows the one call that serves both
+    requests, never the lead's own id, times or details (see ``docs/security.md``). Nothing
+    is ever called for an alias.
+    """
+
+    __tablename__ = "lead_aliases"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_lead_id)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    client_ip: Mapped[str | None] = mapped_column(String(45))
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    # What a fresh lead would have been stored as (queued, or held over the daily budget).
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_lead_aliases_lead_ip", "lead_id", "client_ip"),
+        Index("ix_lead_aliases_ip_created", "client_ip", "created_at"),
+    )
+
+
 class Attempt(Base):
     __tablename__ = "attempts"
 

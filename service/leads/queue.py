@@ -170,7 +170,10 @@ def _claim(due: Any) -> Any:
 
 CLAIM = _claim(_DUE)
 # PostgreSQL first locks the due rows it can get, skipping those another worker is claiming.
-CLAIM_SKIP_LOCKED = _claim(_DUE.with_for_update(skip_locked=True))
+# Materialised: as a plain IN (subquery) the planner may run it again for each row it updates,
+# and each run skips the rows this statement just updated, so it claimed every due task.
+_LOCKED_DUE = _DUE.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+CLAIM_SKIP_LOCKED = _claim(select(_LOCKED_DUE.c.id))
 # A cheap read: is anything due? (SQLite's short poll asks this, not the claim, which writes.)
 ANY_DUE = select(TASKS.c.id).where(TASKS.c.state == PENDING, TASKS.c.due_at <= bindparam("now"))
 NEXT_DUE = select(func.min(TASKS.c.due_at)).where(TASKS.c.state == PENDING)

@@ -29,6 +29,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    literal,
     or_,
     select,
     text,
@@ -43,7 +44,8 @@ from sqlalchemy.sql import ColumnElement
 
 from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
-from . import booking, queue
+from . import admission, booking, queue
+from .admission import ALIASES, Admission, NotARepeat, TooManyNumbers
 from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
 from .booking import Plan
@@ -54,7 +56,6 @@ from .model import (
     CONNECTED,
     FAILED,
     HELD,
-    OPEN_STATUSES,
     PLACED,
     QUEUED,
     SCHEDULED,
@@ -98,16 +99,23 @@ _NEXT_CALL = (
     .scalar_subquery()
 )
 _BY_ID = select(LEADS, _NEXT_CALL.label("scheduled_for")).where(LEADS.c.id == bindparam("lead_id"))
-_BY_KEY = select(LEADS).where(LEADS.c.idempotency_key == bindparam("key"))
-_RECENT = (
-    select(LEADS)
-    .where(
-        LEADS.c.phone == bindparam("phone"),
-        LEADS.c.created_at >= bindparam("since"),
-        LEADS.c.status.in_(OPEN_STATUSES),
+# A key names a lead or an alias (a repeat from another client): one round trip for both.
+_BY_KEY = (
+    select(literal(False).label("alias"), LEADS.c.id, LEADS.c.phone)
+    .where(LEADS.c.idempotency_key == bindparam("key"))
+    .union_all(
+        select(literal(True).label("alias"), ALIASES.c.id, LEADS.c.phone)
+        .join(LEADS, LEADS.c.id == ALIASES.c.lead_id)
+        .where(ALIASES.c.idempotency_key == bindparam("key"))
     )
-    .order_by(LEADS.c.created_at.desc())
-    .limit(1)
+)
+_ALIAS_BY_ID = (
+    select(ALIASES, LEADS.c.status.label("lead_status"), LEADS.c.placed_at.label("lead_placed_at"))
+    .join(LEADS, LEADS.c.id == ALIASES.c.lead_id)
+    .where(ALIASES.c.id == bindparam("alias_id"))
+)
+_FORGET_ALIAS_IPS = (
+    update(ALIASES).where(ALIASES.c.created_at < bindparam("before")).values(client_ip=None)
 )
 _STICKY_DESTINATION = (
     select(LEADS.c.destination)
@@ -267,7 +275,9 @@ class LeadStore:
     def find_existing(
         self, *, phone: str, idempotency_key: str | None, window: timedelta
     ) -> Lead | None:
-        """The lead this request repeats: same idempotency key, else same number recently."""
+        """The lead this request repeats: same idempotency key (the lead, or the alias the
+        key's client was answered with), else same number recently (operators only: visitors'
+        repeats are decided by :meth:`insert`)."""
         if not idempotency_key and window.total_seconds() <= 0:
             return None  # nothing to look for: no connection either
         with self.engine.connect() as conn:
@@ -276,15 +286,24 @@ class LeadStore:
                 if row is not None:
                     if row.phone != phone:
                         raise IdempotencyConflict(idempotency_key)
-                    return Lead(**row._mapping)
+                    return self._alias(conn, row.id) if row.alias else self._lead(conn, row.id)
             if window.total_seconds() <= 0:
                 return None
-            row = conn.execute(_RECENT, {"phone": phone, "since": utcnow() - window}).first()
-            return None if row is None else Lead(**row._mapping)
+            since = utcnow() - window
+            found = conn.execute(admission.RECENT, {"phone": phone, "since": since}).first()
+            return None if found is None else Lead(**found._mapping)
 
-    def insert(self, lead: Lead, plan: Plan | None = None) -> tuple[Lead, bool]:
+    def insert(
+        self, lead: Lead, rules: Admission | None = None, *, plan: Plan | None = None
+    ) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
         transaction; on a key raced by a twin request, return the twin's lead.
+
+        With ``rules``, the same transaction first decides the lead's admission
+        (:mod:`.admission`): :class:`TooManyNumbers` past the per-address cap; a repeat of an
+        open lead is not stored but answered by that lead (its own client: ``created`` False)
+        or by an alias (another client: a new id, ``created`` True, as a fresh lead would be);
+        over the daily budget the lead is stored held.
 
         ``plan`` books the call (see :mod:`.booking`): it decides, from the bookings read in
         this transaction under the bookings lock, when the call is due; a lead due later is
@@ -294,18 +313,22 @@ class LeadStore:
         now = utcnow()
         lead.id = lead.id or new_lead_id()
         lead.created_at = lead.updated_at = now
-        first_status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
+        lead.status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
         lead.attempt_count, lead.confirmed = 0, True
-        # Unset columns are left out so that their defaults apply.
-        values = {
-            column.key: value
-            for column in LEADS.columns
-            if (value := getattr(lead, column.key)) is not None
-        }
-        lead_id = lead.id
+        checked = rules if rules is not None and rules.active else None
 
-        def write(conn: Connection) -> tuple[bool, LeadStatus, datetime | None]:
-            status, due = first_status, None
+        def write(
+            conn: Connection,
+        ) -> tuple[admission.Verdict | None, bool, LeadStatus, datetime | None]:
+            verdict = None
+            if checked is not None:
+                verdict = admission.decide(conn, lead, checked, now, self.is_postgres)
+            if verdict is not None and (
+                verdict.capped or verdict.not_a_repeat or verdict.answer is not None
+            ):
+                return verdict, False, LeadStatus(lead.status), None
+            status = HELD if verdict is not None and verdict.hold else LeadStatus(lead.status)
+            due = None
             if plan is not None and status == QUEUED:
                 booking.lock_bookings(conn, self.is_postgres)
                 due = plan(booking.due_times(conn))
@@ -313,25 +336,35 @@ class LeadStore:
                     status = SCHEDULED
             first = []
             if due is not None:
-                first = [NewTask(queue.PLACE_CALL, lead_id, due, queue.due_payload(due))]
+                first = [NewTask(queue.PLACE_CALL, lead.id, due, queue.due_payload(due))]
             elif status == QUEUED:
-                first = [NewTask(queue.PLACE_CALL, lead_id)]
-            conn.execute(_INSERT, {**values, "status": status})
+                first = [NewTask(queue.PLACE_CALL, lead.id)]
+            # Unset columns are left out so that their defaults apply.
+            values = {
+                column.key: value
+                for column in LEADS.columns
+                if (value := getattr(lead, column.key)) is not None
+            }
+            values["status"] = status
+            conn.execute(_INSERT, values)
             # Events out only when something listens for this status (no extra work otherwise).
             outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
             row = None
             if outbox is not None:
                 row = {column.key: getattr(lead, column.key) for column in LEADS.columns}
                 row.update(status=status, scheduled_for=due if status == SCHEDULED else None)
-            tasks = [*first, *queue.follow_up(lead_id, (), status, lead=row, outbox=outbox)]
+            tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
             alerts = self._budget_alert(conn, now) if status == HELD else []
-            return self._enqueue(conn, [*tasks, *alerts], now), status, due
+            return verdict, self._enqueue(conn, [*tasks, *alerts], now), status, due
 
         try:
             # A key can collide (a twin request racing this one), a booking find its slot
-            # full: isolate those.
-            due_now, lead.status, due = self._writer.run(
-                write, isolated=bool(lead.idempotency_key) or plan is not None
+            # full: isolate those. Admissions go first in their batch: on PostgreSQL their
+            # lock is then taken before the batch holds any row lock (see .admission).
+            verdict, due_now, status, due = self._writer.run(
+                write,
+                isolated=bool(lead.idempotency_key) or plan is not None,
+                first=checked is not None,
             )
         except IntegrityError:
             if not lead.idempotency_key:
@@ -342,7 +375,15 @@ class LeadStore:
             if twin is None:
                 raise
             return twin, False
-        if lead.status == SCHEDULED and due is not None:
+        if verdict is not None:
+            if verdict.capped:
+                raise TooManyNumbers(rules.max_numbers_per_ip if rules else 0)
+            if verdict.not_a_repeat:
+                raise NotARepeat(lead.phone)
+            if verdict.answer is not None:
+                return verdict.answer, verdict.created
+        lead.status = status
+        if status == SCHEDULED and due is not None:
             lead.scheduled_for = due.astimezone(UTC)  # as read back from the task
         if due_now:
             self._wake()
@@ -354,13 +395,41 @@ class LeadStore:
         with self.engine.connect() as conn:
             return booking.due_times(conn)(start, end)
 
+    def has_open_lead(self, phone: str, window: timedelta) -> bool:
+        """A read, without the lock: is there an open lead for ``phone`` within ``window``
+        (so that a request for it is a repeat)? :meth:`insert` decides."""
+        if window <= timedelta(0):
+            return False
+        since = utcnow() - window
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(admission.RECENT, {"phone": phone, "since": since}).first() is not None
+            )
+
+    def get_for_visitor(self, some_id: str) -> Lead | None:
+        """What ``GET /api/v1/callbacks/<id>`` shows: a lead, or an alias's view of its lead."""
+        with self.engine.connect() as conn:
+            return self._lead(conn, some_id) or self._alias(conn, some_id)
+
+    @staticmethod
+    def _lead(conn: Connection, lead_id: str) -> Lead | None:
+        row = conn.execute(_BY_ID, {"lead_id": lead_id}).first()
+        return None if row is None else Lead(**row._mapping)
+
+    @staticmethod
+    def _alias(conn: Connection, alias_id: str) -> Lead | None:
+        row = conn.execute(_ALIAS_BY_ID, {"alias_id": alias_id}).first()
+        if row is None:
+            return None
+        lead = Lead(status=row.lead_status, placed_at=row.lead_placed_at)
+        return admission.alias_view(row, lead)
+
     def get(self, lead_id: str, with_attempts: bool = False) -> Lead | None:
         """One lead; with its attempts, for operators (the ORM reads those best)."""
         if not with_attempts:
             # A prebuilt statement: this runs for every call placed and every status poll.
             with self.engine.connect() as conn:
-                row = conn.execute(_BY_ID, {"lead_id": lead_id}).first()
-            return None if row is None else Lead(**row._mapping)
+                return self._lead(conn, lead_id)
         with self._read() as s:
             query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
@@ -785,6 +854,7 @@ class LeadStore:
             for lead_id, phone in rows:
                 conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
                 conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
+            conn.execute(_FORGET_ALIAS_IPS, {"before": older_than})
             conn.execute(_FORGET_PAYLOADS, {"before": older_than})
         return len(rows)
 
@@ -795,29 +865,19 @@ class LeadStore:
 
     # -- abuse defences -----------------------------------------------------------------------
 
-    def numbers_from_ip(self, client_ip: str, since: datetime, limit: int) -> list[str]:
-        """Up to ``limit`` distinct numbers this address asked us to call since ``since``."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(LEADS.c.phone)
-                .where(LEADS.c.client_ip == client_ip, LEADS.c.created_at >= since)
-                .distinct()
-                .limit(limit)
-            ).all()
-        return [row[0] for row in rows]
-
     def calls_since(self, since: datetime, up_to: int) -> int:
         """Leads since ``since`` that were or will be called (not held, failed or cancelled),
-        counted up to ``up_to`` only: the question is whether a budget is spent, per request."""
-        counted = (
-            select(LEADS.c.id)
-            .where(LEADS.c.created_at >= since, LEADS.c.status.not_in((HELD, FAILED, CANCELLED)))
-            .limit(up_to)
-            .subquery()
-        )
+        counted up to ``up_to`` only, as the daily budget counts them (for the metrics: the
+        budget itself is decided in the insert, see :mod:`.admission`)."""
         with self.engine.connect() as conn:
-            count = conn.execute(select(func.count()).select_from(counted)).scalar_one()
-        return int(count)
+            return admission.calls_since(conn, since, up_to)
+
+    def over_numbers_cap(self, client_ip: str, phone: str, cap: int) -> bool:
+        """A read, without the lock: would ``phone`` be past the ``cap`` of distinct numbers
+        this address may ask for an hour? (:meth:`insert` decides; this spares the rate limits
+        a request that will be refused.)"""
+        with self.engine.connect() as conn:
+            return admission.over_cap(conn, client_ip, phone, cap, utcnow())
 
     def is_blocked(self, number_digest: str) -> bool:
         return number_digest in self._blocklist

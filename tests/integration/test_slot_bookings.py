@@ -54,7 +54,7 @@ def _book_at_once(stores: list[LeadStore], slot: datetime | None) -> list[Lead |
         plan = booking_plan(HOURS, slot, SATURDAY)
         barrier.wait()
         try:
-            results[i] = stores[i % 2].insert(lead, plan)[0]
+            results[i] = stores[i % 2].insert(lead, plan=plan)[0]
         except SlotFull as full:
             results[i] = full
 
