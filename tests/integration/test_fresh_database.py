@@ -8,8 +8,6 @@ gunicorn stops with one line naming ``callgate db upgrade``.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ import pytest
 import requests
 
 from service.leads.schema import head
-from tests.servers import BIN, ROOT, free_port, wait_until
+from tests.servers import BIN, ROOT, free_port, stop_group, wait_until
 
 ENV = {
     "CALLGATE_SECRET_KEY": "integration-secret-key-0123456789",
@@ -75,13 +73,7 @@ class PlainGunicorn:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
+        stop_group(self.process)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -4,9 +4,7 @@ bytes and ETags (the files are package data, read through ``importlib.resources`
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -17,7 +15,7 @@ import pytest
 import requests
 from flask.testing import FlaskClient
 
-from tests.servers import ROOT, free_port, wait_until
+from tests.servers import ROOT, free_port, stop_group, wait_until
 
 STATIC = ROOT / "service" / "static"
 
@@ -87,8 +85,7 @@ def served(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         wait_until(lambda: requests.get(f"{url}/healthz", timeout=1).ok, 60, f"wheel on {url}")
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(20)
+        stop_group(process)
         log.close()
 
 
