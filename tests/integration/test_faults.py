@@ -132,7 +132,8 @@ def test_provider_refusing_connections_then_coming_back(
     start_worker(env)
     accepted = _submit(service, 8)
     time.sleep(1.0)  # several refused attempts
-    assert all(s[0] == "queued" for s in _statuses(pg_database).values())
+    # Each refused attempt puts the lead back in the queue; a snapshot may catch one in flight.
+    assert {s[0] for s in _statuses(pg_database).values()} <= {"queued", "dispatching"}
     fake = FakeProvider(port=port).start()
     try:
         _assert_each_placed_once(pg_database, fake, accepted)
