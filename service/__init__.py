@@ -49,7 +49,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
-    store = LeadStore(settings.database_url, settings.blocklist_refresh, outbox_for(settings))
+    store = LeadStore(
+        settings.database_url,
+        settings.blocklist_refresh,
+        outbox_for(settings),
+        ipv6_prefix=settings.client_address.ipv6_prefix,
+    )
     # Before anything reads or writes a lead (the inline dispatcher starts below).
     schema.ensure(store, settings.schema.auto_migrate)
     provider = build_provider(settings)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import ipaddress
 from functools import lru_cache
 
+# One /64 is one subscriber (CALLGATE_IPV6_PREFIX's default).
+DEFAULT_IPV6_PREFIX = 64
+
 
 @lru_cache(maxsize=4096)
-def address_key(address: str, ipv6_prefix: int = 64) -> str:
+def address_key(address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
     """``203.0.113.7`` as is; ``2001:db8:1:2:aaaa::1`` as ``2001:db8:1:2::/64``.
 
     An IPv4-mapped IPv6 address counts as its IPv4 address. Anything that is not an address

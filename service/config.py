@@ -28,6 +28,7 @@ import phonenumbers
 from pydantic import BeforeValidator, Field, PlainValidator, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .addresses import DEFAULT_IPV6_PREFIX
 from .config_fields import (
     E164,
     ENVIRON,
@@ -373,7 +374,7 @@ class ClientAddressSettings(Group):
     # budget with each.
     ipv6_prefix: int = setting(
         "IPV6_PREFIX",
-        64,
+        DEFAULT_IPV6_PREFIX,
         "per-address limits and caps key an IPv6 client by its network of this length "
         "(IPv4 clients by their address)",
         ge=32,

@@ -85,8 +85,9 @@ def check_destination_allowed(svc: Services, phone: PhoneNumber, per_number: boo
 
 
 def _check_numbers_per_address(svc: Services, phone: PhoneNumber, cap: int) -> None:
-    """At most ``cap`` different numbers from one address an hour: call bombing. A read
-    before the rate limits, so that a request the cap refuses takes nothing from them."""
+    """At most ``cap`` different numbers from one client an hour: call bombing. A read
+    before the rate limits, so that a request the cap refuses takes nothing from them. The
+    store keys the address as the per-address limits do (an IPv6 client by its network)."""
     client_ip = request.remote_addr or "unknown"
     if svc.store.over_numbers_cap(client_ip, phone.e164, cap):
         raise too_many_numbers(cap, phone)

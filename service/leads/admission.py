@@ -66,14 +66,15 @@ RECENT = (
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
-# The numbers an address asked for: its leads', and those of the leads it was an alias of.
+# The numbers a client asked for: its leads', and those of the leads it was an alias of. A
+# client is its network (client_key: an IPv6 /64 is one subscriber), not each address in it.
 NUMBERS_FROM = (
     select(LEADS.c.phone)
-    .where(LEADS.c.client_ip == bindparam("ip"), LEADS.c.created_at >= bindparam("since"))
+    .where(LEADS.c.client_key == bindparam("key"), LEADS.c.created_at >= bindparam("since"))
     .union(
         select(LEADS.c.phone)
         .join(ALIASES, ALIASES.c.lead_id == LEADS.c.id)
-        .where(ALIASES.c.client_ip == bindparam("ip"), ALIASES.c.created_at >= bindparam("since"))
+        .where(ALIASES.c.client_key == bindparam("key"), ALIASES.c.created_at >= bindparam("since"))
     )
     .limit(bindparam("limit"))
 )
@@ -152,7 +153,7 @@ def decide(
         conn.execute(_LOCK)
     client_ip = lead.attribution.client_ip
     if rules.max_numbers_per_ip and over_cap(
-        conn, client_ip, lead.phone, rules.max_numbers_per_ip, now
+        conn, lead.client_key, lead.phone, rules.max_numbers_per_ip, now
     ):
         return Verdict(capped=True)
     if rules.dedupe_window > timedelta(0):
@@ -165,11 +166,12 @@ def decide(
     return Verdict(hold=_hold(conn, rules, now))
 
 
-def over_cap(conn: Connection, client_ip: str | None, phone: str, cap: int, now: datetime) -> bool:
-    """Whether ``phone`` would be a number past the ``cap`` this address may ask for an hour."""
-    if client_ip is None:
+def over_cap(conn: Connection, client_key: str | None, phone: str, cap: int, now: datetime) -> bool:
+    """Whether ``phone`` would be a number past the ``cap`` the client ``client_key`` (its
+    address, or its IPv6 network: :func:`~service.addresses.address_key`) may ask for an hour."""
+    if client_key is None:
         return False
-    params = {"ip": client_ip, "since": now - timedelta(hours=1), "limit": cap + 1}
+    params = {"key": client_key, "since": now - timedelta(hours=1), "limit": cap + 1}
     numbers = {row[0] for row in conn.execute(NUMBERS_FROM, params)}
     return phone not in numbers and len(numbers) >= cap
 
@@ -216,6 +218,7 @@ def _repeat(
         "id": new_lead_id(),
         "lead_id": twin.id,
         "client_ip": client_ip,
+        "client_key": lead.client_key,
         "idempotency_key": key,
         "status": status,
         "created_at": now,

@@ -103,7 +103,19 @@ else:
     AttributionColumns = _attribution_columns()
 
 
-class Lead(AttributionColumns, Base):
+class ClientKeyColumn:
+    """The network a row's client counts as for the distinct-numbers-per-address cap:
+    :func:`~service.addresses.address_key` of ``client_ip`` (an IPv6 client's /64 by
+    ``CALLGATE_IPV6_PREFIX``, an IPv4 client's address), set by ``LeadStore.insert``. Stored,
+    so that the cap reads one indexed column; ``client_ip`` keeps the full address.
+    """
+
+    # No longer than the address column: a network is at most 43 characters, and anything
+    # that is not an address is kept as it is.
+    client_key: Mapped[str | None] = mapped_column(String(SPECS["client_ip"].length))
+
+
+class Lead(AttributionColumns, ClientKeyColumn, Base):
     __tablename__ = "leads"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_lead_id)
@@ -154,10 +166,11 @@ class Lead(AttributionColumns, Base):
         Index("ix_leads_phone_created", "phone", "created_at"),
         Index("ix_leads_created", "created_at"),
         Index("ix_leads_ip_created", "client_ip", "created_at"),
+        Index("ix_leads_key_created", "client_key", "created_at"),
     )
 
 
-class LeadAlias(Base):
+class LeadAlias(ClientKeyColumn, Base):
     """A repeat of an open lead's number from another client, answered as a fresh acceptance.
 
     Its id is what that client was given: reading it shows the one call that serves both
@@ -178,6 +191,7 @@ class LeadAlias(Base):
     __table_args__ = (
         Index("ix_lead_aliases_lead_ip", "lead_id", "client_ip"),
         Index("ix_lead_aliases_ip_created", "client_ip", "created_at"),
+        Index("ix_lead_aliases_key_created", "client_key", "created_at"),
     )
 
 

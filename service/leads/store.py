@@ -42,6 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
+from ..addresses import DEFAULT_IPV6_PREFIX, address_key
 from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from . import admission, booking, queue
@@ -115,7 +116,9 @@ _ALIAS_BY_ID = (
     .where(ALIASES.c.id == bindparam("alias_id"))
 )
 _FORGET_ALIAS_IPS = (
-    update(ALIASES).where(ALIASES.c.created_at < bindparam("before")).values(client_ip=None)
+    update(ALIASES)
+    .where(ALIASES.c.created_at < bindparam("before"))
+    .values(client_ip=None, client_key=None)
 )
 _STICKY_DESTINATION = (
     select(LEADS.c.destination)
@@ -149,6 +152,7 @@ _ANONYMISE = (
         name=None,
         comment=None,
         **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (declared in service.attribution)
+        client_key=None,  # an IPv4 client's is its address
         anonymised_at=bindparam("now"),
         updated_at=bindparam("now"),
     )
@@ -212,8 +216,11 @@ class LeadStore:
         database_url: str,
         blocklist_refresh: float = BLOCKLIST_REFRESH,
         outbox: Outbox | None = None,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> None:
         self.url = database_url
+        # How an IPv6 client is keyed by the per-address cap (CALLGATE_IPV6_PREFIX).
+        self.ipv6_prefix = ipv6_prefix
         # What status changes send out (service.events.hook); None: nothing configured.
         self.outbox = outbox
         self.engine = make_engine(database_url)
@@ -297,7 +304,8 @@ class LeadStore:
         self, lead: Lead, rules: Admission | None = None, *, plan: Plan | None = None
     ) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
-        transaction; on a key raced by a twin request, return the twin's lead.
+        transaction; on a key raced by a twin request, return the twin's lead. Its
+        ``client_key`` is set here, from ``client_ip`` (:meth:`client_key`).
 
         With ``rules``, the same transaction first decides the lead's admission
         (:mod:`.admission`): :class:`TooManyNumbers` past the per-address cap; a repeat of an
@@ -315,6 +323,7 @@ class LeadStore:
         lead.created_at = lead.updated_at = now
         lead.status = LeadStatus(lead.status) if lead.status in INITIAL else QUEUED
         lead.attempt_count, lead.confirmed = 0, True
+        lead.client_key = self.client_key(lead.attribution.client_ip)
         checked = rules if rules is not None and rules.active else None
 
         def write(
@@ -872,12 +881,17 @@ class LeadStore:
         with self.engine.connect() as conn:
             return admission.calls_since(conn, since, up_to)
 
+    def client_key(self, client_ip: str | None) -> str | None:
+        """The client ``client_ip`` counts as for the per-address cap: the address, or its
+        IPv6 network (``CALLGATE_IPV6_PREFIX`` bits), as the per-address rate limits key it."""
+        return None if client_ip is None else address_key(client_ip, self.ipv6_prefix)
+
     def over_numbers_cap(self, client_ip: str, phone: str, cap: int) -> bool:
         """A read, without the lock: would ``phone`` be past the ``cap`` of distinct numbers
-        this address may ask for an hour? (:meth:`insert` decides; this spares the rate limits
-        a request that will be refused.)"""
+        this client (its address, or its IPv6 network) may ask for an hour? (:meth:`insert`
+        decides; this spares the rate limits a request that will be refused.)"""
         with self.engine.connect() as conn:
-            return admission.over_cap(conn, client_ip, phone, cap, utcnow())
+            return admission.over_cap(conn, self.client_key(client_ip), phone, cap, utcnow())
 
     def is_blocked(self, number_digest: str) -> bool:
         return number_digest in self._blocklist
