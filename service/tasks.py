@@ -180,14 +180,15 @@ class TaskRunner:
                     next_reclaim = time.monotonic() + self.settings.dispatch_poll
                 self._wake.clear()
                 if self._claim_batch():
-                    continue
+                    continue  # there may be more due than there were idle threads
                 self._idle_wait()
             except Exception:
                 log.exception("task loop error; retrying after the poll interval")
                 self._stop.wait(self.settings.dispatch_poll)
 
     def _claim_batch(self) -> bool:
-        """Claim up to the number of idle threads; True if any task was handed over."""
+        """Claim up to the number of idle threads; True if that many were claimed (more may
+        be due: claim again), False if fewer (a claim is a write: wait for the next wake)."""
         if not self._idle.acquire(timeout=self.settings.dispatch_poll):
             return False  # every thread is busy
         idle = 1
@@ -199,7 +200,7 @@ class TaskRunner:
         assert self._pool is not None
         for task in claimed:
             self._pool.submit(self._run_pooled, task)
-        return bool(claimed)
+        return len(claimed) == idle
 
     def _run_pooled(self, task: ClaimedTask) -> None:
         try:
@@ -207,8 +208,10 @@ class TaskRunner:
         except Exception:
             log.exception("task %d: not settled; its lease will return it", task.id)
         finally:
+            # A claimer short of threads waits on this semaphore. No wake-up otherwise: a
+            # claim is a write, and one after every finished task held the write lock for
+            # nothing (a task its handler enqueues wakes the loop through the store).
             self._idle.release()
-            self._wake.set()
 
     def _idle_wait(self) -> None:
         """Sleep until woken, a task falls due, or the poll interval passes."""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
 from .lifecycle import LeadStatus
 from .model import Task
@@ -183,6 +183,8 @@ _HELD = (
     TASKS.c.fence == bindparam("held_fence"),
     TASKS.c.state == RUNNING,
 )
+# The same, as a condition another table's write can carry (see LeadStore.transition).
+HELD_BY = exists().where(*_HELD)
 IN_FLIGHT = update(TASKS).where(*_HELD).values(in_flight=True, updated_at=bindparam("now"))
 FINISH = (
     update(TASKS)

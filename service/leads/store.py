@@ -12,6 +12,7 @@ conditional UPDATE, and in the same transaction the task that was being worked o
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
@@ -175,6 +176,7 @@ _STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bind
 _PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
     queue.TASKS.c.kind == bindparam("kind"), queue.TASKS.c.state == queue.PENDING
 )
+FAULT_CLEAR_EVERY = 1.0  # seconds
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
 _ENDED = (FAILED, CANCELLED, CONNECTED)
@@ -186,7 +188,8 @@ class IdempotencyConflict(Exception):
 
 
 class _Refused(Exception):
-    """A fenced or conditional write matched nothing: roll its savepoint back."""
+    """A fenced or conditional write matched nothing after others were written: roll its
+    savepoint back."""
 
 
 @lru_cache(maxsize=256)
@@ -196,14 +199,18 @@ def _lead_update(
     columns: tuple[str, ...],
     increments: tuple[str, ...],
     guard: ColumnElement[bool] | None,
+    fenced: bool,
 ) -> Any:
-    """``UPDATE leads SET status = target, … WHERE id = :lead_id AND status IN (source)``,
-    built once per shape (building a statement costs more than running it on SQLite)."""
+    """``UPDATE leads SET status = target, … WHERE id = :lead_id AND status IN (source)``
+    (``fenced``: and the task's holder still holds it), built once per shape (building a
+    statement costs more than running it on SQLite)."""
     # One source is an equality: an expanding IN is re-rendered on every execution.
     status = LEADS.c.status == source[0] if len(source) == 1 else LEADS.c.status.in_(source)
     statement = update(LEADS).where(LEADS.c.id == bindparam("lead_id"), status)
     if guard is not None:
         statement = statement.where(guard)
+    if fenced:
+        statement = statement.where(queue.HELD_BY)
     values: dict[str, Any] = {"status": target, "updated_at": bindparam("now")}
     values.update({name: bindparam(f"v_{name}") for name in columns})
     values.update({name: LEADS.c[name] + 1 for name in increments})
@@ -241,6 +248,8 @@ class LeadStore:
         # In-process claim loops to wake when a task falls due now (other processes: NOTIFY
         # on PostgreSQL, their short poll on SQLite).
         self._listeners: list[Callable[[], None]] = []
+        # When a successful call last cleared the shared provider fault (see transition).
+        self._fault_cleared = -FAULT_CLEAR_EVERY
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -497,15 +506,20 @@ class LeadStore:
         source = sources(target, tuple(LeadStatus(s) for s in expect_from))
         values = dict(values or {})
         statement = _lead_update(
-            target, source, tuple(sorted(values)), tuple(sorted(increment)), guard
+            target, source, tuple(sorted(values)), tuple(sorted(increment)), guard, bool(task)
         )
         now = utcnow()
         params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
+        held = {**queue.held(task), "now": now, "error": None} if task else {}
         outbox = self.outbox if self.outbox and self.outbox.emits(target, False) else None
+        clear_fault = provider_ok and self._fault_check_due()
 
-        def write(conn: Connection) -> bool:
+        def write(conn: Connection) -> bool | None:
+            # The conditional write first (status, and the task's fence): refused, it has
+            # written nothing, so the batch goes on without a savepoint (None: refused).
+            if _rowcount(conn.execute(statement, {**params, **held})) != 1:
+                return None
             if task is not None:
-                held = {**queue.held(task), "now": now, "error": None}
                 if in_flight:
                     done = conn.execute(queue.IN_FLIGHT, held)
                 elif task_again_at is not None:
@@ -513,15 +527,15 @@ class LeadStore:
                 else:
                     done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
                 if _rowcount(done) != 1:
+                    # PostgreSQL only (SQLite serialises writers): a take-over committed
+                    # between the two statements. The savepoint undoes the lead's update.
                     raise _Refused("lease lost")
-            if _rowcount(conn.execute(statement, params)) != 1:
-                raise _Refused("status")
             if target in _ENDED:
                 ended = {"ended_lead": lead_id, "now": now, "error": f"the lead is {target}"}
                 conn.execute(queue.DROP_CALL_TASKS, ended)
             if attempt is not None:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
-            if provider_ok:
+            if clear_fault:
                 conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
             # The lead as the move left it, for the events it emits (only when there are any).
             found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
@@ -530,8 +544,10 @@ class LeadStore:
             return self._enqueue(conn, [*enqueue, *follow], now)
 
         try:
-            due_now = self._writer.run(write, isolated=True)
+            due_now = self._writer.run(write, isolated=self.is_postgres)
         except _Refused:
+            return False
+        if due_now is None:
             return False
         if due_now:
             self._wake()
@@ -791,6 +807,7 @@ class LeadStore:
         many workers may see the same 401 at once); a new fault also alerts people."""
         statement = self._state_upsert()
         now = utcnow()
+        self._fault_cleared = -FAULT_CLEAR_EVERY  # the next success here clears it
         row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
         with self._write() as conn:
             known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
@@ -799,6 +816,17 @@ class LeadStore:
             due_now = known != message and self._enqueue(conn, alerts, now)
         if due_now:
             self._wake()
+
+    def _fault_check_due(self) -> bool:
+        """Whether a successful call should clear the shared provider fault now: at most once
+        a second per process (a write per call would cost every call a statement), and at
+        once after this process saw a fault itself. Another process's fault is so cleared
+        within a second of a success here."""
+        now = time.monotonic()
+        if now - self._fault_cleared < FAULT_CLEAR_EVERY:
+            return False
+        self._fault_cleared = now
+        return True
 
     def _state_upsert(self, only_if: ColumnElement[bool] | None = None) -> Any:
         """Set a ``service_state`` key; with ``only_if``, an existing row is changed only when
