@@ -55,7 +55,7 @@ CALLGATE_ENV = {
     "CALLGATE_WORKERS": GUNICORN["workers"],
     "CALLGATE_THREADS": GUNICORN["threads"],
     # Production layout: the web processes only accept; one `callgate worker` places the
-    # calls: it finds a new lead by NOTIFY (PostgreSQL) or its 50 ms read of the queue (SQLite).
+    # calls: it finds a new lead by NOTIFY (PostgreSQL) or its 10 ms poll of the queue (SQLite).
     "CALLGATE_DISPATCHER": "external",
     "CALLGATE_DISPATCH_THREADS": "96",
     "CALLGATE_LOG_LEVEL": "WARNING",

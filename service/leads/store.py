@@ -232,6 +232,7 @@ class LeadStore:
         self.outbox = outbox
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        self.database_file = _sqlite_file(self.engine.url)  # SQLite's, None otherwise
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a transaction that reads and then writes must hold the write lock from its
         # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
@@ -239,7 +240,7 @@ class LeadStore:
         self._write_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         # SQLite: writers queue on our own lock first (see .locking); PostgreSQL locks rows.
         self._write_lock: AbstractContextManager[Any] = (
-            nullcontext() if self.is_postgres else WriteLock(_sqlite_file(self.engine.url))
+            nullcontext() if self.is_postgres else WriteLock(self.database_file)
         )
         self._writer = GroupWriter(self._write_engine, self._write_lock)
         self._blocklist = BlocklistCache(
