@@ -17,8 +17,9 @@ import phonenumbers
 
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
+from .database import migrate
 from .events.commands import notify_group, webhooks
-from .leads import Lead, LeadStatus, LeadStore, migrate
+from .leads import Lead, LeadStatus, LeadStore
 from .phone import digest, mask
 
 F = TypeVar("F", bound=Callable[..., Any])

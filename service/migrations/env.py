@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection :func:`service.leads.migrate` hands in."""
+"""Alembic environment: migrations run on the connection :func:`service.database.migrate` hands in."""
 
 from __future__ import annotations
 
