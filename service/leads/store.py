@@ -41,11 +41,9 @@ from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
 from ..addresses import DEFAULT_IPV6_PREFIX, address_key
-from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..database.batching import GroupWriter
 from ..database.engine import make_engine, sqlite_file
 from ..database.locking import WriteLock
-from ..phone import mask
 from ..tasks import queue
 from ..tasks.queue import ClaimedTask, NewTask, Outbox
 from . import admission, booking
@@ -116,11 +114,6 @@ _ALIAS_BY_ID = (
     .join(LEADS, LEADS.c.id == ALIASES.c.lead_id)
     .where(ALIASES.c.id == bindparam("alias_id"))
 )
-_FORGET_ALIAS_IPS = (
-    update(ALIASES)
-    .where(ALIASES.c.created_at < bindparam("before"))
-    .values(client_ip=None, client_key=None)
-)
 _STICKY_DESTINATION = (
     select(LEADS.c.destination)
     .where(
@@ -142,35 +135,6 @@ _BLOCKS_IN_FORCE = (
 )
 _ADD_BLOCK = insert(BLOCKED)
 _REMOVE_BLOCK = delete(BLOCKED).where(BLOCKED.c.digest == bindparam("digest"))
-_OLD_LEADS = select(LEADS.c.id, LEADS.c.phone).where(
-    LEADS.c.created_at < bindparam("before"), LEADS.c.anonymised_at.is_(None)
-)
-_ANONYMISE = (
-    update(LEADS)
-    .where(LEADS.c.id == bindparam("lead_id"))
-    .values(
-        phone=bindparam("masked"),
-        name=None,
-        comment=None,
-        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (declared in service.attribution)
-        client_key=None,  # an IPv4 client's is its address
-        anonymised_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-)
-_FORGET_DETAIL = (
-    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
-)
-# Finished tasks' payloads hold what they sent (a webhook's body has the number and name).
-_FORGET_PAYLOADS = (
-    update(queue.TASKS)
-    .where(
-        queue.TASKS.c.created_at < bindparam("before"),
-        queue.TASKS.c.state.in_((queue.DONE, queue.GAVE_UP)),
-        queue.TASKS.c.payload.is_not(None),
-    )
-    .values(payload=None)
-)
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
 FAULT_CLEAR_EVERY = 1.0  # seconds
@@ -250,7 +214,7 @@ class LeadStore:
         self._fault_cleared = -FAULT_CLEAR_EVERY
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction outside the group commit (operators' writes)."""
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
@@ -700,7 +664,7 @@ class LeadStore:
     def requeue_expired(self) -> int:
         """Tasks whose holder died before acting outside: due again now. How many."""
         now = utcnow()
-        with self._write() as conn:
+        with self.transaction() as conn:
             count = _rowcount(conn.execute(queue.REQUEUE_EXPIRED, {"now": now}))
             if count and self.is_postgres:
                 conn.execute(_NOTIFY)
@@ -714,7 +678,7 @@ class LeadStore:
         for their kind to settle; never run again."""
         now = utcnow()
         taken: list[ClaimedTask] = []
-        with self._write() as conn:
+        with self.transaction() as conn:
             for row in conn.execute(queue.EXPIRED_IN_FLIGHT, {"now": now}).all():
                 task = ClaimedTask(**row._mapping)
                 params = {**queue.held(task), "now": now, "new_lease": now + lease}
@@ -738,7 +702,7 @@ class LeadStore:
         now = utcnow()
         self._fault_cleared = -FAULT_CLEAR_EVERY  # the next success here clears it
         row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
-        with self._write() as conn:
+        with self.transaction() as conn:
             known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
             conn.execute(statement, row)
             alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
@@ -810,20 +774,6 @@ class LeadStore:
                 query = query.limit(limit)
             return s.scalars(query).all()
 
-    def purge(self, older_than: datetime) -> int:
-        """Anonymise leads created before ``older_than``: mask the number, drop name,
-        comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
-        Attribution and outcomes stay for the statistics."""
-        now = utcnow()
-        with self._write() as conn:
-            rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
-            for lead_id, phone in rows:
-                conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
-                conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
-            conn.execute(_FORGET_ALIAS_IPS, {"before": older_than})
-            conn.execute(_FORGET_PAYLOADS, {"before": older_than})
-        return len(rows)
-
     def count_by_status(self) -> dict[str, int]:
         with self._read() as s:
             rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
@@ -867,7 +817,7 @@ class LeadStore:
     def block(
         self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
     ) -> None:
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
             conn.execute(
                 _ADD_BLOCK,
@@ -882,7 +832,7 @@ class LeadStore:
         self._blocklist.invalidate()
 
     def unblock(self, number_digest: str) -> bool:
-        with self._write() as conn:
+        with self.transaction() as conn:
             removed = conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
         self._blocklist.invalidate()
         return _rowcount(removed) == 1
