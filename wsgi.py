@@ -8,7 +8,7 @@ import sys
 
 from service import create_app
 from service.config import ConfigError
-from service.leads.schema import SchemaBehind
+from service.database.schema import SchemaBehind
 
 # gunicorn's "worker failed to boot": the arbiter stops instead of restarting workers forever.
 _WORKER_BOOT_ERROR = 3

@@ -16,10 +16,11 @@ from .api import origins, problems, register_blueprints
 from .api.bodies import StrictJSONProvider
 from .captcha import CaptchaVerifier
 from .config import Settings
+from .database import schema
 from .dispatch import Dispatcher
 from .events.hook import outbox_for
 from .hours import OfficeHours
-from .leads import LeadStore, schema
+from .leads import LeadStore
 from .limits import init_app as init_limits
 from .phone import PhonePolicy
 from .providers import build_provider
@@ -36,7 +37,7 @@ access_log = logging.getLogger("callgate.http")
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app. Without ``settings`` they are read from the environment.
 
-    Raises :class:`~service.leads.schema.SchemaBehind` when the database schema is behind and
+    Raises :class:`~service.database.schema.SchemaBehind` when the database schema is behind and
     ``CALLGATE_AUTO_MIGRATE`` is off; with it on (the default) the schema is migrated first.
     """
     settings = settings or Settings.from_env()

@@ -17,8 +17,9 @@ import phonenumbers
 
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
+from .database import migrate
 from .events.commands import notify_group, webhooks
-from .leads import Lead, LeadStatus, LeadStore, migrate
+from .leads import Lead, LeadStatus, LeadStore, retention
 from .phone import digest, mask
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -223,7 +224,7 @@ def leads_purge(store: LeadStore, older_than: str) -> None:
         seconds = parse_duration(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    count = store.purge(datetime.now(UTC) - timedelta(seconds=seconds))
+    count = retention.purge(store, datetime.now(UTC) - timedelta(seconds=seconds))
     click.echo(f"{count} lead(s) anonymised")
 
 

@@ -1,8 +1,9 @@
 """Places stored leads with the provider: one attempt per ``place_call`` task, never twice.
 
-The :class:`Dispatcher` gives the claim loop (:mod:`service.tasks`) its handlers: ``place_call``
-(this module), ``recheck_agents`` (a lead waiting for a free agent goes back to the queue) and,
-for providers that report on their calls, ``poll_call_status`` (:mod:`service.tracking`).
+The :class:`Dispatcher` gives the claim loop (:mod:`service.tasks.runner`) its handlers:
+``place_call`` (this module), ``recheck_agents`` (a lead waiting for a free agent goes back to
+the queue) and, for providers that report on their calls, ``poll_call_status``
+(:mod:`service.tracking`).
 Each outcome is one lifecycle transition that also finishes or re-times the task.
 
 At most once: the lead moves to ``dispatching`` and its task is marked in flight in one commit
@@ -25,7 +26,7 @@ from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .events.handlers import EventHandlers
 from .hours import OfficeHours, booked_in_slots
-from .leads import ClaimedTask, Lead, LeadStore, NewTask, queue
+from .leads import Lead, LeadStore
 from .leads.lifecycle import LeadStatus
 from .leads.model import (
     DISPATCHING,
@@ -36,10 +37,10 @@ from .leads.model import (
     WAITING_FOR_AGENT,
     utcnow,
 )
-from .leads.queue import PLACE_CALL, POLL_CALL_STATUS, RECHECK_AGENTS
 from .phone import mask
 from .providers import CallRequest, Provider, ProviderError, tracking
-from .tasks import TaskRunner, backoff
+from .tasks import ClaimedTask, NewTask, TaskRunner, backoff, queue
+from .tasks.queue import PLACE_CALL, POLL_CALL_STATUS, RECHECK_AGENTS
 from .tracking import StatusChecker, first_check
 
 log = logging.getLogger("callgate.dispatch")

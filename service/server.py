@@ -8,7 +8,8 @@ import os
 from typing import Any
 
 from .config import Settings
-from .leads import LeadStore, migrate
+from .database import migrate
+from .leads import LeadStore
 from .logs import prepare_handler
 from .metrics import files as metrics_files
 

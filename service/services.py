@@ -9,10 +9,10 @@ from flask import current_app
 from .agents import AgentMonitor
 from .captcha import CaptchaVerifier
 from .config import Settings
+from .database.schema import SchemaCheck
 from .dispatch import Dispatcher
 from .hours import OfficeHours
 from .leads import LeadStore
-from .leads.schema import SchemaCheck
 from .phone import PhonePolicy
 from .providers import Provider
 from .routing import Router

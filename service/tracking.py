@@ -15,9 +15,10 @@ from typing import Any
 
 from . import metrics
 from .config import Settings
-from .leads import ClaimedTask, LeadStatus, LeadStore
+from .leads import LeadStatus, LeadStore
 from .leads.model import CANCELLED, HELD, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
 from .providers import Placement, Provider, ProviderError, tracking
+from .tasks import ClaimedTask
 
 log = logging.getLogger("callgate.tracking")
 

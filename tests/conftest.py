@@ -10,7 +10,8 @@ from flask.testing import FlaskClient
 
 from service import create_app
 from service.config import RingostatSettings, Settings
-from service.leads import LeadStore, migrate
+from service.database import migrate
+from service.leads import LeadStore
 from service.services import Services
 from tests.fakes.provider import FakeProvider
 

@@ -53,7 +53,7 @@ def webhooks_test() -> None:
 def webhooks_list(failed: bool, limit: int) -> None:
     """Deliveries: id, event, URL host, attempts, state, next try, last error."""
     from ..cli import open_store
-    from ..leads.queue import DELIVER_WEBHOOK, GAVE_UP, PENDING
+    from ..tasks.queue import DELIVER_WEBHOOK, GAVE_UP, PENDING
     from .http import host_of
 
     store = open_store(_settings())
@@ -82,7 +82,7 @@ def webhooks_list(failed: bool, limit: int) -> None:
 def webhooks_replay(task_id: int) -> None:
     """Deliver once more (a new task, the same ``webhook-id`` and body)."""
     from ..cli import open_store
-    from ..leads.queue import DELIVER_WEBHOOK
+    from ..tasks.queue import DELIVER_WEBHOOK
 
     store = open_store(_settings())
     try:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..config import Settings
-from ..leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
+from ..tasks.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 from .alerts import Alert, alert_for, service_alert, wanted
 from .ga4 import connected_event, lead_event
 from .notify import channel_key

@@ -19,10 +19,11 @@ from datetime import timedelta
 from typing import Any
 
 from ..config import Settings
-from ..leads import ClaimedTask, LeadStore, NewTask
+from ..leads import LeadStore
 from ..leads.model import utcnow
-from ..leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
-from ..tasks import TaskRunner
+from ..tasks import ClaimedTask, NewTask, TaskRunner
+from ..tasks.grouping import gather, hand_over
+from ..tasks.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 from .alerts import SEND_INTERVAL, Alert, compose
 from .emit import alert_outgoing, channel_url
 from .ga4 import send_ga4
@@ -100,9 +101,9 @@ class EventHandlers:
         if free_at is not None:
             # Another task (any process) sent this channel's message of this minute: this
             # one's alerts join the channel's pending task, or it waits for the minute itself.
-            self.store.hand_over(task, same, merge, free_at)
+            hand_over(self.store, task, same, merge, free_at)
             return
-        merged = self.store.gather(task, same, merge)
+        merged = gather(self.store, task, same, merge)
         if merged is None:
             log.warning("alert task %d: lease lost before sending", task.id)
             return

@@ -12,13 +12,13 @@ from typing import Any
 
 from ..config import Settings
 from ..leads.lifecycle import LeadStatus
-from ..leads.queue import NewTask
+from ..tasks.queue import NewTask
 from .alerts import wanted
 from .emit import STATUS_EVENTS, Outgoing, outgoing, service_outgoing
 
 
 class EventOutbox:
-    """:class:`~service.leads.queue.Outbox` for these settings."""
+    """:class:`~service.tasks.queue.Outbox` for these settings."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings

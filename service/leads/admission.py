@@ -5,9 +5,9 @@ count of stored leads. Read before the write, simultaneous requests all read the
 and all pass; here they are read inside the lead's write transaction, after the one lock every
 admission takes:
 
-* SQLite: writers are already serialised by :mod:`.locking` (``flock`` and a thread lock), and
-  a group commit (:mod:`.batching`) runs its writes one after another in one transaction, each
-  seeing those before it. Nothing more is needed.
+* SQLite: writers are already serialised by :mod:`service.database.locking` (``flock`` and a
+  thread lock), and a group commit (:mod:`service.database.batching`) runs its writes one after
+  another in one transaction, each seeing those before it. Nothing more is needed.
 * PostgreSQL: ``pg_advisory_xact_lock`` on one key, held to the commit. One key, not one per
   address, number and day: the daily budget is one count over every lead of the day, so any
   correct budget serialises admissions anyway (a counter row would too), and per-address or

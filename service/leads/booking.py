@@ -5,7 +5,8 @@ may take ``CALLGATE_SLOT_CAPACITY`` calls, so the count and the insert of the ne
 interleave with another booking's, in this process or another:
 
 * SQLite: every write transaction already holds the database's one write lock from its start
-  (:mod:`.locking`, ``BEGIN IMMEDIATE``): the count and the insert are serialised as they are;
+  (:mod:`service.database.locking`, ``BEGIN IMMEDIATE``): the count and the insert are
+  serialised as they are;
 * PostgreSQL: a booking first takes one transaction-level advisory lock, held until its commit,
   so the next booking counts after it. One lock for every slot, not one per slot: a lead that
   arrives while closed looks at several slots (the spread), and one lock cannot deadlock.
@@ -23,7 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, text
 
-from . import queue
+from ..tasks import queue
 
 # Due times of the calls booked in [start, end).
 DueTimes = Callable[[datetime, datetime], Sequence[datetime]]

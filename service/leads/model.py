@@ -2,7 +2,7 @@
 
 A lead is one visitor's request for a call; its ``status`` moves as :mod:`.lifecycle` allows.
 Every try at the provider is an :class:`Attempt` row of its own. What is still to be done for a
-lead, and when, is a :class:`Task` (:mod:`.queue`), never a column of the lead.
+lead, and when, is a :class:`Task` (:mod:`service.tasks.queue`), never a column of the lead.
 """
 
 from __future__ import annotations

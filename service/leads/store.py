@@ -1,12 +1,14 @@
 """Durable storage of leads and of their tasks: SQLAlchemy on SQLite (embedded) or PostgreSQL.
 
-One write path: the Core statements named below (and those of :mod:`.queue`), run in write
-transactions serialised as :mod:`.locking` explains; the hot ones (a new lead with its first
-task, a claim, "in flight", an outcome) commit in groups (:mod:`.batching`). The ORM only reads.
+One write path: the Core statements named below (and those of :mod:`service.tasks.queue`),
+run in write transactions serialised as :mod:`service.database.locking` explains; the hot ones
+(a new lead with its first task, a claim, "in flight", an outcome) commit in groups
+(:mod:`service.database.batching`). The ORM only reads.
 
 Every status change is :meth:`LeadStore.transition`: checked against :mod:`.lifecycle`, one
 conditional UPDATE, and in the same transaction the task that was being worked on is finished
-(fenced, see :mod:`.queue`), the tasks that follow are enqueued, and an attempt is recorded.
+(fenced, see :mod:`service.tasks.queue`), the tasks that follow are enqueued, and an attempt is
+recorded.
 """
 
 from __future__ import annotations
@@ -17,17 +19,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Connection,
-    Engine,
     Table,
     bindparam,
-    create_engine,
     delete,
-    event,
     func,
     insert,
     literal,
@@ -38,21 +36,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
 from ..addresses import DEFAULT_IPV6_PREFIX, address_key
-from ..attribution import PERSONAL as PERSONAL_FIELDS
-from ..phone import mask
-from . import admission, booking, queue
+from ..database.batching import GroupWriter
+from ..database.engine import make_engine, sqlite_file
+from ..database.locking import WriteLock
+from ..tasks import queue
+from ..tasks.queue import ClaimedTask, NewTask, Outbox
+from . import admission, booking
 from .admission import ALIASES, Admission, NotARepeat, TooManyNumbers
-from .batching import GroupWriter
 from .blocklist import BlocklistCache, in_force
 from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
-from .locking import WriteLock
 from .model import (
     CANCELLED,
     CONNECTED,
@@ -69,9 +67,9 @@ from .model import (
     new_lead_id,
     utcnow,
 )
-from .queue import ClaimedTask, NewTask, Outbox
 
 log = logging.getLogger("callgate.leads")
+T = TypeVar("T")
 
 # A block added by another process (the CLI) applies within this many seconds
 # (CALLGATE_BLOCKLIST_REFRESH); a longer list than this is asked per number instead.
@@ -116,11 +114,6 @@ _ALIAS_BY_ID = (
     .join(LEADS, LEADS.c.id == ALIASES.c.lead_id)
     .where(ALIASES.c.id == bindparam("alias_id"))
 )
-_FORGET_ALIAS_IPS = (
-    update(ALIASES)
-    .where(ALIASES.c.created_at < bindparam("before"))
-    .values(client_ip=None, client_key=None)
-)
 _STICKY_DESTINATION = (
     select(LEADS.c.destination)
     .where(
@@ -142,40 +135,8 @@ _BLOCKS_IN_FORCE = (
 )
 _ADD_BLOCK = insert(BLOCKED)
 _REMOVE_BLOCK = delete(BLOCKED).where(BLOCKED.c.digest == bindparam("digest"))
-_OLD_LEADS = select(LEADS.c.id, LEADS.c.phone).where(
-    LEADS.c.created_at < bindparam("before"), LEADS.c.anonymised_at.is_(None)
-)
-_ANONYMISE = (
-    update(LEADS)
-    .where(LEADS.c.id == bindparam("lead_id"))
-    .values(
-        phone=bindparam("masked"),
-        name=None,
-        comment=None,
-        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (declared in service.attribution)
-        client_key=None,  # an IPv4 client's is its address
-        anonymised_at=bindparam("now"),
-        updated_at=bindparam("now"),
-    )
-)
-_FORGET_DETAIL = (
-    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
-)
-# Finished tasks' payloads hold what they sent (a webhook's body has the number and name).
-_FORGET_PAYLOADS = (
-    update(queue.TASKS)
-    .where(
-        queue.TASKS.c.created_at < bindparam("before"),
-        queue.TASKS.c.state.in_((queue.DONE, queue.GAVE_UP)),
-        queue.TASKS.c.payload.is_not(None),
-    )
-    .values(payload=None)
-)
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
-_PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
-    queue.TASKS.c.kind == bindparam("kind"), queue.TASKS.c.state == queue.PENDING
-)
 FAULT_CLEAR_EVERY = 1.0  # seconds
 _CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
@@ -232,7 +193,7 @@ class LeadStore:
         self.outbox = outbox
         self.engine = make_engine(database_url)
         self.is_postgres = self.engine.dialect.name == "postgresql"
-        self.database_file = _sqlite_file(self.engine.url)  # SQLite's, None otherwise
+        self.database_file = sqlite_file(self.engine.url)  # SQLite's, None otherwise
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a transaction that reads and then writes must hold the write lock from its
         # start (BEGIN IMMEDIATE), or it fails at once, without waiting, whenever another
@@ -253,10 +214,16 @@ class LeadStore:
         self._fault_cleared = -FAULT_CLEAR_EVERY
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction outside the group commit (operators' writes)."""
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
+
+    def write(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
+        """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
+        result once committed. ``isolated``: ``work`` may raise, and then only its own writes
+        are rolled back (a savepoint), the exception reaching the caller."""
+        return self._writer.run(work, isolated=isolated)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -500,7 +467,7 @@ class LeadStore:
 
         In the same transaction: ``task`` (the one being worked on) is marked in flight
         (``in_flight``), due again at ``task_again_at``, or else done; ``attempt`` is recorded;
-        ``enqueue`` and the lifecycle's :func:`~.queue.follow_up` tasks are added;
+        ``enqueue`` and the lifecycle's :func:`~service.tasks.queue.follow_up` tasks are added;
         ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
         ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
@@ -678,81 +645,6 @@ class LeadStore:
             self._wake()
         return written
 
-    def gather(
-        self,
-        task: ClaimedTask,
-        belongs: Callable[[Mapping[str, Any]], bool],
-        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
-    ) -> dict[str, Any] | None:
-        """Take over every pending task of ``task``'s kind whose payload ``belongs``, in one
-        transaction: each is marked done and ``task``'s payload becomes ``merge`` of the
-        payloads, its own first (so nothing is lost if the holder dies next). Returns that
-        payload; None if ``task``'s lease was taken over."""
-        now = utcnow()
-
-        def write(conn: Connection) -> dict[str, Any]:
-            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
-            mine = [row.id for row in pending if row.payload and belongs(row.payload)]
-            taken: list[Mapping[str, Any]] = []
-            if mine:
-                # Conditional: a task another worker claimed meanwhile stays its own.
-                grouped = (
-                    update(queue.TASKS)
-                    .where(queue.TASKS.c.id.in_(mine), queue.TASKS.c.state == queue.PENDING)
-                    .values(
-                        state=queue.DONE, last_error=f"grouped into task {task.id}", updated_at=now
-                    )
-                    .returning(queue.TASKS.c.id, queue.TASKS.c.payload)
-                )
-                taken = [row.payload for row in sorted(conn.execute(grouped).all())]
-            merged = merge([task.payload or {}, *taken])
-            params = {**queue.held(task), "new_payload": merged}
-            if _rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
-                raise _Refused("lease lost")
-            return merged
-
-        try:
-            return self._writer.run(write, isolated=True)
-        except _Refused:
-            return None
-
-    def hand_over(
-        self,
-        task: ClaimedTask,
-        belongs: Callable[[Mapping[str, Any]], bool],
-        merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
-        due_at: datetime,
-    ) -> bool:
-        """The inverse of :meth:`gather` for a task that may not run yet: its payload joins
-        the oldest pending task of its kind that ``belongs`` (``merge`` of that one's payload
-        and its own) and it is done; with none pending, it waits for ``due_at`` itself (its
-        attempt given back). One transaction; False if its lease was taken over."""
-        now = utcnow()
-
-        def write(conn: Connection) -> bool:
-            pending = conn.execute(_PENDING_OF_KIND, {"kind": task.kind}).all()
-            others = sorted(row.id for row in pending if row.payload and belongs(row.payload))
-            payloads = {row.id: row.payload for row in pending}
-            for other in others:
-                joined = (
-                    update(queue.TASKS)
-                    .where(queue.TASKS.c.id == other, queue.TASKS.c.state == queue.PENDING)
-                    .values(payload=merge([payloads[other], task.payload or {}]), updated_at=now)
-                )
-                if _rowcount(conn.execute(joined)) == 1:
-                    done = {**queue.held(task), "new_state": queue.DONE, "now": now}
-                    done["error"] = f"grouped into task {other}"
-                    if _rowcount(conn.execute(queue.FINISH, done)) != 1:
-                        raise _Refused("lease lost")
-                    return True
-            params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
-            return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
-
-        try:
-            return self._writer.run(write, isolated=True)
-        except _Refused:
-            return False
-
     def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
         """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
         ``interval`` ago: None when taken now, else when it frees. Atomic across processes
@@ -772,7 +664,7 @@ class LeadStore:
     def requeue_expired(self) -> int:
         """Tasks whose holder died before acting outside: due again now. How many."""
         now = utcnow()
-        with self._write() as conn:
+        with self.transaction() as conn:
             count = _rowcount(conn.execute(queue.REQUEUE_EXPIRED, {"now": now}))
             if count and self.is_postgres:
                 conn.execute(_NOTIFY)
@@ -786,7 +678,7 @@ class LeadStore:
         for their kind to settle; never run again."""
         now = utcnow()
         taken: list[ClaimedTask] = []
-        with self._write() as conn:
+        with self.transaction() as conn:
             for row in conn.execute(queue.EXPIRED_IN_FLIGHT, {"now": now}).all():
                 task = ClaimedTask(**row._mapping)
                 params = {**queue.held(task), "now": now, "new_lease": now + lease}
@@ -810,7 +702,7 @@ class LeadStore:
         now = utcnow()
         self._fault_cleared = -FAULT_CLEAR_EVERY  # the next success here clears it
         row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
-        with self._write() as conn:
+        with self.transaction() as conn:
             known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
             conn.execute(statement, row)
             alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
@@ -882,20 +774,6 @@ class LeadStore:
                 query = query.limit(limit)
             return s.scalars(query).all()
 
-    def purge(self, older_than: datetime) -> int:
-        """Anonymise leads created before ``older_than``: mask the number, drop name,
-        comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
-        Attribution and outcomes stay for the statistics."""
-        now = utcnow()
-        with self._write() as conn:
-            rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
-            for lead_id, phone in rows:
-                conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
-                conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
-            conn.execute(_FORGET_ALIAS_IPS, {"before": older_than})
-            conn.execute(_FORGET_PAYLOADS, {"before": older_than})
-        return len(rows)
-
     def count_by_status(self) -> dict[str, int]:
         with self._read() as s:
             rows = s.execute(select(Lead.status, func.count()).group_by(Lead.status)).all()
@@ -939,7 +817,7 @@ class LeadStore:
     def block(
         self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
     ) -> None:
-        with self._write() as conn:
+        with self.transaction() as conn:
             conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
             conn.execute(
                 _ADD_BLOCK,
@@ -954,7 +832,7 @@ class LeadStore:
         self._blocklist.invalidate()
 
     def unblock(self, number_digest: str) -> bool:
-        with self._write() as conn:
+        with self.transaction() as conn:
             removed = conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
         self._blocklist.invalidate()
         return _rowcount(removed) == 1
@@ -966,46 +844,3 @@ class LeadStore:
 
 def _rowcount(result: Any) -> int:
     return int(result.rowcount)
-
-
-def _sqlite_file(url: str | URL) -> Path | None:
-    """The database file of a SQLite URL; None for any other database or one in memory."""
-    parsed = make_url(url)
-    database = parsed.database
-    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return Path(database)
-
-
-def make_engine(database_url: str) -> Engine:
-    """An engine with the settings each backend wants for this workload."""
-    if database_url.startswith("sqlite"):
-        database = _sqlite_file(database_url)
-        if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=20, max_overflow=60
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            # Let SQLAlchemy, not the driver, emit BEGIN (see _sqlite_begin).
-            dbapi_conn.isolation_level = None
-            cursor = dbapi_conn.cursor()
-            # WAL: readers never block the writer. FULL syncs every commit: an accepted lead
-            # survives a power cut, not only a crash of the process.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn: Connection) -> None:
-            # Straight to the driver: this runs for every transaction, and the full statement
-            # machinery costs more than the BEGIN itself.
-            begin = conn.get_execution_options().get("sqlite_begin", "BEGIN")
-            conn.connection.dbapi_connection.execute(begin)  # type: ignore[union-attr]
-
-        return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=20, max_overflow=60)

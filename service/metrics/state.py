@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 
 from ..leads import LeadStore
 from ..leads.model import Task, utcnow
-from ..leads.queue import PENDING, RUNNING
+from ..tasks.queue import PENDING, RUNNING
 
 # Shown at 0 when none is queued; any other kind in the table is shown as it comes.
 KINDS = (

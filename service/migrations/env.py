@@ -1,4 +1,5 @@
-"""Alembic environment: migrations run on the connection :func:`service.leads.migrate` hands in."""
+"""Alembic environment: migrations run on the connection that
+:func:`service.database.migrate` hands in."""
 
 from __future__ import annotations
 

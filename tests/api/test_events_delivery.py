@@ -15,13 +15,14 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from service.config import EventSettings, Settings
+from service.database import migrate
 from service.dispatch import Dispatcher
 from service.events.hook import outbox_for
 from service.events.outbox import RETRY_SCHEDULE
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore
 from service.leads.model import FAILED, Task
-from service.leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 from service.providers import build_provider
+from service.tasks.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 from tests.conftest import SettingsFactory, services
 from tests.fakes.provider import FakeProvider
 from tests.servers import wait_until

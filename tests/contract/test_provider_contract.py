@@ -25,8 +25,9 @@ import requests
 import requests_mock as rm
 
 from service.config import PbxSettings, RingCentralSettings, Settings
+from service.database import migrate
 from service.dispatch import Dispatcher
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore
 from service.logs import configure_logging
 from service.providers import CallRequest, Placement, Provider, ProviderError, build_provider
 from tests.conftest import SettingsFactory

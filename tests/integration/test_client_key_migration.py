@@ -11,9 +11,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import func, select, table, text
 
-from service.leads import LeadStore, migrate
+from service.database import migrate
+from service.database.schema import MIGRATIONS, head
+from service.leads import LeadStore
 from service.leads.model import utcnow
-from service.leads.schema import MIGRATIONS, head
 
 # More leads than the migration keys in one batch.
 MANY = 2100

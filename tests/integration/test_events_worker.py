@@ -12,10 +12,11 @@ from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from service.config import EventSettings, Settings
+from service.database import migrate
 from service.events.hook import outbox_for
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore
 from service.leads.model import Task
-from service.leads.queue import DELIVER_WEBHOOK
+from service.tasks.queue import DELIVER_WEBHOOK
 from tests.api.test_events_delivery import alert_burst
 from tests.fakes.provider import FakeProvider
 from tests.servers import Worker, free_port, wait_until

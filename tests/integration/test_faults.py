@@ -202,7 +202,8 @@ def test_postgres_claim_skips_locked_rows(pg_database: str) -> None:
     # FOR UPDATE SKIP LOCKED really runs: a row locked elsewhere is skipped, not waited on.
     from datetime import timedelta
 
-    from service.leads import Lead, LeadStore, migrate
+    from service.database import migrate
+    from service.leads import Lead, LeadStore
 
     store = LeadStore(pg_database)
     migrate(store)

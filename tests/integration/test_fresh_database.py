@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from service.leads.schema import head
+from service.database.schema import head
 from tests.servers import BIN, ROOT, free_port, stop_group, wait_until
 
 ENV = {

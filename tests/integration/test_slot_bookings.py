@@ -15,9 +15,10 @@ import pytest
 
 from service.api.slots import booking_plan
 from service.config import HoursSettings
+from service.database import migrate
 from service.hours import OfficeHours
 from service.hours_syntax import parse_week
-from service.leads import Lead, LeadStatus, LeadStore, migrate
+from service.leads import Lead, LeadStatus, LeadStore
 from service.leads.booking import SlotFull
 
 KYIV = ZoneInfo("Europe/Kyiv")

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from service.config import Settings
-from service.leads import ClaimedTask, Lead, LeadStatus, LeadStore, NewTask, migrate
+from service.database import migrate
+from service.leads import Lead, LeadStatus, LeadStore
 from service.leads.model import utcnow
-from service.tasks import TaskRunner
+from service.tasks import ClaimedTask, NewTask, TaskRunner
 
 LEASE = timedelta(seconds=30)
 EXPIRED = timedelta(seconds=-1)  # a holder that died at once

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from service.leads import Lead, LeadStore, migrate
+from service.database import migrate
+from service.leads import Lead, LeadStore
 from service.leads.admission import Admission, NotARepeat, TooManyNumbers
 
 

@@ -32,6 +32,7 @@ from service.attribution import (
 )
 from service.cli import EXPORT_COLUMNS, main
 from service.dispatch import call_request
+from service.leads import retention
 from service.leads.model import Base, Lead
 from service.providers.base import CallRequest
 from tests.conftest import services
@@ -201,7 +202,7 @@ def test_purge_erases_the_personal_fields_and_keeps_the_campaign(
 ) -> None:
     store = services(make_app()).store
     lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run", **EVERYTHING.values()))
-    assert store.purge(older_than=lead.created_at + timedelta(seconds=1)) == 1
+    assert retention.purge(store, older_than=lead.created_at + timedelta(seconds=1)) == 1
     purged = store.get(lead.id)
     assert purged is not None
     kept = purged.attribution.values()

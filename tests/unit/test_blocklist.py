@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from service.leads import LeadStore, migrate
+from service.database import migrate
+from service.leads import LeadStore
 from service.leads.blocklist import BlocklistCache
 from service.leads.model import utcnow
 

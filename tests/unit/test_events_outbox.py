@@ -10,11 +10,12 @@ import pytest
 from sqlalchemy import select
 
 from service.config import EventSettings, Settings
+from service.database import migrate
 from service.events.hook import EventOutbox, outbox_for
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore, retention
 from service.leads.lifecycle import LeadStatus
 from service.leads.model import Task
-from service.leads.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
+from service.tasks.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
 
 SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
 EVENTS = EventSettings(
@@ -138,7 +139,7 @@ def test_purge_forgets_what_finished_deliveries_sent(store: LeadStore) -> None:
     assert "+380671112233" in str(sent.payload)
     assert store.finish_task(sent)
 
-    store.purge(datetime.now(UTC) + timedelta(seconds=1))
+    retention.purge(store, datetime.now(UTC) + timedelta(seconds=1))
 
     with store._read() as session:
         payloads = {t.id: t.payload for t in session.scalars(select(Task))}

@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import IntegrityError
 
-from service.leads import Lead, LeadStore, migrate
-from service.leads.batching import MAX_BATCH, GroupWriter
-from service.leads.locking import WriteLock
+from service.database import migrate
+from service.database.batching import MAX_BATCH, GroupWriter
+from service.database.locking import WriteLock
+from service.leads import Lead, LeadStore
 from service.leads.model import utcnow
 from service.leads.store import LEADS
 from tests.servers import wait_until

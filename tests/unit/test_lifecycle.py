@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from service.leads import IllegalTransition, Lead, LeadStatus, LeadStore, migrate
+from service.database import migrate
+from service.leads import IllegalTransition, Lead, LeadStatus, LeadStore
 from service.leads.lifecycle import TRANSITIONS, mermaid, sources
 from service.leads.store import LEADS
 from tests.conftest import SettingsFactory
@@ -64,7 +65,7 @@ def test_a_legal_move_from_a_status_the_lead_is_not_in_writes_nothing(store: Lea
 
 
 def test_a_refused_transition_enqueues_nothing(store: LeadStore) -> None:
-    from service.leads import NewTask
+    from service.tasks import NewTask
 
     lead_id = _lead_in(store, LeadStatus.CONNECTED)
     before = len(store.tasks(lead_id))

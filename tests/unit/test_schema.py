@@ -15,8 +15,9 @@ from flask import Flask
 
 from service import create_app
 from service.config import SchemaSettings, Settings
-from service.leads import LeadStore, migrate
-from service.leads.schema import MIGRATIONS, SchemaBehind, SchemaCheck, head, state
+from service.database import migrate
+from service.database.schema import MIGRATIONS, SchemaBehind, SchemaCheck, head, state
+from service.leads import LeadStore
 from tests.conftest import SettingsFactory, services
 from tests.servers import free_port
 

@@ -9,9 +9,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 
-from service.leads import LeadStore, migrate
+from service.database import migrate
+from service.database.schema import MIGRATIONS
+from service.leads import LeadStore
 from service.leads.model import utcnow
-from service.leads.schema import MIGRATIONS
 
 
 def _upgrade(store: LeadStore, revision: str) -> None:

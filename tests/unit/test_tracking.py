@@ -17,8 +17,9 @@ from click.testing import CliRunner
 
 from service.cli import main
 from service.config import RingCentralSettings, Settings
+from service.database import migrate
 from service.dispatch import Dispatcher
-from service.leads import Lead, LeadStore, migrate
+from service.leads import Lead, LeadStore
 from service.leads.model import Base, Task, utcnow
 from service.providers import Provider, build_provider
 from service.tracking import CancelRefused, cancel_lead

@@ -7,13 +7,13 @@ import sys
 import threading
 from pathlib import Path
 
-from service.leads.locking import WriteLock
+from service.database.locking import WriteLock
 from tests.servers import wait_until
 
 HOLDER = """
 import sys, time
 from pathlib import Path
-from service.leads.locking import WriteLock
+from service.database.locking import WriteLock
 database, marker = Path(sys.argv[1]), Path(sys.argv[2])
 with WriteLock(database):
     marker.write_text("holding")

@@ -28,8 +28,8 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
-from .lifecycle import LeadStatus
-from .model import Task
+from ..leads.lifecycle import LeadStatus
+from ..leads.model import Task
 
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 NOTIFY_CHANNEL = "callgate_tasks"

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 from alembic import command
 from alembic.config import Config
@@ -30,9 +31,8 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-# The one parser of SQLite URLs (the store's), so the lock sits beside the same file.
-from .store import LeadStore
-from .store import _sqlite_file as sqlite_file
+# The one parser of SQLite URLs (the engine's), so the lock sits beside the same file.
+from .engine import sqlite_file
 
 log = logging.getLogger("callgate.schema")
 
@@ -41,6 +41,13 @@ UPGRADE_COMMAND = "callgate db upgrade"
 # Any fixed number, the same in every process of every version.
 _ADVISORY_LOCK = 4177001
 _memory_lock = threading.Lock()
+
+
+class Database(Protocol):
+    """What migrating needs of a store (:class:`service.leads.LeadStore`): its engine."""
+
+    engine: Engine
+    is_postgres: bool
 
 
 class SchemaBehind(Exception):
@@ -101,7 +108,7 @@ def state(engine: Engine) -> SchemaState:
 
 
 @contextmanager
-def _migration_lock(store: LeadStore) -> Iterator[None]:
+def _migration_lock(store: Database) -> Iterator[None]:
     """SQLite's half of the lock (PostgreSQL's is taken inside the transaction)."""
     if store.is_postgres:
         yield
@@ -123,7 +130,7 @@ def _migration_lock(store: LeadStore) -> Iterator[None]:
         os.close(fd)
 
 
-def migrate(store: LeadStore) -> SchemaState:
+def migrate(store: Database) -> SchemaState:
     """Bring the schema to head (idempotent; safe for concurrent starts); the state before."""
     config = _config()
     with _migration_lock(store), store.engine.begin() as connection:
@@ -137,7 +144,7 @@ def migrate(store: LeadStore) -> SchemaState:
     return before
 
 
-def ensure(store: LeadStore, auto_migrate: bool) -> None:
+def ensure(store: Database, auto_migrate: bool) -> None:
     """At start: migrate a schema that is behind, or refuse with :class:`SchemaBehind`.
 
     A database that does not answer is not a reason to stay down (it may be restarting):

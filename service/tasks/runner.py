@@ -1,7 +1,7 @@
 """The one claim loop: due tasks of every kind, claimed in batches, run by a pool of threads.
 
 A :class:`TaskRunner` runs inside each web process (``CALLGATE_DISPATCHER=inline``) or in
-``callgate worker`` processes (``external``). A kind is a name (:mod:`service.leads.queue`)
+``callgate worker`` processes (``external``). A kind is a name (:mod:`service.tasks.queue`)
 and a handler given to :meth:`TaskRunner.register`. How a due task reaches a claim:
 
 * enqueued by this process: the store wakes the loop at once (:meth:`LeadStore.on_task_due`);
@@ -28,11 +28,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from . import metrics
-from .config import Settings
-from .leads import ClaimedTask, LeadStore
-from .leads.model import utcnow
-from .logs import lead_context
+from .. import metrics
+from ..config import Settings
+from ..leads import LeadStore
+from ..leads.model import utcnow
+from ..logs import lead_context
+from .queue import ClaimedTask
 
 log = logging.getLogger("callgate.tasks")
 
@@ -271,7 +272,7 @@ class TaskRunner:
         """Wake on PostgreSQL NOTIFY from any instance; reconnect if the server restarts."""
         import psycopg
 
-        from .leads.queue import NOTIFY_CHANNEL
+        from .queue import NOTIFY_CHANNEL
 
         url = self.store.engine.url.set(drivername="postgresql").render_as_string(
             hide_password=False

@@ -1,0 +1,65 @@
+"""Retention: ``callgate leads purge`` anonymises old leads (what it erases is declared by
+:data:`service.attribution.PERSONAL` and the statements below)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import bindparam, select, update
+
+from ..attribution import PERSONAL as PERSONAL_FIELDS
+from ..phone import mask
+from ..tasks import queue
+from .admission import ALIASES
+from .model import utcnow
+from .store import ATTEMPTS, LEADS, LeadStore
+
+_FORGET_ALIAS_IPS = (
+    update(ALIASES)
+    .where(ALIASES.c.created_at < bindparam("before"))
+    .values(client_ip=None, client_key=None)
+)
+_OLD_LEADS = select(LEADS.c.id, LEADS.c.phone).where(
+    LEADS.c.created_at < bindparam("before"), LEADS.c.anonymised_at.is_(None)
+)
+_ANONYMISE = (
+    update(LEADS)
+    .where(LEADS.c.id == bindparam("lead_id"))
+    .values(
+        phone=bindparam("masked"),
+        name=None,
+        comment=None,
+        **dict.fromkeys(PERSONAL_FIELDS),  # IP, user agent (declared in service.attribution)
+        client_key=None,  # an IPv4 client's is its address
+        anonymised_at=bindparam("now"),
+        updated_at=bindparam("now"),
+    )
+)
+_FORGET_DETAIL = (
+    update(ATTEMPTS).where(ATTEMPTS.c.lead_id == bindparam("of_lead")).values(detail=None)
+)
+# Finished tasks' payloads hold what they sent (a webhook's body has the number and name).
+_FORGET_PAYLOADS = (
+    update(queue.TASKS)
+    .where(
+        queue.TASKS.c.created_at < bindparam("before"),
+        queue.TASKS.c.state.in_((queue.DONE, queue.GAVE_UP)),
+        queue.TASKS.c.payload.is_not(None),
+    )
+    .values(payload=None)
+)
+
+
+def purge(store: LeadStore, older_than: datetime) -> int:
+    """Anonymise leads created before ``older_than``: mask the number, drop name,
+    comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
+    Attribution and outcomes stay for the statistics."""
+    now = utcnow()
+    with store.transaction() as conn:
+        rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()
+        for lead_id, phone in rows:
+            conn.execute(_ANONYMISE, {"lead_id": lead_id, "masked": mask(phone), "now": now})
+            conn.execute(_FORGET_DETAIL, {"of_lead": lead_id})
+        conn.execute(_FORGET_ALIAS_IPS, {"before": older_than})
+        conn.execute(_FORGET_PAYLOADS, {"before": older_than})
+    return len(rows)
