@@ -219,11 +219,14 @@ class LeadStore:
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
 
-    def write(self, work: Callable[[Connection], T], *, isolated: bool = False) -> T:
+    def write(
+        self, work: Callable[[Connection], T], *, isolated: bool = False, first: bool = False
+    ) -> T:
         """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
         result once committed. ``isolated``: ``work`` may raise, and then only its own writes
-        are rolled back (a savepoint), the exception reaching the caller."""
-        return self._writer.run(work, isolated=isolated)
+        are rolled back (a savepoint), the exception reaching the caller. ``first``: before
+        the batch's other writes (it takes a lock that they must not hold row locks against)."""
+        return self._writer.run(work, isolated=isolated, first=first)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:

@@ -226,7 +226,7 @@ class TaskRunner:
         """Claim up to the number of idle threads; True if that many were claimed (more may
         be due: claim again), False if fewer (a claim is a write: wait for the next wake)."""
         if not self._idle.acquire(timeout=self.settings.dispatch_poll):
-            return False  # every thread is busy
+            return True  # every thread still busy: wait for one again (tasks may be due)
         idle = 1
         while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
             idle += 1

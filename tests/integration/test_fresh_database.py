@@ -139,8 +139,12 @@ def test_plain_gunicorn_refuses_a_fresh_database_when_auto_migrate_is_off(
 ) -> None:
     server = gunicorn(f"sqlite:///{tmp_path}/fresh.db", CALLGATE_AUTO_MIGRATE="off")
     assert server.process is not None
-    assert server.process.wait(90) == 3  # gunicorn stops: "Worker failed to boot."
-    lines = [line for line in server.log().splitlines() if line.startswith("callgate:")]
-    assert lines, server.log()
+    # gunicorn stops: "Worker failed to boot." (3). When its second worker fails too while it
+    # is halting, gunicorn's arbiter ends in its own HaltServer traceback and 1 instead.
+    assert server.process.wait(90) in (1, 3)
+    log = server.log()
+    lines = [line for line in log.splitlines() if line.startswith("callgate:")]
+    assert lines, log
     assert "`callgate db upgrade`" in lines[0] and head() in lines[0]
-    assert "Traceback" not in server.log()
+    for traceback in log.split("Traceback")[1:]:  # none from our code
+        assert "HaltServer" in traceback and "/service/" not in traceback, log
