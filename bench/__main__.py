@@ -163,17 +163,21 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
     bind = f"127.0.0.1:{port}"
     stack = ExitStack()
     if name == "callgate":
-        # Several web processes keep one set of limits only in a storage they share: the
-        # production layout for more than one worker (start-up refuses memory:// with two).
-        redis = Redis(work).start()
-        stack.callback(redis.stop)
         env = {
             **CALLGATE_ENV,
             "CALLGATE_BIND": bind,
             "CALLGATE_DATABASE_URL": database_url(work),
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
-            "CALLGATE_RATELIMIT_STORAGE_URL": redis.url,
         }
+        if os.environ.get("BENCH_LAYOUT") == "one-process":
+            # One machine's default: one web process (its threads share the in-memory limits).
+            env["CALLGATE_WORKERS"] = "1"
+        else:
+            # Several web processes keep one set of limits only in a storage they share: the
+            # production layout for more than one worker (start-up refuses memory:// with two).
+            redis = Redis(work).start()
+            stack.callback(redis.stop)
+            env["CALLGATE_RATELIMIT_STORAGE_URL"] = redis.url
         args = [str(BIN / "callgate"), "serve"]
         health = "/healthz"
     else:
@@ -427,6 +431,7 @@ def main() -> None:
         f"fixed_rate_{SUSTAINED_RATE:.0f}": summarise(hello_sustained, None),
     }
     results["callgate"] = {
+        "layout": os.environ.get("BENCH_LAYOUT") or "two web processes, limits in Redis",
         "cpu_per_lead_ms": round(cpu_per_lead_ms, 2),
         "max": middle["callgate"],
         "max_rounds": rounds,
