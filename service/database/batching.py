@@ -39,7 +39,7 @@ class _Write:
 
     __slots__ = ("_turn", "error", "first", "isolated", "promoted", "result", "settled", "work")
 
-    def __init__(self, work: Callable[[Connection], Any], isolated: bool, first: bool) -> None:
+    def __init__(self, work: Callable[[Connection], Any], isolated: bool, first: int) -> None:
         self.work = work
         self.isolated = isolated
         self.first = first
@@ -86,14 +86,13 @@ class GroupWriter:
         self._conn: Connection | None = None
         self._keep_connection = engine.dialect.name == "sqlite"
 
-    def run(
-        self, work: Callable[[Connection], T], *, isolated: bool = False, first: bool = False
-    ) -> T:
+    def run(self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0) -> T:
         """Run ``work`` in the next batch; return its result once the batch is committed.
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
-        ``first``: run before the batch's other writes (it takes a lock that they must not
-        be holding row locks while waiting for, see .admission).
+        ``first``: above 0, run before the batch's other writes, lowest first: such a write
+        takes a lock (see .admission, service.tasks.grouping) that the others must not be
+        holding row locks while waiting for, and every batch takes those locks in one order.
         """
         write = _Write(work, isolated, first)
         with self._state:
@@ -128,7 +127,8 @@ class GroupWriter:
         for _ in range(self.LEAD_AT_MOST):
             with self._state:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-                batch.sort(key=lambda write: not write.first)  # stable: arrival order otherwise
+                # Stable: arrival order otherwise.
+                batch.sort(key=lambda write: (write.first == 0, write.first))
                 if not batch:
                     self._leading = False
                     return

@@ -54,6 +54,7 @@ LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ALIASES: Table = LeadAlias.__table__  # type: ignore[assignment]
 # Any fixed number, the same in every process of every version (schema.py's is 4177001).
 ADMISSION_LOCK = 4177002
+ADMISSION_FIRST = 1  # its rank among the locks taken first in a batch (see GroupWriter.run)
 _LOCK = text(f"SELECT pg_advisory_xact_lock({ADMISSION_LOCK})")
 
 RECENT = (

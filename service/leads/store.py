@@ -47,7 +47,7 @@ from ..database.locking import WriteLock
 from ..tasks import queue
 from ..tasks.queue import ClaimedTask, NewTask, Outbox
 from . import admission, booking
-from .admission import ALIASES, Admission, NotARepeat, TooManyNumbers
+from .admission import ADMISSION_FIRST, ALIASES, Admission, NotARepeat, TooManyNumbers
 from .blocklist import BlocklistCache, in_force
 from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
@@ -220,12 +220,12 @@ class LeadStore:
             yield conn
 
     def write(
-        self, work: Callable[[Connection], T], *, isolated: bool = False, first: bool = False
+        self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0
     ) -> T:
         """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
         result once committed. ``isolated``: ``work`` may raise, and then only its own writes
-        are rolled back (a savepoint), the exception reaching the caller. ``first``: before
-        the batch's other writes (it takes a lock that they must not hold row locks against)."""
+        are rolled back (a savepoint), the exception reaching the caller. ``first``: see
+        :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
         return self._writer.run(work, isolated=isolated, first=first)
 
     @contextmanager
@@ -353,7 +353,7 @@ class LeadStore:
             verdict, due_now, status, due = self._writer.run(
                 write,
                 isolated=bool(lead.idempotency_key) or plan is not None,
-                first=checked is not None,
+                first=ADMISSION_FIRST if checked is not None else 0,
             )
         except IntegrityError:
             if not lead.idempotency_key:
@@ -520,6 +520,8 @@ class LeadStore:
             return False
         if due_now is None:
             return False
+        if clear_fault:  # counted from a clear that was written, not one refused
+            self._fault_cleared = time.monotonic()
         if due_now:
             self._wake()
         return True
@@ -714,15 +716,11 @@ class LeadStore:
             self._wake()
 
     def _fault_check_due(self) -> bool:
-        """Whether a successful call should clear the shared provider fault now: at most once
-        a second per process (a write per call would cost every call a statement), and at
-        once after this process saw a fault itself. Another process's fault is so cleared
-        within a second of a success here."""
-        now = time.monotonic()
-        if now - self._fault_cleared < FAULT_CLEAR_EVERY:
-            return False
-        self._fault_cleared = now
-        return True
+        """Whether a successful call should clear the shared provider fault: at most once a
+        second per process (a write per call would cost every call a statement), and at once
+        after this process saw a fault itself. Another process's fault is cleared by the first
+        success here a second or more after this process last cleared it."""
+        return time.monotonic() - self._fault_cleared >= FAULT_CLEAR_EVERY
 
     def _state_upsert(self, only_if: ColumnElement[bool] | None = None) -> Any:
         """Set a ``service_state`` key; with ``only_if``, an existing row is changed only when

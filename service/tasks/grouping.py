@@ -28,7 +28,9 @@ _PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
 # and both waited for the next minute; or both merged into the payload they had read, and
 # one's alerts were lost (tests/integration/test_events_worker.py). A fixed number, the same
 # in every process of every version (schema's is 4177001, admission's 4177002). Taken first
-# in its batch, as the admission lock is, so that no batch holds row locks while it waits.
+# in its batch, after the admission lock (ranks 1 and 2): every batch takes them in one
+# order and holds no row lock while it waits for either.
+GROUPING_FIRST = 2
 GROUPING_LOCK = 4177003
 _SERIALISE = text(f"SELECT pg_advisory_xact_lock({GROUPING_LOCK}, hashtext(:kind))")
 
@@ -71,7 +73,7 @@ def gather(
         return merged
 
     try:
-        return store.write(write, isolated=True, first=True)
+        return store.write(write, isolated=True, first=GROUPING_FIRST)
     except _LeaseLost:
         return None
 
@@ -110,7 +112,7 @@ def hand_over(
         return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
 
     try:
-        return store.write(write, isolated=True, first=True)
+        return store.write(write, isolated=True, first=GROUPING_FIRST)
     except _LeaseLost:
         return False
 

@@ -140,8 +140,9 @@ class TaskRunner:
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if not any(thread.is_alive() for thread in self._threads):
+            self._commits.close()  # the claim loop's own connection: only once it has ended
         self._threads.clear()
-        self._commits.close()
         if self._pool is not None:
             # Tasks already handed over finish; one still waiting for a thread keeps its claim
             # until the lease expires and then goes back to the queue, not started.
@@ -250,12 +251,12 @@ class TaskRunner:
             self._idle.release()
 
     def _idle_wait(self) -> None:
-        """Sleep until woken, a task falls due, or the poll interval passes."""
-        wait = self.settings.dispatch_poll
-        next_due = self.store.next_due()
-        if next_due is not None:
-            wait = max(0.0, min(wait, (next_due - utcnow()).total_seconds()))
-        deadline = time.monotonic() + wait
+        """Sleep until woken, a task falls due, or the poll interval passes.
+
+        A task due later that is enqueued meanwhile is seen at the latest after
+        ``CALLGATE_DISPATCH_POLL`` on PostgreSQL (NOTIFY is for tasks due now); on SQLite at
+        its due time, as the commit that stored it moves the deadline."""
+        deadline = self._deadline()
         while not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -265,8 +266,18 @@ class TaskRunner:
                 return
             if self._wake.wait(min(left, SQLITE_POLL)):
                 return
-            if self._commits.seen_new() and self.store.anything_due():
-                return
+            if self._commits.seen_new():
+                if self.store.anything_due():
+                    return
+                deadline = min(deadline, self._deadline())
+
+    def _deadline(self) -> float:
+        """The monotonic time to look again: the earliest due time, or the poll interval."""
+        wait = self.settings.dispatch_poll
+        next_due = self.store.next_due()
+        if next_due is not None:
+            wait = max(0.0, min(wait, (next_due - utcnow()).total_seconds()))
+        return time.monotonic() + wait
 
     def _listen(self) -> None:
         """Wake on PostgreSQL NOTIFY from any instance; reconnect if the server restarts."""

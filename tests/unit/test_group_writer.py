@@ -259,3 +259,36 @@ def test_a_failed_commit_is_reported_to_every_write_and_none_is_run_again(
     assert sorted(runs) == ["good", "orphan"]  # each ran once, in the batch that failed
     assert _count(store) == 0
     store.close()
+
+
+def test_writes_ranked_first_run_lowest_rank_first_then_arrival_order(store: LeadStore) -> None:
+    # Ranked writes take locks (admission 1, alert grouping 2): every batch in one order.
+    writer = GroupWriter(store.engine, WriteLock(None))
+    holding, gate = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold(_conn: Connection) -> None:
+        holding.set()
+        gate.wait(10)
+
+    def queue(name: str, rank: int) -> threading.Thread:
+        def write(_conn: Connection) -> None:
+            order.append(name)
+
+        thread = threading.Thread(target=lambda: writer.run(write, first=rank))
+        thread.start()
+        return thread
+
+    first = threading.Thread(target=writer.run, args=(hold,))
+    first.start()
+    assert holding.wait(5)
+    threads = []
+    for n, (name, rank) in enumerate([("a", 0), ("grouping", 2), ("b", 0), ("admission", 1)]):
+        threads.append(queue(name, rank))
+        wait_until(lambda n=n: len(writer._pending) == n + 1, 5, "the write to queue up")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join(30)
+        assert not thread.is_alive()
+    writer.close()
+    assert order == ["admission", "grouping", "a", "b"]
