@@ -8,8 +8,8 @@ Two ways of counting (limits' strategies). The per-number limit is a moving wind
 never more than its count in any hour, the promise made to the person called. The others
 (per IP, global, per country) are sliding-window counters: two counters a key, where a moving
 window keeps an entry per request. At hundreds of requests a second a moving window over a
-high global limit made Redis walk lists of thousands of entries for every request (90% of a
-core at 200 leads/s); a counter costs the same at any volume. It weighs the previous window
+high global limit made Redis search a list of thousands of entries (a binary search of LINDEX
+calls) for every request; a counter costs the same at any volume. It weighs the previous window
 as if its requests were spread evenly, so a burst at a window's end can let through up to
 (never quite) twice the limit within one rolling window, and exactly the limit on average.
 
@@ -184,8 +184,9 @@ def _enforce(
     for strategy, scope, item, key in checks:
         if not strategy.test(item, scope, key):
             raise _exceeded(strategy, scope, item, key)
-    # ...then each hit is the storage's own atomic check-and-count (a lock in memory, a script
-    # in Redis): requests that all passed the look at once cannot all be counted in.
+    # ...then each hit is the storage's own atomic check-and-count (in memory a lock, or an
+    # increment taken back on overshoot; in Redis a script): requests that all passed the look
+    # at once cannot all be counted in.
     for strategy, scope, item, key in checks:
         if not strategy.hit(item, scope, key):
             raise _exceeded(strategy, scope, item, key)
