@@ -76,6 +76,24 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def receiver() -> Iterator[FakeProvider]:
+    """A loopback endpoint that takes a webhook or a GA4 hit: 204, no body."""
+    fake = FakeProvider().start()
+    fake.set(statuses=[204], body=lambda _: {})
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def channel() -> Iterator[FakeProvider]:
+    """A loopback chat or notification service that takes a message: 200."""
+    fake = FakeProvider().start()
+    fake.set(statuses=[200], body=lambda _: {})
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
 def fake_provider() -> Iterator[FakeProvider]:
     fake = FakeProvider().start()
     yield fake

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import time_machine
 from flask import Flask
 from sqlalchemy import select
@@ -30,14 +29,6 @@ from tests.servers import wait_until
 SECRET = "whsec_" + base64.b64encode(b"webhook-secret-bytes-0123456789ab").decode()
 URL = "/api/v1/callbacks"
 GA = "GA1.1.1234567890.1700000000"
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeProvider]:
-    fake = FakeProvider().start()
-    fake.set(statuses=[204], body=lambda _: {})
-    yield fake
-    fake.stop()
 
 
 def _hooks(url: str, **overrides: object) -> EventSettings:
@@ -271,14 +262,6 @@ def test_nothing_configured_enqueues_no_event_task(make_app: Callable[..., Flask
     _drain(app)
     kinds = {t.kind for t in _all(services(app).store)}
     assert kinds == {"place_call"}
-
-
-@pytest.fixture
-def channel() -> Iterator[FakeProvider]:
-    fake = FakeProvider().start()
-    fake.set(statuses=[200], body=lambda _: {})
-    yield fake
-    fake.stop()
 
 
 def test_a_provider_fault_alerts_once_with_the_lead_it_failed(

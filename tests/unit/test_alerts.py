@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -33,14 +32,6 @@ LEAD = {
     "page_url": "https://shop.example.com/contacts",
     "last_error": "provider said: busy",
 }
-
-
-@pytest.fixture
-def channel() -> Iterator[FakeProvider]:
-    fake = FakeProvider().start()
-    fake.set(statuses=[200], body=lambda _: {})
-    yield fake
-    fake.stop()
 
 
 def test_an_alert_masks_the_number() -> None:

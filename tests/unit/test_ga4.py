@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,14 +28,6 @@ LEAD = {
 API_SECRET = "ga4-api-secret-0123"
 
 
-@pytest.fixture
-def collector() -> Iterator[FakeProvider]:
-    fake = FakeProvider().start()
-    fake.set(statuses=[204], body=lambda _: {})
-    yield fake
-    fake.stop()
-
-
 def settings_for(endpoint: str, **overrides: object) -> Settings:
     events = EventSettings(
         ga4_measurement_id="G-ABC123", ga4_api_secret=API_SECRET, ga4_endpoint=endpoint
@@ -44,15 +35,15 @@ def settings_for(endpoint: str, **overrides: object) -> Settings:
     return Settings().model_copy(update={"events": events, **overrides})
 
 
-def test_generate_lead_has_exactly_the_documented_shape(collector: FakeProvider) -> None:
-    settings = settings_for(collector.url)
+def test_generate_lead_has_exactly_the_documented_shape(receiver: FakeProvider) -> None:
+    settings = settings_for(receiver.url)
     body = lead_event(settings, LEAD)
     assert body is not None
 
     result = send_ga4(settings, body)
 
     assert result.delivered
-    [received] = collector.wait_for(1)
+    [received] = receiver.wait_for(1)
     url = urlsplit(received.path)
     assert received.method == "POST" and url.path == "/mp/collect"
     assert parse_qs(url.query) == {"measurement_id": ["G-ABC123"], "api_secret": [API_SECRET]}
@@ -106,13 +97,13 @@ def test_names_and_values_are_cut_to_ga4_limits() -> None:
     assert len(body["events"][0]["params"]["page_location"]) == 100
 
 
-def test_call_connected_is_its_own_event(collector: FakeProvider) -> None:
-    settings = settings_for(collector.url)
+def test_call_connected_is_its_own_event(receiver: FakeProvider) -> None:
+    settings = settings_for(receiver.url)
     at = datetime(2026, 11, 28, 9, 31, tzinfo=UTC)
     body = connected_event(settings, LEAD, at=at)
     assert body is not None
     assert send_ga4(settings, body).delivered
-    [received] = collector.wait_for(1)
+    [received] = receiver.wait_for(1)
     sent = received.json()
     assert sent["timestamp_micros"] == 1795858260000000
     assert sent["events"][0]["name"] == "callgate_call_connected"

@@ -6,7 +6,6 @@ import base64
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -39,14 +38,6 @@ LEAD = {
     "attempt_count": 3,
     "created_at": datetime(2026, 11, 28, 9, 0, tzinfo=UTC),
 }
-
-
-@pytest.fixture
-def receiver() -> Iterator[FakeProvider]:
-    fake = FakeProvider().start()
-    fake.set(statuses=[204], body=lambda _: {})
-    yield fake
-    fake.stop()
 
 
 def settings_for(*urls: str, **overrides: object) -> Settings:
