@@ -132,8 +132,7 @@ class Dispatcher:
 
     def place_call(self, task: ClaimedTask) -> None:
         """One attempt at the task's lead, with its outcome recorded."""
-        assert task.lead_id is not None
-        lead = self.store.get(task.lead_id)
+        lead = self.store.lead_of(task)
         if lead is None or lead.status not in (QUEUED, SCHEDULED):
             # Cancelled (or otherwise moved on) since the task was enqueued.
             self.store.finish_task(task, error=f"lead is {lead.status if lead else 'gone'}")

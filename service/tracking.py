@@ -45,7 +45,7 @@ class StatusChecker:
     def check(self, task: ClaimedTask) -> None:
         """Ask the provider about the task's placed lead and record what it says."""
         settings = self.settings
-        lead = self.store.get(task.lead_id) if task.lead_id else None
+        lead = self.store.lead_of(task)
         if lead is None or lead.status != PLACED or not lead.provider_ref:
             self.store.finish_task(task, error="the lead is no longer placed")
             return

@@ -98,7 +98,9 @@ _NEXT_CALL = (
     .limit(1)
     .scalar_subquery()
 )
-_BY_ID = select(LEADS, _NEXT_CALL.label("scheduled_for")).where(LEADS.c.id == bindparam("lead_id"))
+_LEAD = select(LEADS, _NEXT_CALL.label("scheduled_for"))
+_BY_ID = _LEAD.where(LEADS.c.id == bindparam("lead_id"))
+_BY_IDS = _LEAD.where(LEADS.c.id.in_(bindparam("lead_ids", expanding=True)))
 # A key names a lead or an alias (a repeat from another client): one round trip for both.
 _BY_KEY = (
     select(literal(False).label("alias"), LEADS.c.id, LEADS.c.phone)
@@ -251,7 +253,8 @@ class LeadStore:
         """Insert ``tasks`` in the caller's transaction; True if one is due now (and NOTIFY)."""
         if not tasks:
             return False
-        conn.execute(queue.ENQUEUE, [queue.task_row(task, now) for task in tasks])
+        rows = [queue.task_row(task, now) for task in tasks]
+        conn.execute(queue.ENQUEUE, rows[0] if len(rows) == 1 else rows)  # one: no executemany
         due_now = any(task.due_at is None or task.due_at <= now for task in tasks)
         if due_now and self.is_postgres:
             conn.execute(_NOTIFY)
@@ -305,6 +308,12 @@ class LeadStore:
         lead.attempt_count, lead.confirmed = 0, True
         lead.client_key = self.client_key(lead.attribution.client_ip)
         checked = rules if rules is not None and rules.active else None
+        # Built before the write lock is taken. Unset columns are left out: their defaults apply.
+        values = {
+            column.key: value
+            for column in LEADS.columns
+            if (value := getattr(lead, column.key)) is not None
+        }
 
         def write(
             conn: Connection,
@@ -328,14 +337,7 @@ class LeadStore:
                 first = [NewTask(queue.PLACE_CALL, lead.id, due, queue.due_payload(due))]
             elif status == QUEUED:
                 first = [NewTask(queue.PLACE_CALL, lead.id)]
-            # Unset columns are left out so that their defaults apply.
-            values = {
-                column.key: value
-                for column in LEADS.columns
-                if (value := getattr(lead, column.key)) is not None
-            }
-            values["status"] = status
-            conn.execute(_INSERT, values)
+            conn.execute(_INSERT, {**values, "status": status})
             # Events out only when something listens for this status (no extra work otherwise).
             outbox = self.outbox if self.outbox and self.outbox.emits(status, True) else None
             row = None
@@ -569,12 +571,22 @@ class LeadStore:
         claim = queue.CLAIM_SKIP_LOCKED if self.is_postgres else queue.CLAIM
         params = {"now": now, "limit": limit, "new_lease": now + lease}
         rows = self._writer.run(lambda conn: conn.execute(claim, params).all())
-        return [ClaimedTask(**row._mapping) for row in rows]
+        # The leads of a batch's calls in one read, after the commit: each handler would
+        # otherwise read its own (a connection and a statement each). Read after the claim,
+        # a lead is as fresh as a handler's own read would be; their writes are guarded.
+        wanted = [row.lead_id for row in rows if row.kind in queue.CALL_KINDS and row.lead_id]
+        leads: dict[str, Lead] = {}
+        if wanted:
+            with self.engine.connect() as conn:
+                found = conn.execute(_BY_IDS, {"lead_ids": wanted})
+                leads = {row.id: Lead(**row._mapping) for row in found}
+        return [ClaimedTask(**row._mapping, lead=leads.get(row.lead_id)) for row in rows]
 
-    def anything_due(self) -> bool:
-        """A read that never waits for the write lock: is a task due?"""
-        with self.engine.connect() as conn:
-            return conn.execute(queue.ANY_DUE.limit(1), {"now": utcnow()}).first() is not None
+    def lead_of(self, task: ClaimedTask) -> Lead | None:
+        """The lead of a claimed task: as read with its claim, else read now."""
+        if task.lead is not None:
+            return task.lead
+        return None if task.lead_id is None else self.get(task.lead_id)
 
     def next_due(self) -> datetime | None:
         """When the earliest pending task falls due."""

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from sqlalchemy import Table, bindparam, exists, func, insert, select, update
 
 from ..leads.lifecycle import LeadStatus
-from ..leads.model import Task
+from ..leads.model import Lead, Task
 
 TASKS: Table = Task.__table__  # type: ignore[assignment]
 NOTIFY_CHANNEL = "callgate_tasks"
@@ -72,6 +72,8 @@ class ClaimedTask:
     fence: int
     attempts: int
     payload: dict[str, Any] | None = field(default=None, compare=False)
+    # Its lead as read with the claim (kinds that act on the call); None: not read.
+    lead: Lead | None = field(default=None, compare=False, repr=False)
 
 
 def due_payload(due: datetime) -> dict[str, Any]:
@@ -174,8 +176,7 @@ CLAIM = _claim(_DUE)
 # and each run skips the rows this statement just updated, so it claimed every due task.
 _LOCKED_DUE = _DUE.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
 CLAIM_SKIP_LOCKED = _claim(select(_LOCKED_DUE.c.id))
-# A cheap read: is anything due? (SQLite's short poll asks this, not the claim, which writes.)
-ANY_DUE = select(TASKS.c.id).where(TASKS.c.state == PENDING, TASKS.c.due_at <= bindparam("now"))
+# A cheap read (SQLite's short poll asks it, not the claim, which writes): due now, or when?
 NEXT_DUE = select(func.min(TASKS.c.due_at)).where(TASKS.c.state == PENDING)
 # The holder's writes: only while its fence is the task's.
 _HELD = (

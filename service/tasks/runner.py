@@ -8,7 +8,7 @@ and a handler given to :meth:`TaskRunner.register`. How a due task reaches a cla
 * by another process on PostgreSQL: ``LISTEN/NOTIFY``;
 * by another process on SQLite: every :data:`SQLITE_POLL` seconds the loop asks SQLite
   whether any connection has committed since it last asked (``PRAGMA data_version``, a few
-  microseconds), and only then reads whether a task is due (Solid Queue polls SQLite every
+  microseconds), and only then reads when the next task is due (Solid Queue polls SQLite every
   0.1 s). Neither waits for the write lock, and both need nothing but the database file: no
   sockets, no process ids, so workers in other containers sharing the volume are served alike;
 * a task due later: the loop sleeps until the earliest due time, at most
@@ -108,6 +108,7 @@ class TaskRunner:
         self._idle = threading.Semaphore(settings.dispatch_threads)
         self.rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._commits = CommitWatch(store.database_file)
+        self._claimed_any = False  # whether the last claim took (and so committed) any task
         store.on_task_due(self.notify)
 
     def register(
@@ -232,6 +233,7 @@ class TaskRunner:
         while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
             idle += 1
         claimed = self.store.claim(self.lease, limit=idle)
+        self._claimed_any = bool(claimed)
         for _ in range(idle - len(claimed)):
             self._idle.release()
         assert self._pool is not None
@@ -256,7 +258,12 @@ class TaskRunner:
         A task due later that is enqueued meanwhile is seen at the latest after
         ``CALLGATE_DISPATCH_POLL`` on PostgreSQL (NOTIFY is for tasks due now); on SQLite at
         its due time, as the commit that stored it moves the deadline."""
-        deadline = self._deadline()
+        if self.store.is_postgres or not self._claimed_any:
+            deadline = self._deadline()
+        else:
+            # The claim just committed, so the first poll sees a commit and reads the next due
+            # time then: one read of the queue per claim, not one before the poll and one in it.
+            deadline = time.monotonic() + self.settings.dispatch_poll
         while not self._stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
@@ -267,9 +274,7 @@ class TaskRunner:
             if self._wake.wait(min(left, SQLITE_POLL)):
                 return
             if self._commits.seen_new():
-                if self.store.anything_due():
-                    return
-                deadline = min(deadline, self._deadline())
+                deadline = min(deadline, self._deadline())  # now, when a task is due
 
     def _deadline(self) -> float:
         """The monotonic time to look again: the earliest due time, or the poll interval."""
