@@ -165,7 +165,6 @@ class Lead(AttributionColumns, ClientKeyColumn, Base):
         Index("ix_leads_status", "status"),
         Index("ix_leads_phone_created", "phone", "created_at"),
         Index("ix_leads_created", "created_at"),
-        Index("ix_leads_ip_created", "client_ip", "created_at"),
         Index("ix_leads_key_created", "client_key", "created_at"),
     )
 
@@ -190,7 +189,6 @@ class LeadAlias(ClientKeyColumn, Base):
 
     __table_args__ = (
         Index("ix_lead_aliases_lead_ip", "lead_id", "client_ip"),
-        Index("ix_lead_aliases_ip_created", "client_ip", "created_at"),
         Index("ix_lead_aliases_key_created", "client_key", "created_at"),
     )
 
