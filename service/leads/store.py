@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
@@ -574,13 +575,13 @@ class LeadStore:
         # The leads of a batch's calls in one read, after the commit: each handler would
         # otherwise read its own (a connection and a statement each). Read after the claim,
         # a lead is as fresh as a handler's own read would be; their writes are guarded.
-        wanted = [row.lead_id for row in rows if row.kind in queue.CALL_KINDS and row.lead_id]
-        leads: dict[str, Lead] = {}
-        if wanted:
+        calls = {row.id: row.lead_id for row in rows if row.kind in queue.CALL_KINDS}
+        found: dict[str, RowMapping] = {}
+        if any(calls.values()):
             with self.engine.connect() as conn:
-                found = conn.execute(_BY_IDS, {"lead_ids": wanted})
-                leads = {row.id: Lead(**row._mapping) for row in found}
-        return [ClaimedTask(**row._mapping, lead=leads.get(row.lead_id)) for row in rows]
+                read = conn.execute(_BY_IDS, {"lead_ids": [i for i in calls.values() if i]})
+                found = {lead.id: lead._mapping for lead in read}
+        return [ClaimedTask(**row._mapping, lead=_built(found, calls.get(row.id))) for row in rows]
 
     def lead_of(self, task: ClaimedTask) -> Lead | None:
         """The lead of a claimed task: as read with its claim, else read now."""
@@ -853,6 +854,12 @@ class LeadStore:
     def blocked(self) -> Sequence[Any]:
         with self.engine.connect() as conn:
             return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
+
+
+def _built(found: Mapping[str, RowMapping], lead_id: str | None) -> Lead | None:
+    """A lead of its own for each task (handlers change theirs), from a row read for many."""
+    row = found.get(lead_id) if lead_id else None
+    return None if row is None else Lead(**row)
 
 
 def _rowcount(result: Any) -> int:

@@ -166,3 +166,40 @@ def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadSto
     assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
     assert store.transition(lead.id, LeadStatus.PLACED, task=task, provider_ok=True)
     assert store.provider_fault() is None
+
+
+def test_a_claimed_batch_carries_the_leads_of_its_calls_read_after_the_claim(
+    store: LeadStore,
+) -> None:
+    first, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+    second, _ = store.insert(Lead(phone="+380671112244", provider="dry-run"))
+    store.enqueue("probe", first.id)  # not a call: its handler reads what it needs itself
+    claimed = {(t.kind, t.lead_id): t for t in store.claim(LEASE, limit=10)}
+    assert set(claimed) == {
+        ("place_call", first.id),
+        ("place_call", second.id),
+        ("probe", first.id),
+    }
+    for lead in (first, second):
+        carried = claimed["place_call", lead.id].lead
+        assert carried is not None
+        assert (carried.id, carried.phone, carried.status) == (lead.id, lead.phone, "queued")
+    assert claimed["probe", first.id].lead is None
+    # The lead moves on after its claim: the carried copy is stale, and the handler's guarded
+    # write is refused, writing nothing.
+    task = claimed["place_call", first.id]
+    assert store.transition(first.id, LeadStatus.CANCELLED, expect_from=(LeadStatus.QUEUED,))
+    assert store.lead_of(task) is task.lead
+    assert not store.transition(
+        first.id,
+        LeadStatus.DISPATCHING,
+        expect_from=(LeadStatus.QUEUED,),
+        task=task,
+        in_flight=True,
+    )
+    found = store.get(first.id)
+    assert found is not None and found.status == "cancelled"
+    # A task claimed without its lead (a take-over) reads it when asked.
+    bare = ClaimedTask(task.id, task.kind, task.lead_id, task.fence, task.attempts)
+    again = store.lead_of(bare)
+    assert again is not None and again.status == "cancelled"
