@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
@@ -254,8 +254,7 @@ class LeadStore:
         """Insert ``tasks`` in the caller's transaction; True if one is due now (and NOTIFY)."""
         if not tasks:
             return False
-        rows = [queue.task_row(task, now) for task in tasks]
-        conn.execute(queue.ENQUEUE, rows[0] if len(rows) == 1 else rows)  # one: no executemany
+        conn.execute(queue.ENQUEUE, [queue.task_row(task, now) for task in tasks])
         due_now = any(task.due_at is None or task.due_at <= now for task in tasks)
         if due_now and self.is_postgres:
             conn.execute(_NOTIFY)
@@ -575,12 +574,17 @@ class LeadStore:
         # The leads of a batch's calls in one read, after the commit: each handler would
         # otherwise read its own (a connection and a statement each). Read after the claim,
         # a lead is as fresh as a handler's own read would be; their writes are guarded.
-        calls = {row.id: row.lead_id for row in rows if row.kind in queue.CALL_KINDS}
+        calls = {row.id: row.lead_id for row in rows if row.kind in queue.LEAD_KINDS}
         found: dict[str, RowMapping] = {}
         if any(calls.values()):
-            with self.engine.connect() as conn:
-                read = conn.execute(_BY_IDS, {"lead_ids": [i for i in calls.values() if i]})
-                found = {lead.id: lead._mapping for lead in read}
+            try:
+                with self.engine.connect() as conn:
+                    read = conn.execute(_BY_IDS, {"lead_ids": [i for i in calls.values() if i]})
+                    found = {lead.id: lead._mapping for lead in read}
+            except SQLAlchemyError:
+                # The claim is committed: its tasks must still reach their handlers, which
+                # then read their leads themselves (LeadStore.lead_of).
+                log.warning("the leads of a claimed batch could not be read", exc_info=True)
         return [ClaimedTask(**row._mapping, lead=_built(found, calls.get(row.id))) for row in rows]
 
     def lead_of(self, task: ClaimedTask) -> Lead | None:

@@ -50,6 +50,8 @@ PENDING, RUNNING, DONE, GAVE_UP = "pending", "running", "done", "failed"
 # Kinds that act on the call itself: pointless once the lead has ended (later kinds, such as
 # deliveries, still run).
 CALL_KINDS = (PLACE_CALL, RECHECK_AGENTS, POLL_CALL_STATUS)
+# Kinds whose handler reads its lead: read for a whole claimed batch at once (LeadStore.claim).
+LEAD_KINDS = (PLACE_CALL, POLL_CALL_STATUS)
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class ClaimedTask:
     fence: int
     attempts: int
     payload: dict[str, Any] | None = field(default=None, compare=False)
-    # Its lead as read with the claim (kinds that act on the call); None: not read.
+    # Its lead as read with the claim (LEAD_KINDS); None: not read, or not found then.
     lead: Lead | None = field(default=None, compare=False, repr=False)
 
 

@@ -232,10 +232,14 @@ class TaskRunner:
         idle = 1
         while idle < self.settings.dispatch_threads and self._idle.acquire(blocking=False):
             idle += 1
-        claimed = self.store.claim(self.lease, limit=idle)
+        claimed: list[ClaimedTask] = []
+        try:
+            claimed = self.store.claim(self.lease, limit=idle)
+        finally:
+            # Threads no task was claimed for are idle again, also when the claim failed.
+            for _ in range(idle - len(claimed)):
+                self._idle.release()
         self._claimed_any = bool(claimed)
-        for _ in range(idle - len(claimed)):
-            self._idle.release()
         assert self._pool is not None
         for task in claimed:
             self._pool.submit(self._run_pooled, task)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from service.config import Settings
 from service.database import migrate
 from service.leads import Lead, LeadStatus, LeadStore
 from service.leads.model import utcnow
 from service.tasks import ClaimedTask, NewTask, TaskRunner
+from tests.servers import wait_until
 
 LEASE = timedelta(seconds=30)
 EXPIRED = timedelta(seconds=-1)  # a holder that died at once
@@ -137,8 +140,6 @@ def test_an_at_least_once_kind_is_retried_with_backoff_then_given_up(store: Lead
 
 
 def _claim_when_due(store: LeadStore) -> list[ClaimedTask]:
-    from tests.servers import wait_until
-
     found: list[ClaimedTask] = []
     wait_until(lambda: found.extend(store.claim(LEASE)) or found, 5, "the retry to fall due")
     return found
@@ -203,3 +204,49 @@ def test_a_claimed_batch_carries_the_leads_of_its_calls_read_after_the_claim(
     bare = ClaimedTask(task.id, task.kind, task.lead_id, task.fence, task.attempts)
     again = store.lead_of(bare)
     assert again is not None and again.status == "cancelled"
+
+
+def test_a_batch_whose_leads_cannot_be_read_still_reaches_its_handlers(store: LeadStore) -> None:
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+    failures: list[str] = []
+
+    def refuse_batch_read(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith("SELECT leads.id") and " IN (" in statement:
+            failures.append(statement)
+            raise conn.dialect.loaded_dbapi.OperationalError("connection lost")  # the driver's
+
+    event.listen(store.engine, "before_cursor_execute", refuse_batch_read)
+    try:
+        [task] = store.claim(LEASE)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", refuse_batch_read)
+    assert failures and task.lead is None  # claimed (committed), handed over without its lead
+    found = store.lead_of(task)
+    assert found is not None and (found.id, found.status) == (lead.id, "queued")
+
+
+def test_the_sqlite_poll_runs_a_task_due_later_at_its_time_after_a_claim(tmp_path: Path) -> None:
+    """Another process stores a task due now and one due shortly after, in one commit; the
+    loop claims the first, and then reads the next due time from the poll that sees its own
+    claim's commit: the second runs long before the long poll would have found it."""
+    url = f"sqlite:///{tmp_path}/callgate.db"
+    mine, other = LeadStore(url), LeadStore(url)  # other: no claim loop to wake directly
+    migrate(mine)
+    runner = _runner(mine, dispatch_poll=30.0)
+    ran: dict[int, datetime] = {}
+    runner.register("probe", lambda task: ran.setdefault(task.id, utcnow()) and None)
+    runner.start()
+    try:
+        lead_id = _lead(other)
+        soon = utcnow() + timedelta(seconds=0.5)
+        other.write(
+            lambda conn: other._enqueue(
+                conn, [NewTask("probe", lead_id), NewTask("probe", lead_id, due_at=soon)], utcnow()
+            )
+        )
+        wait_until(lambda: len(ran) == 2, 10, "both tasks to run")
+        assert sorted(ran.values())[1] >= soon
+    finally:
+        runner.stop()
+        mine.close()
+        other.close()
