@@ -234,15 +234,18 @@ def test_the_sqlite_poll_runs_a_task_due_later_at_its_time_after_a_claim(tmp_pat
     migrate(mine)
     runner = _runner(mine, dispatch_poll=30.0)
     ran: dict[int, datetime] = {}
-    runner.register("probe", lambda task: ran.setdefault(task.id, utcnow()) and None)
+
+    def probe(task: ClaimedTask) -> None:
+        ran[task.id] = utcnow()
+
+    runner.register("probe", probe)
     runner.start()
     try:
         lead_id = _lead(other)
         soon = utcnow() + timedelta(seconds=0.5)
-        other.write(
-            lambda conn: other._enqueue(
-                conn, [NewTask("probe", lead_id), NewTask("probe", lead_id, due_at=soon)], utcnow()
-            )
+        both = [NewTask("probe", lead_id), NewTask("probe", lead_id, due_at=soon)]
+        assert other.transition(
+            lead_id, LeadStatus.QUEUED, expect_from=(LeadStatus.HELD,), enqueue=both
         )
         wait_until(lambda: len(ran) == 2, 10, "both tasks to run")
         assert sorted(ran.values())[1] >= soon
