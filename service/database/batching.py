@@ -10,6 +10,12 @@ writes are waiting; a caller that finds a commit under way waits for the leader 
 write too. Uncontended, a write costs what it always did (no hand-over to another thread);
 contended, many share one commit. Nothing is reported stored before its commit.
 
+A write that need not survive a power cut on its own (``durable=False``: a claim, an outcome
+written after the act) lets its batch commit without waiting for the disk, unless the batch
+holds a write that must. The next synced commit makes it durable with itself: the WAL (SQLite's,
+PostgreSQL's) is written and synced in order. Under load the sync, not the statements, is most
+of the write lock's time.
+
 A write that may fail on its own (an idempotency key raced by a twin) runs inside a savepoint.
 Any other failure rolls the batch back and runs its writes again one transaction each, so a
 fault is reported to the write that caused it and the others still commit.
@@ -27,6 +33,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from .engine import POSTGRES_UNSYNCED, SQLITE_SYNCED, SQLITE_UNSYNCED
+
 log = logging.getLogger("callgate.leads")
 
 T = TypeVar("T")
@@ -37,12 +45,25 @@ class _Write:
     """One caller's write. Its caller sleeps on ``_turn`` until the write is settled, or until
     it is asked to lead the next batches itself (``promoted``)."""
 
-    __slots__ = ("_turn", "error", "first", "isolated", "promoted", "result", "settled", "work")
+    __slots__ = (
+        "_turn",
+        "durable",
+        "error",
+        "first",
+        "isolated",
+        "promoted",
+        "result",
+        "settled",
+        "work",
+    )
 
-    def __init__(self, work: Callable[[Connection], Any], isolated: bool, first: int) -> None:
+    def __init__(
+        self, work: Callable[[Connection], Any], isolated: bool, first: int, durable: bool
+    ) -> None:
         self.work = work
         self.isolated = isolated
         self.first = first
+        self.durable = durable
         self.result: Any = None
         self.error: BaseException | None = None
         self.settled = False
@@ -84,17 +105,29 @@ class GroupWriter:
         # The leaders' connection (only the leader of the moment uses it). SQLite's is kept
         # between batches; a server's goes back to the pool, whose pre-ping notices a restart.
         self._conn: Connection | None = None
-        self._keep_connection = engine.dialect.name == "sqlite"
+        self._sqlite = engine.dialect.name == "sqlite"
+        # Whether the kept SQLite connection syncs its commits now (a new one does).
+        self._synced = True
 
-    def run(self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0) -> T:
+    def run(
+        self,
+        work: Callable[[Connection], T],
+        *,
+        isolated: bool = False,
+        first: int = 0,
+        durable: bool = True,
+    ) -> T:
         """Run ``work`` in the next batch; return its result once the batch is committed.
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
         ``first``: above 0, run before the batch's other writes, lowest first: such a write
         takes a lock (see .admission, service.tasks.grouping) that the others must not be
         holding row locks while waiting for, and every batch takes those locks in one order.
+        ``durable``: False when ``work`` may be lost in a power cut until the next synced
+        commit, because nothing outside acts on it first (its batch is then not synced unless
+        another of its writes must be).
         """
-        write = _Write(work, isolated, first)
+        write = _Write(work, isolated, first, durable)
         with self._state:
             if self._pid != os.getpid():
                 self._forked()
@@ -117,7 +150,7 @@ class GroupWriter:
 
     def _forked(self) -> None:
         # A child of fork() shares nothing in progress with its parent, not even a connection.
-        self._pending, self._leading, self._conn = [], False, None
+        self._pending, self._leading, self._conn, self._synced = [], False, None, True
         self._pid = os.getpid()
 
     def _lead(self) -> None:
@@ -153,10 +186,19 @@ class GroupWriter:
     def _commit(self, batch: list[_Write]) -> None:
         outcomes: list[tuple[Any, BaseException | None]] = []
         in_work = False  # whether the failure came from a write, before any COMMIT was sent
+        synced = any(write.durable for write in batch)
         try:
             with self._lock:
                 conn = self._connection()
+                if self._sqlite and synced != self._synced:
+                    # Between transactions: SQLite refuses to change it inside one.
+                    self._synced = synced
+                    raw = conn.connection.dbapi_connection
+                    assert raw is not None
+                    raw.execute(SQLITE_SYNCED if synced else SQLITE_UNSYNCED)
                 with conn.begin():
+                    if not synced and not self._sqlite:
+                        conn.exec_driver_sql(POSTGRES_UNSYNCED)
                     for write in batch:
                         in_work = True
                         outcomes.append(_attempt(conn, write))
@@ -177,7 +219,7 @@ class GroupWriter:
                 self._commit([write])
             return
         finally:
-            if not self._keep_connection:
+            if not self._sqlite:
                 self._drop_connection()
         for write, (result, error) in zip(batch, outcomes, strict=True):
             write.settle(result, error)
@@ -190,8 +232,12 @@ class GroupWriter:
     def _drop_connection(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                self._conn.close()
+                if self._synced:
+                    self._conn.close()
+                else:
+                    self._conn.invalidate()  # never back to the pool without its syncs
             self._conn = None
+            self._synced = True
 
 
 def _attempt(conn: Connection, write: _Write) -> tuple[Any, BaseException | None]:

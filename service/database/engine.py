@@ -1,7 +1,8 @@
 """Engines: one per database URL, with the settings each backend wants for this workload.
 
-SQLite: WAL, a full sync on every commit, and ``BEGIN`` emitted by SQLAlchemy (a write
-transaction asks for ``BEGIN IMMEDIATE`` with the ``sqlite_begin`` execution option).
+SQLite: WAL, a full sync on every commit unless a write says it may wait (see
+:mod:`.batching`), and ``BEGIN`` emitted by SQLAlchemy (a write transaction asks for
+``BEGIN IMMEDIATE`` with the ``sqlite_begin`` execution option).
 """
 
 from __future__ import annotations
@@ -11,6 +12,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+
+# A commit that must survive a power cut before the caller goes on (the default), and one that
+# may wait for the next such commit: the WAL is written and synced in order, so a later synced
+# commit makes every earlier one durable too. PostgreSQL's asynchronous commit is the same.
+SQLITE_SYNCED = "PRAGMA synchronous=FULL"
+SQLITE_UNSYNCED = "PRAGMA synchronous=NORMAL"
+POSTGRES_UNSYNCED = "SET LOCAL synchronous_commit TO OFF"
 
 
 def sqlite_file(url: str | URL) -> Path | None:
@@ -40,7 +48,7 @@ def make_engine(database_url: str) -> Engine:
             # WAL: readers never block the writer. FULL syncs every commit: an accepted lead
             # survives a power cut, not only a crash of the process.
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute(SQLITE_SYNCED)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -223,13 +223,18 @@ class LeadStore:
             yield conn
 
     def write(
-        self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0
+        self,
+        work: Callable[[Connection], T],
+        *,
+        isolated: bool = False,
+        first: int = 0,
+        durable: bool = True,
     ) -> T:
         """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
         result once committed. ``isolated``: ``work`` may raise, and then only its own writes
-        are rolled back (a savepoint), the exception reaching the caller. ``first``: see
-        :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
-        return self._writer.run(work, isolated=isolated, first=first)
+        are rolled back (a savepoint), the exception reaching the caller. ``first`` and
+        ``durable``: see :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
+        return self._writer.run(work, isolated=isolated, first=first, durable=durable)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -517,7 +522,11 @@ class LeadStore:
             return self._enqueue(conn, [*enqueue, *follow], now)
 
         try:
-            due_now = self._writer.run(write, isolated=self.is_postgres)
+            # A task holder's write waits for the next synced commit, unless it is the mark
+            # that it acts outside next: lost in a power cut, the task runs again, or (its
+            # call already marked in flight) is settled as an unknown outcome.
+            durable = task is None or in_flight
+            due_now = self._writer.run(write, isolated=self.is_postgres, durable=durable)
         except _Refused:
             return False
         if due_now is None:
@@ -570,7 +579,8 @@ class LeadStore:
         now = utcnow()
         claim = queue.CLAIM_SKIP_LOCKED if self.is_postgres else queue.CLAIM
         params = {"now": now, "limit": limit, "new_lease": now + lease}
-        rows = self._writer.run(lambda conn: conn.execute(claim, params).all())
+        # Unsynced: a claim lost in a power cut leaves its tasks due again, nothing done.
+        rows = self._writer.run(lambda conn: conn.execute(claim, params).all(), durable=False)
         # The leads of a batch's calls in one read, after the commit: each handler would
         # otherwise read its own (a connection and a statement each). Read after the claim,
         # a lead is as fresh as a handler's own read would be; their writes are guarded.
@@ -662,7 +672,7 @@ class LeadStore:
                 conn.execute(note)
             return True, self._enqueue(conn, enqueue, params["now"])
 
-        written, due_now = self._writer.run(write)
+        written, due_now = self._writer.run(write, durable=False)  # see transition()
         if due_now:
             self._wake()
         return written

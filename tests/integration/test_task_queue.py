@@ -169,6 +169,53 @@ def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadSto
     assert store.provider_fault() is None
 
 
+def _synced(raw: Any, postgres: bool) -> bool:
+    """Whether the transaction on the driver's connection ``raw`` waits for the disk."""
+    if postgres:
+        with raw.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return bool(cursor.fetchone()[0] != "off")
+    return bool(raw.execute("PRAGMA synchronous").fetchone()[0] == 2)  # FULL
+
+
+def test_only_the_in_flight_mark_and_what_visitors_and_operators_write_wait_for_the_disk(
+    store: LeadStore,
+) -> None:
+    """A power cut may lose the claim and the outcome, never the lead or its in-flight mark:
+    those commits are synced, and a synced commit makes every earlier one durable too."""
+    seen: dict[str, set[bool]] = {}
+    phase = ["insert"]
+
+    def note(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().startswith(("INSERT", "UPDATE", "WITH")):  # PostgreSQL: a claim
+            synced = _synced(conn.connection.dbapi_connection, store.is_postgres)
+            seen.setdefault(phase[0], set()).add(synced)
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+        phase[0] = "claim"
+        [task] = store.claim(LEASE)
+        phase[0] = "in flight"
+        assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
+        phase[0] = "outcome"
+        attempt = {"outcome": "placed", "duration_ms": 5}
+        assert store.transition(lead.id, LeadStatus.PLACED, task=task, attempt=attempt)
+        phase[0] = "operator"
+        store.enqueue("probe", lead.id)
+    finally:
+        event.remove(store.engine, "before_cursor_execute", note)
+    assert seen == {
+        "insert": {True},
+        "claim": {False},
+        "in flight": {True},
+        "outcome": {False},
+        "operator": {True},
+    }
+    found = store.get(lead.id, with_attempts=True)
+    assert found is not None and found.status == "placed" and len(found.attempts) == 1
+
+
 def test_a_claimed_batch_carries_the_leads_of_its_calls_read_after_the_claim(
     store: LeadStore,
 ) -> None:

@@ -292,3 +292,54 @@ def test_writes_ranked_first_run_lowest_rank_first_then_arrival_order(store: Lea
         assert not thread.is_alive()
     writer.close()
     assert order == ["admission", "grouping", "a", "b"]
+
+
+def _full_sync(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2)  # FULL, else NORMAL
+
+
+def test_a_batch_waits_for_the_disk_when_any_of_its_writes_must(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
+    assert writer.run(_full_sync) is True
+    assert writer.run(_full_sync, durable=False) is False
+    assert writer.run(_full_sync) is True  # the kept connection syncs again
+    gate, holding = threading.Event(), threading.Event()
+    results: dict[str, bool] = {}
+
+    def hold(conn: Connection) -> None:
+        holding.set()
+        gate.wait(30)
+
+    def run(name: str, durable: bool) -> None:
+        results[name] = writer.run(_full_sync, durable=durable)
+
+    first = threading.Thread(target=writer.run, args=(hold,), kwargs={"durable": False})
+    first.start()
+    assert holding.wait(5)
+    threads = [
+        threading.Thread(target=run, args=("unsynced", False)),
+        threading.Thread(target=run, args=("synced", True)),
+    ]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(writer._pending) == 2, 5, "the writes to queue up")
+    gate.set()
+    for thread in [first, *threads]:
+        thread.join(30)
+        assert not thread.is_alive()
+    assert results == {"unsynced": True, "synced": True}  # one batch, synced for both
+    writer.close()
+    store.close()
+
+
+def test_a_connection_left_unsynced_never_goes_back_to_the_pool(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(None))
+    assert writer.run(_full_sync, durable=False) is False
+    writer.close()  # its connection is closed, not returned unsynced
+    with store.engine.connect() as a, store.engine.connect() as b, store.engine.connect() as c:
+        assert [_full_sync(conn) for conn in (a, b, c)] == [True, True, True]
+    store.close()
