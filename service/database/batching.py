@@ -192,10 +192,10 @@ class GroupWriter:
                 conn = self._connection()
                 if self._sqlite and synced != self._synced:
                     # Between transactions: SQLite refuses to change it inside one.
-                    self._synced = synced
                     raw = conn.connection.dbapi_connection
                     assert raw is not None
                     raw.execute(SQLITE_SYNCED if synced else SQLITE_UNSYNCED)
+                    self._synced = synced
                 with conn.begin():
                     if not synced and not self._sqlite:
                         conn.exec_driver_sql(POSTGRES_UNSYNCED)

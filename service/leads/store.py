@@ -547,15 +547,14 @@ class LeadStore:
             expect_from=(FAILED, PLACED),
             guard=RETRYABLE,
             values={"last_error": None, "confirmed": True, "placed_at": None},
-            enqueue=[NewTask(queue.PLACE_CALL, lead_id)],
+            enqueue=[_called_now(lead_id)],
         )
 
     def release_held(self, lead_id: str | None = None) -> int:
         """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
         ids = [lead_id] if lead_id else [lead.id for lead in self.search(status=HELD)]
         return sum(
-            self.transition(i, QUEUED, expect_from=(HELD,), enqueue=[NewTask(queue.PLACE_CALL, i)])
-            for i in ids
+            self.transition(i, QUEUED, expect_from=(HELD,), enqueue=[_called_now(i)]) for i in ids
         )
 
     # -- the task queue -----------------------------------------------------------------------
@@ -868,6 +867,12 @@ class LeadStore:
     def blocked(self) -> Sequence[Any]:
         with self.engine.connect() as conn:
             return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
+
+
+def _called_now(lead_id: str) -> NewTask:
+    """A call an operator asked for: due now, and CALLGATE_MAX_AGE counts from now, not from
+    the request (a lead held overnight by the budget is not too old to call when released)."""
+    return NewTask(queue.PLACE_CALL, lead_id, payload=queue.due_payload(utcnow()))
 
 
 def _built(found: Mapping[str, RowMapping], lead_id: str | None) -> Lead | None:

@@ -1,10 +1,13 @@
 """`callgate leads retry`: a failed lead or an unconfirmed placement is called again; a
-confirmed placement never is (the visitor was called)."""
+confirmed placement never is (the visitor was called). `callgate leads release`: a held lead is
+called. Either counts CALLGATE_MAX_AGE from the operator's decision."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+import time_machine
 from click.testing import CliRunner, Result
 from flask import Flask
 
@@ -27,9 +30,9 @@ def _placed(app: Flask) -> str:
     return lead_id
 
 
-def _retry(app: Flask, lead_id: str) -> Result:
+def _retry(app: Flask, lead_id: str, command: str = "retry") -> Result:
     url = services(app).settings.database_url
-    return CliRunner().invoke(main, ["leads", "retry", lead_id], env={"CALLGATE_DATABASE_URL": url})
+    return CliRunner().invoke(main, ["leads", command, lead_id], env={"CALLGATE_DATABASE_URL": url})
 
 
 def test_a_confirmed_placement_is_not_called_again(
@@ -78,3 +81,37 @@ def test_a_failed_lead_is_called_again_on_request(
     lead = services(app).store.get(lead_id)
     assert lead is not None and lead.status == "placed"
     assert _retry(app, "no-such-lead").exit_code != 0
+
+
+def test_a_failed_lead_older_than_max_age_is_called_when_retried(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    fake_provider.set(statuses=[400, 200])
+    with time_machine.travel(datetime(2026, 12, 1, 9, 0, tzinfo=UTC), tick=False) as clock:
+        app = _app(make_app, fake_provider)
+        assert services(app).settings.max_age == 3600
+        lead_id = _placed(app)
+        clock.shift(timedelta(hours=3))  # the request is older than CALLGATE_MAX_AGE
+        assert _retry(app, lead_id).exit_code == 0
+        assert services(app).dispatcher.run_once()
+    lead = services(app).store.get(lead_id)
+    assert lead is not None and lead.status == "placed"
+    assert len(fake_provider.received) == 2
+
+
+def test_a_lead_held_overnight_by_the_budget_is_called_when_released(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    with time_machine.travel(datetime(2026, 12, 1, 20, 0, tzinfo=UTC), tick=False) as clock:
+        app = _app(make_app, fake_provider, daily_call_budget=1)
+        _placed(app)
+        response = app.test_client().post("/api/v1/callbacks", json={"phone": "0671112244"})
+        assert response.status_code == 202 and response.get_json()["status"] == "held"
+        held = response.get_json()["id"]
+        clock.shift(timedelta(hours=13))  # the next morning
+        result = _retry(app, held, command="release")
+        assert result.exit_code == 0, result.output
+        assert services(app).dispatcher.run_once()
+    lead = services(app).store.get(held)
+    assert lead is not None and lead.status == "placed"
+    assert len(fake_provider.received) == 2
