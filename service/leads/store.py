@@ -223,18 +223,13 @@ class LeadStore:
             yield conn
 
     def write(
-        self,
-        work: Callable[[Connection], T],
-        *,
-        isolated: bool = False,
-        first: int = 0,
-        durable: bool = True,
+        self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0
     ) -> T:
         """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
         result once committed. ``isolated``: ``work`` may raise, and then only its own writes
-        are rolled back (a savepoint), the exception reaching the caller. ``first`` and
-        ``durable``: see :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
-        return self._writer.run(work, isolated=isolated, first=first, durable=durable)
+        are rolled back (a savepoint), the exception reaching the caller. ``first``: see
+        :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
+        return self._writer.run(work, isolated=isolated, first=first)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
