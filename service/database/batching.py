@@ -10,8 +10,8 @@ writes are waiting; a caller that finds a commit under way waits for the leader 
 write too. Uncontended, a write costs what it always did (no hand-over to another thread);
 contended, many share one commit. Nothing is reported stored before its commit.
 
-A write that need not survive a power cut on its own (``durable=False``: a claim, an outcome
-written after the act) lets its batch commit without waiting for the disk, unless the batch
+A write that need not survive a power cut on its own (``durable=False``: a claim, a placed
+call's outcome) lets its batch commit without waiting for the disk, unless the batch
 holds a write that must. The next synced commit makes it durable with itself: the WAL (SQLite's,
 PostgreSQL's) is written and synced in order. Under load the sync, not the statements, is most
 of the write lock's time.
@@ -106,8 +106,9 @@ class GroupWriter:
         # between batches; a server's goes back to the pool, whose pre-ping notices a restart.
         self._conn: Connection | None = None
         self._sqlite = engine.dialect.name == "sqlite"
-        # Whether the kept SQLite connection syncs its commits now (a new one does).
-        self._synced = True
+        # Whether the kept SQLite connection syncs its commits now (a new one does); None while
+        # that is being changed, so that an interrupted change is made again.
+        self._synced: bool | None = True
 
     def run(
         self,
@@ -194,6 +195,7 @@ class GroupWriter:
                     # Between transactions: SQLite refuses to change it inside one.
                     raw = conn.connection.dbapi_connection
                     assert raw is not None
+                    self._synced = None
                     raw.execute(SQLITE_SYNCED if synced else SQLITE_UNSYNCED)
                     self._synced = synced
                 with conn.begin():
@@ -232,7 +234,7 @@ class GroupWriter:
     def _drop_connection(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
-                if self._synced:
+                if self._synced is True:
                     self._conn.close()
                 else:
                     self._conn.invalidate()  # never back to the pool without its syncs

@@ -516,11 +516,18 @@ class LeadStore:
             follow = queue.follow_up(lead_id, source, target, lead=row, outbox=outbox)
             return self._enqueue(conn, [*enqueue, *follow], now)
 
+        # A task holder's move may wait for the next synced commit when a power cut that lost
+        # it would cost only a repeat (the task runs again) or a placed call's confirmation
+        # (its in-flight mark is settled as placed, unconfirmed). Synced: the in-flight mark
+        # itself, a move that emits events (they may leave before the next sync), and a
+        # call's failure or retry (never to be settled as placed).
+        durable = (
+            task is None
+            or in_flight
+            or outbox is not None
+            or (LeadStatus.DISPATCHING in source and target != PLACED)
+        )
         try:
-            # A task holder's write waits for the next synced commit, unless it is the mark
-            # that it acts outside next: lost in a power cut, the task runs again, or (its
-            # call already marked in flight) is settled as an unknown outcome.
-            durable = task is None or in_flight
             due_now = self._writer.run(write, isolated=self.is_postgres, durable=durable)
         except _Refused:
             return False

@@ -178,11 +178,26 @@ def _synced(raw: Any, postgres: bool) -> bool:
     return bool(raw.execute("PRAGMA synchronous").fetchone()[0] == 2)  # FULL
 
 
-def test_only_the_in_flight_mark_and_what_visitors_and_operators_write_wait_for_the_disk(
+class _PlacedEvents:
+    """An outbox that sends an event when a lead is placed (see service.events.hook)."""
+
+    def emits(self, target: LeadStatus, created: bool) -> bool:
+        return target == LeadStatus.PLACED
+
+    def tasks(self, lead: Any, target: LeadStatus, created: bool) -> list[NewTask]:
+        return [NewTask("probe", lead["id"])]
+
+    def service(self, kind: str, reason: str) -> list[NewTask]:
+        return []
+
+
+def test_a_commit_waits_for_the_disk_unless_a_power_cut_that_lost_it_cost_only_a_repeat(
     store: LeadStore,
 ) -> None:
-    """A power cut may lose the claim and the outcome, never the lead or its in-flight mark:
-    those commits are synced, and a synced commit makes every earlier one durable too."""
+    """Synced: a lead, an operator's decision, a call's in-flight mark, its failure or retry, a
+    move that emits events. Unsynced: a claim, a placed call's outcome (a power cut leaves its
+    in-flight mark, settled as placed, unconfirmed), a task's bookkeeping. A synced commit
+    makes every earlier one durable too."""
     seen: dict[str, set[bool]] = {}
     phase = ["insert"]
 
@@ -191,28 +206,50 @@ def test_only_the_in_flight_mark_and_what_visitors_and_operators_write_wait_for_
             synced = _synced(conn.connection.dbapi_connection, store.is_postgres)
             seen.setdefault(phase[0], set()).add(synced)
 
-    event.listen(store.engine, "before_cursor_execute", note)
-    try:
+    def call(label: str, outcome: LeadStatus, **write: Any) -> str:
+        phase[0] = "insert"
         lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
         phase[0] = "claim"
         [task] = store.claim(LEASE)
         phase[0] = "in flight"
         assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
-        phase[0] = "outcome"
-        attempt = {"outcome": "placed", "duration_ms": 5}
-        assert store.transition(lead.id, LeadStatus.PLACED, task=task, attempt=attempt)
+        phase[0] = label
+        attempt = {"outcome": str(outcome), "duration_ms": 5}
+        assert store.transition(lead.id, outcome, task=task, attempt=attempt, **write)
+        return lead.id
+
+    event.listen(store.engine, "before_cursor_execute", note)
+    try:
+        placed = call("placed", LeadStatus.PLACED)
+        call("failed", LeadStatus.FAILED)
+        call("retry", LeadStatus.QUEUED, task_again_at=utcnow() + timedelta(minutes=1))
+        store.outbox = _PlacedEvents()
+        call("placed, with events", LeadStatus.PLACED)
+        store.outbox = None
+        phase[0] = "enqueue"
+        store.enqueue("probe", placed)
+        phase[0] = "claim"
+        probe = next(t for t in store.claim(LEASE, limit=10) if t.kind == "probe")
+        phase[0] = "task done"
+        assert store.finish_task(probe)
         phase[0] = "operator"
-        store.enqueue("probe", lead.id)
+        held, _ = store.insert(Lead(phone="+380671112244", provider="dry-run", status="held"))
+        assert store.release_held(held.id) == 1
     finally:
         event.remove(store.engine, "before_cursor_execute", note)
     assert seen == {
         "insert": {True},
         "claim": {False},
         "in flight": {True},
-        "outcome": {False},
+        "placed": {False},
+        "failed": {True},
+        "retry": {True},
+        "placed, with events": {True},
+        "enqueue": {True},
+        "task done": {False},
         "operator": {True},
     }
-    found = store.get(lead.id, with_attempts=True)
+    found = store.get(placed, with_attempts=True)
     assert found is not None and found.status == "placed" and len(found.attempts) == 1
 
 

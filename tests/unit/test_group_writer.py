@@ -343,3 +343,20 @@ def test_a_connection_left_unsynced_never_goes_back_to_the_pool(tmp_path: Path) 
     with store.engine.connect() as a, store.engine.connect() as b, store.engine.connect() as c:
         assert [_full_sync(conn) for conn in (a, b, c)] == [True, True, True]
     store.close()
+
+
+def test_a_failed_unsynced_batch_leaves_the_next_one_synced(tmp_path: Path) -> None:
+    store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
+    migrate(store)
+    writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
+
+    def broken(conn: Connection) -> None:
+        assert not _full_sync(conn)
+        conn.execute(text("INSERT INTO no_such_table VALUES (1)"))
+
+    with pytest.raises(Exception, match="no_such_table"):
+        writer.run(broken, durable=False)
+    assert writer.run(_full_sync) is True  # a fresh connection, synced
+    assert writer.run(_full_sync, durable=False) is False
+    writer.close()
+    store.close()
