@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,40 @@ def _commits(store: LeadStore) -> list[int]:
 def _count(store: LeadStore) -> int:
     with store.engine.connect() as conn:
         return int(conn.execute(text("SELECT count(*) FROM leads")).scalar_one())
+
+
+@contextmanager
+def _behind_a_held_batch(
+    writer: GroupWriter, *, durable: bool = True
+) -> Iterator[tuple[Callable[[int], None], threading.Thread]]:
+    """Inside, ``writer`` is committing a batch that waits, so writes started now queue up
+    behind it (``queued(n)`` waits until ``n`` have); yields that and the batch's thread. On
+    leaving, the batch goes on."""
+    gate, holding = threading.Event(), threading.Event()
+
+    def hold(_conn: Connection) -> None:
+        holding.set()
+        gate.wait(30)
+
+    first = threading.Thread(target=writer.run, args=(hold,), kwargs={"durable": durable})
+    first.start()
+    assert holding.wait(10)
+
+    def queued(count: int) -> None:
+        wait_until(lambda: len(writer._pending) == count, 10, "the writes to queue up")
+
+    try:
+        yield queued, first
+    finally:
+        gate.set()
+        first.join(30)
+    assert not first.is_alive()
+
+
+def _join(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(30)
+        assert not thread.is_alive()
 
 
 def test_concurrent_inserts_all_land_in_fewer_transactions(store: LeadStore) -> None:
@@ -89,12 +124,7 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
     store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
     migrate(store)
     writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
-    gate, holding = threading.Event(), threading.Event()
     results: dict[str, object] = {}
-
-    def hold(conn: Connection) -> None:
-        holding.set()
-        gate.wait(30)  # keeps the writer busy while the next writes queue up
 
     def good(n: int) -> None:
         def write(conn: Connection) -> int:
@@ -112,19 +142,13 @@ def test_an_unexpected_fault_is_reported_to_its_own_write(tmp_path: Path) -> Non
         except Exception as exc:
             results["bad"] = exc
 
-    first = threading.Thread(target=writer.run, args=(hold,))
-    first.start()
-    assert holding.wait(5)
     threads = [threading.Thread(target=good, args=(n,)) for n in range(3)]
     threads.insert(1, threading.Thread(target=bad))
-    for thread in threads:
-        thread.start()
-    # All four queued behind the held batch, so they are committed as one batch.
-    wait_until(lambda: len(writer._pending) == 4, 5, "the writes to queue up")
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
+    with _behind_a_held_batch(writer) as (queued, _):
+        for thread in threads:
+            thread.start()
+        queued(4)  # all four behind the held batch, so they are committed as one batch
+    _join(threads)
     writer.close()
     assert {key: results[key] for key in ("good-0", "good-1", "good-2")} == {
         "good-0": 0,
@@ -172,12 +196,7 @@ def test_a_leader_hands_over_and_every_waiting_write_commits(tmp_path: Path) -> 
     store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
     migrate(store)
     writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
-    gate, holding = threading.Event(), threading.Event()
     ran_in: dict[int, threading.Thread] = {}
-
-    def hold(conn: Connection) -> None:
-        holding.set()
-        gate.wait(30)
 
     def insert(n: int) -> None:
         def write(conn: Connection) -> None:
@@ -186,19 +205,14 @@ def test_a_leader_hands_over_and_every_waiting_write_commits(tmp_path: Path) -> 
 
         writer.run(write)
 
-    first = threading.Thread(target=writer.run, args=(hold,))
-    first.start()
-    assert holding.wait(5)
     # More waiting writes than one leader takes: batches of MAX_BATCH, LEAD_AT_MOST of them.
     count = MAX_BATCH * (GroupWriter.LEAD_AT_MOST + 1)
     threads = [threading.Thread(target=insert, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    wait_until(lambda: len(writer._pending) == count, 10, "the writes to queue up")
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
+    with _behind_a_held_batch(writer) as (queued, first):
+        for thread in threads:
+            thread.start()
+        queued(count)
+    _join(threads)
     writer.close()
     assert _count(store) == count
     # The first leader stepped down: later batches were led by a waiting caller.
@@ -213,13 +227,8 @@ def test_a_failed_commit_is_reported_to_every_write_and_none_is_run_again(
     store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
     migrate(store)
     writer = GroupWriter(store.engine, WriteLock(tmp_path / "callgate.db"))
-    gate, holding = threading.Event(), threading.Event()
     runs: list[str] = []
     errors: dict[str, BaseException] = {}
-
-    def hold(conn: Connection) -> None:
-        holding.set()
-        gate.wait(30)
 
     def good(conn: Connection) -> None:
         runs.append("good")
@@ -240,19 +249,14 @@ def test_a_failed_commit_is_reported_to_every_write_and_none_is_run_again(
         except Exception as exc:
             errors[name] = exc
 
-    first = threading.Thread(target=writer.run, args=(hold,))
-    first.start()
-    assert holding.wait(10)
     threads = [
         threading.Thread(target=call, args=(n, w)) for n, w in (("good", good), ("orphan", orphan))
     ]
-    for thread in threads:
-        thread.start()
-    wait_until(lambda: len(writer._pending) == 2, 10, "both writes to queue up")
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
+    with _behind_a_held_batch(writer) as (queued, _):
+        for thread in threads:
+            thread.start()
+        queued(2)
+    _join(threads)
     writer.close()
     assert sorted(errors) == ["good", "orphan"]
     assert "FOREIGN KEY" in str(errors["good"])
@@ -264,12 +268,7 @@ def test_a_failed_commit_is_reported_to_every_write_and_none_is_run_again(
 def test_writes_ranked_first_run_lowest_rank_first_then_arrival_order(store: LeadStore) -> None:
     # Ranked writes take locks (admission 1, alert grouping 2): every batch in one order.
     writer = GroupWriter(store.engine, WriteLock(None))
-    holding, gate = threading.Event(), threading.Event()
     order: list[str] = []
-
-    def hold(_conn: Connection) -> None:
-        holding.set()
-        gate.wait(10)
 
     def queue(name: str, rank: int) -> threading.Thread:
         def write(_conn: Connection) -> None:
@@ -279,17 +278,12 @@ def test_writes_ranked_first_run_lowest_rank_first_then_arrival_order(store: Lea
         thread.start()
         return thread
 
-    first = threading.Thread(target=writer.run, args=(hold,))
-    first.start()
-    assert holding.wait(5)
     threads = []
-    for n, (name, rank) in enumerate([("a", 0), ("grouping", 2), ("b", 0), ("admission", 1)]):
-        threads.append(queue(name, rank))
-        wait_until(lambda n=n: len(writer._pending) == n + 1, 5, "the write to queue up")
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
+    with _behind_a_held_batch(writer) as (queued, _):
+        for n, (name, rank) in enumerate([("a", 0), ("grouping", 2), ("b", 0), ("admission", 1)]):
+            threads.append(queue(name, rank))
+            queued(n + 1)  # one at a time: arrival order is known
+    _join(threads)
     writer.close()
     assert order == ["admission", "grouping", "a", "b"]
 
@@ -305,30 +299,20 @@ def test_a_batch_waits_for_the_disk_when_any_of_its_writes_must(tmp_path: Path) 
     assert writer.run(_full_sync) is True
     assert writer.run(_full_sync, durable=False) is False
     assert writer.run(_full_sync) is True  # the kept connection syncs again
-    gate, holding = threading.Event(), threading.Event()
     results: dict[str, bool] = {}
-
-    def hold(conn: Connection) -> None:
-        holding.set()
-        gate.wait(30)
 
     def run(name: str, durable: bool) -> None:
         results[name] = writer.run(_full_sync, durable=durable)
 
-    first = threading.Thread(target=writer.run, args=(hold,), kwargs={"durable": False})
-    first.start()
-    assert holding.wait(5)
     threads = [
         threading.Thread(target=run, args=("unsynced", False)),
         threading.Thread(target=run, args=("synced", True)),
     ]
-    for thread in threads:
-        thread.start()
-    wait_until(lambda: len(writer._pending) == 2, 5, "the writes to queue up")
-    gate.set()
-    for thread in [first, *threads]:
-        thread.join(30)
-        assert not thread.is_alive()
+    with _behind_a_held_batch(writer, durable=False) as (queued, _):
+        for thread in threads:
+            thread.start()
+        queued(2)
+    _join(threads)
     assert results == {"unsynced": True, "synced": True}  # one batch, synced for both
     writer.close()
     store.close()
