@@ -151,11 +151,6 @@ class IdempotencyConflict(Exception):
     """The idempotency key was used before for another number."""
 
 
-class _Refused(Exception):
-    """A fenced or conditional write matched nothing after others were written: roll its
-    savepoint back."""
-
-
 @lru_cache(maxsize=256)
 def _lead_update(
     target: LeadStatus,
@@ -502,7 +497,7 @@ class LeadStore:
                 if _rowcount(done) != 1:
                     # PostgreSQL only (SQLite serialises writers): a take-over committed
                     # between the two statements. The savepoint undoes the lead's update.
-                    raise _Refused("lease lost")
+                    raise queue.LeaseLost("lease lost")
             if target in _ENDED:
                 ended = {"ended_lead": lead_id, "now": now, "error": f"the lead is {target}"}
                 conn.execute(queue.DROP_CALL_TASKS, ended)
@@ -529,7 +524,7 @@ class LeadStore:
         )
         try:
             due_now = self._writer.run(write, isolated=self.is_postgres, durable=durable)
-        except _Refused:
+        except queue.LeaseLost:
             return False
         if due_now is None:
             return False

@@ -35,11 +35,6 @@ GROUPING_LOCK = 4177003
 _SERIALISE = text(f"SELECT pg_advisory_xact_lock({GROUPING_LOCK}, hashtext(:kind))")
 
 
-class _LeaseLost(Exception):
-    """The task's fenced write matched nothing after others were written: roll its
-    savepoint back."""
-
-
 def gather(
     store: LeadStore,
     task: ClaimedTask,
@@ -69,12 +64,12 @@ def gather(
         merged = merge([task.payload or {}, *taken])
         params = {**queue.held(task), "new_payload": merged}
         if _rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
-            raise _LeaseLost("lease lost")
+            raise queue.LeaseLost("lease lost")
         return merged
 
     try:
         return store.write(write, isolated=True, first=GROUPING_FIRST)
-    except _LeaseLost:
+    except queue.LeaseLost:
         return None
 
 
@@ -106,14 +101,14 @@ def hand_over(
                 done = {**queue.held(task), "new_state": queue.DONE, "now": now}
                 done["error"] = f"grouped into task {other}"
                 if _rowcount(conn.execute(queue.FINISH, done)) != 1:
-                    raise _LeaseLost("lease lost")
+                    raise queue.LeaseLost("lease lost")
                 return True
         params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
         return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
 
     try:
         return store.write(write, isolated=True, first=GROUPING_FIRST)
-    except _LeaseLost:
+    except queue.LeaseLost:
         return False
 
 

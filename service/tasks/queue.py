@@ -264,6 +264,11 @@ TAKE_OVER = (
 )
 
 
+class LeaseLost(Exception):
+    """A holder's fenced write matched nothing after others in its transaction were written
+    (its lease was taken over): raised to roll the holder's savepoint back."""
+
+
 def held(task: ClaimedTask) -> dict[str, Any]:
     """The parameters of a fenced write about ``task``."""
     return {"held_task": task.id, "held_fence": task.fence}
