@@ -581,11 +581,12 @@ class LeadStore:
         # otherwise read its own (a connection and a statement each). Read after the claim,
         # a lead is as fresh as a handler's own read would be; their writes are guarded.
         calls = {row.id: row.lead_id for row in rows if row.kind in queue.LEAD_KINDS}
+        wanted = [lead_id for lead_id in calls.values() if lead_id]
         found: dict[str, RowMapping] = {}
-        if any(calls.values()):
+        if wanted:
             try:
                 with self.engine.connect() as conn:
-                    read = conn.execute(_BY_IDS, {"lead_ids": [i for i in calls.values() if i]})
+                    read = conn.execute(_BY_IDS, {"lead_ids": wanted})
                     found = {lead.id: lead._mapping for lead in read}
             except SQLAlchemyError:
                 # The claim is committed: its tasks must still reach their handlers, which
