@@ -157,8 +157,13 @@ def fake_provider(work: Path, name: str) -> Iterator[tuple[str, Path]]:
 
 
 @contextmanager
-def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list[int]]]:
-    """The server (and, for callgate, its worker) on loopback: its URL and process groups."""
+def target(
+    name: str, work: Path, provider_url: str, inline: bool = False
+) -> Iterator[tuple[str, list[int]]]:
+    """The server (and, for callgate, its worker) on loopback: its URL and process groups.
+
+    ``inline``: callgate as one machine runs it by default, one web process with its limits in
+    memory and the dispatcher in it (``CALLGATE_DISPATCHER=inline``), no worker."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     stack = ExitStack()
@@ -169,7 +174,9 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
             "CALLGATE_DATABASE_URL": database_url(work),
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
         }
-        if os.environ.get("BENCH_LAYOUT") == "one-process":
+        if inline:
+            env.update(CALLGATE_WORKERS="1", CALLGATE_DISPATCHER="inline")
+        elif os.environ.get("BENCH_LAYOUT") == "one-process":
             # One machine's default: one web process (its threads share the in-memory limits).
             env["CALLGATE_WORKERS"] = "1"
         else:
@@ -203,7 +210,7 @@ def target(name: str, work: Path, provider_url: str) -> Iterator[tuple[str, list
             wait_until(lambda: requests.get(url + health, timeout=2).ok, 30, name)
         else:
             wait_until(lambda: requests.get(url + "/", timeout=2).status_code == 404, 30, name)
-        if name == "callgate":
+        if name == "callgate" and not inline:
             # Once the server has migrated the database: the worker's own check finds it done.
             worker = [str(BIN / "callgate"), "worker"]
             log = work / f"{name}-worker.log"
@@ -248,6 +255,22 @@ def default_layout(work: Path, idle_seconds: float = IDLE_SECONDS) -> dict[str, 
     footprint["idle_seconds"] = idle_seconds
     footprint["idle_cpu_percent"] = round(idle_cpu / idle_seconds * 100, 2)
     return footprint
+
+
+def inline_dispatcher(work: Path) -> dict[str, Any]:
+    """Speed to lead with the dispatcher in the web process (``target(inline=True)``), at the
+    rate this machine sustains, after a warm-up at that rate."""
+    work.mkdir()
+    with (
+        fake_provider(work, "inline") as (provider_url, received_path),
+        target("callgate", work, provider_url, inline=True) as (url, _),
+    ):
+        fixed_rate(url, work, "inline-warm", base=200_000, rate=SUSTAINED_RATE, seconds=3)
+        time.sleep(1)
+        samples = fixed_rate(url, work, "inline", base=300_000, rate=SUSTAINED_RATE)
+        time.sleep(2)  # let the last leads reach the provider before it stops
+    result = summarise(samples, json.loads(received_path.read_text()))
+    return {"layout": "one web process, limits in memory, dispatcher inline", **result}
 
 
 def wrk(url: str, path: str, post: bool) -> dict[str, float]:
@@ -331,16 +354,19 @@ def summarise(samples: list[dict[str, Any]], received: dict[str, float] | None) 
         "visitor_p99_ms": round(percentile(latencies, 99), 2),
     }
     if received is not None:
-        speed = [
-            (received[s["phone"].lstrip("+")] - s["sent"]) * 1000
-            for s in ok
-            if s["phone"].lstrip("+") in received
+        reached = [
+            (s, received[s["phone"].lstrip("+")]) for s in ok if s["phone"].lstrip("+") in received
         ]
+        speed = [(at - s["sent"]) * 1000 for s, at in reached]
+        # From the visitor's 202 on: the dispatcher's part of the speed to lead.
+        after = [(at - s["done"]) * 1000 for s, at in reached]
         result.update(
             {
                 "reached_provider": len(speed),
                 "speed_to_lead_p50_ms": round(percentile(speed, 50), 2),
                 "speed_to_lead_p99_ms": round(percentile(speed, 99), 2),
+                "after_202_p50_ms": round(percentile(after, 50), 2),
+                "after_202_p99_ms": round(percentile(after, 99), 2),
             }
         )
     return result
@@ -422,6 +448,7 @@ def main() -> None:
                 )
                 drain(database_url(work))  # the worker's backlog must not slow the next turn
     received = json.loads(received_path.read_text())
+    results["callgate_inline"] = inline_dispatcher(work / "inline")
     middle = sorted(
         rounds, key=lambda r: r["callgate"]["requests_per_s"] / r["hello"]["requests_per_s"]
     )[len(rounds) // 2]
@@ -492,6 +519,13 @@ def print_table(results: dict[str, Any]) -> None:
         f"p50 {sustained['visitor_p50_ms']} ms p99 {sustained['visitor_p99_ms']} ms, "
         f"speed to lead p50 {sustained['speed_to_lead_p50_ms']} ms "
         f"p99 {sustained['speed_to_lead_p99_ms']} ms"
+    )
+    inline = results["callgate_inline"]
+    print(
+        f"callgate, dispatcher inline ({inline['layout']}) at {SUSTAINED_RATE:.0f}/s: visitor "
+        f"p50 {inline['visitor_p50_ms']} ms p99 {inline['visitor_p99_ms']} ms, speed to lead "
+        f"p50 {inline['speed_to_lead_p50_ms']} ms p99 {inline['speed_to_lead_p99_ms']} ms "
+        f"(after the 202: p50 {inline['after_202_p50_ms']} ms p99 {inline['after_202_p99_ms']} ms)"
     )
     print(
         f"callgate CPU per lead at {RATE:.0f}/s (web processes and worker): "

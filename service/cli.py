@@ -157,7 +157,7 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
             f"attempt {attempt.id}: {attempt.started_at:%H:%M:%S} {attempt.outcome} "
             f"http={attempt.http_status} {attempt.duration_ms}ms {attempt.error or ''}".rstrip()
         )
-    for task in store.tasks(lead_id):
+    for task in store.tasks.of_lead(lead_id):
         click.echo(
             f"task {task.id}: {task.kind} {task.state} due {task.due_at:%Y-%m-%d %H:%M:%S} "
             f"attempts={task.attempts} {task.last_error or ''}".rstrip()

@@ -135,14 +135,14 @@ class Dispatcher:
         lead = self.store.lead_of(task)
         if lead is None or lead.status not in (QUEUED, SCHEDULED):
             # Cancelled (or otherwise moved on) since the task was enqueued.
-            self.store.finish_task(task, error=f"lead is {lead.status if lead else 'gone'}")
+            self.store.tasks.finish(task, error=f"lead is {lead.status if lead else 'gone'}")
             return
         if self._office_closed(lead, task):
             return
         if lead.status == SCHEDULED:
             # Its time has come, the office is open: the scheduled call joins the queue.
             if not self.store.transition(lead.id, QUEUED, expect_from=(SCHEDULED,)):
-                self.store.finish_task(task, error="the lead is no longer scheduled")
+                self.store.tasks.finish(task, error="the lead is no longer scheduled")
                 return
             lead.status = QUEUED
         # CALLGATE_MAX_AGE counts from when the call was due: a lead from 23:40 booked for
@@ -297,9 +297,9 @@ class Dispatcher:
         if lead.status == QUEUED and not self.store.transition(
             lead.id, SCHEDULED, expect_from=(QUEUED,)
         ):
-            self.store.finish_task(task, error="the lead is no longer queued")
+            self.store.tasks.finish(task, error="the lead is no longer queued")
             return True
-        if self.store.move_task(task, slot, queue.due_payload(slot)):
+        if self.store.tasks.move(task, slot, queue.due_payload(slot)):
             log.info(
                 "lead %s: the office is closed at its call time; moved to %s",
                 lead.id,
@@ -329,7 +329,7 @@ class Dispatcher:
             values={"confirmed": False, "placed_at": utcnow(), "last_error": LOST_IN_FLIGHT},
             attempt={"outcome": "unknown", "error": LOST_IN_FLIGHT},
         ):
-            self.store.finish_task(task, error=LOST_IN_FLIGHT)
+            self.store.tasks.finish(task, error=LOST_IN_FLIGHT)
 
     # -- agents -------------------------------------------------------------------------------
 
@@ -380,7 +380,7 @@ class Dispatcher:
             task=task,
             enqueue=[NewTask(PLACE_CALL, task.lead_id, payload=task.payload)],
         ):
-            self.store.finish_task(task, error="the lead is no longer waiting")
+            self.store.tasks.finish(task, error="the lead is no longer waiting")
 
 
 def _ms(started: float) -> int:

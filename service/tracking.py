@@ -47,7 +47,7 @@ class StatusChecker:
         settings = self.settings
         lead = self.store.lead_of(task)
         if lead is None or lead.status != PLACED or not lead.provider_ref:
-            self.store.finish_task(task, error="the lead is no longer placed")
+            self.store.tasks.finish(task, error="the lead is no longer placed")
             return
         placed_at = lead.placed_at or lead.created_at
         out_of_time = (utcnow() - placed_at).total_seconds() >= settings.status_poll_for
@@ -63,7 +63,7 @@ class StatusChecker:
             else:
                 log.warning("lead %s: status unknown, no longer asking: %s", lead.id, exc.message)
                 unknown = {"last_error": f"call status unknown: {exc.message}"}
-                self.store.finish_task(task, error=exc.message, lead_values=unknown)
+                self.store.tasks.finish(task, error=exc.message, lead_values=unknown)
             return
         if state.final:
             values = {"provider_status": state.raw, "last_error": state.reason}
@@ -78,14 +78,14 @@ class StatusChecker:
             note = f"no final call status within {settings.status_poll_for:.0f}s"
             log.warning("lead %s: %s (%s)", lead.id, note, state.raw)
             values = {"provider_status": state.raw, "last_error": note}
-            self.store.finish_task(task, error=note, lead_values=values)
+            self.store.tasks.finish(task, error=note, lead_values=values)
         else:
             lead_values = {"provider_status": state.raw}
             self._again(task, settings.status_poll_interval, lead_values=lead_values)
 
     def _again(self, task: ClaimedTask, delay: float, **note: Any) -> None:
         due = utcnow() + timedelta(seconds=delay)
-        if not self.store.retry_task(task, due, **note):
+        if not self.store.tasks.retry(task, due, **note):
             log.info("task %d: lease lost during the status check", task.id)
 
 

@@ -21,6 +21,11 @@ SQLITE_UNSYNCED = "PRAGMA synchronous=NORMAL"
 POSTGRES_UNSYNCED = "SET LOCAL synchronous_commit TO OFF"
 
 
+def rowcount(result: Any) -> int:
+    """The rows a conditional write matched: 1 or 0 tells whether it took effect."""
+    return int(result.rowcount)
+
+
 def sqlite_file(url: str | URL) -> Path | None:
     """The database file of a SQLite URL; None for any other database or one in memory."""
     parsed = make_url(url)

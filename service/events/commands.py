@@ -58,7 +58,7 @@ def webhooks_list(failed: bool, limit: int) -> None:
 
     store = open_store(_settings())
     try:
-        tasks = store.tasks_of_kind(DELIVER_WEBHOOK, GAVE_UP if failed else None, limit)
+        tasks = store.tasks.of_kind(DELIVER_WEBHOOK, GAVE_UP if failed else None, limit)
     finally:
         store.close()
     click.echo("id\tevent\thost\tattempts\tstate\tnext try\tlast error")
@@ -86,12 +86,12 @@ def webhooks_replay(task_id: int) -> None:
 
     store = open_store(_settings())
     try:
-        task = store.task(task_id)
+        task = store.tasks.get(task_id)
         if task is None or task.kind != DELIVER_WEBHOOK:
             raise click.ClickException(f"no webhook delivery {task_id}")
         if not task.payload:
             raise click.ClickException(f"delivery {task_id} was purged: nothing to send")
-        store.enqueue(DELIVER_WEBHOOK, task.lead_id, payload=dict(task.payload or {}))
+        store.tasks.enqueue(DELIVER_WEBHOOK, task.lead_id, payload=dict(task.payload or {}))
     finally:
         store.close()
     click.echo(f"delivery {task_id} queued again ({(task.payload or {}).get('webhook_id')})")

@@ -127,12 +127,12 @@ class EventHandlers:
         self, task: ClaimedTask, result: DeliveryResult, *, enqueue: list[NewTask] | None = None
     ) -> None:
         if result.delivered:
-            written = self.store.finish_task(task)
+            written = self.store.tasks.finish(task)
         elif result.outcome == "retry":
             due = utcnow() + timedelta(seconds=result.retry_in or 0)
-            written = self.store.retry_task(task, due, error=result.detail)
+            written = self.store.tasks.retry(task, due, error=result.detail)
         else:
-            written = self.store.finish_task(
+            written = self.store.tasks.finish(
                 task, error=result.detail, gave_up=True, enqueue=enqueue or ()
             )
         if not written:

@@ -1,9 +1,11 @@
-"""Durable storage of leads and of their tasks: SQLAlchemy on SQLite (embedded) or PostgreSQL.
+"""Durable storage of leads: SQLAlchemy on SQLite (embedded) or PostgreSQL.
 
 One write path: the Core statements named below (and those of :mod:`service.tasks.queue`),
 run in write transactions serialised as :mod:`service.database.locking` explains; the hot ones
-(a new lead with its first task, a claim, "in flight", an outcome) commit in groups
-(:mod:`service.database.batching`). The ORM only reads.
+(a new lead with its first task, "in flight", an outcome) commit in groups
+(:mod:`service.database.batching`). The ORM only reads. The task queue's own reads and writes
+(claim, finish, retry…) are ``LeadStore.tasks``, a :class:`~service.tasks.store.TaskStore` on
+the same database and group commit.
 
 Every status change is :meth:`LeadStore.transition`: checked against :mod:`.lifecycle`, one
 conditional UPDATE, and in the same transaction the task that was being worked on is finished
@@ -31,22 +33,22 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
 from ..addresses import DEFAULT_IPV6_PREFIX, address_key
 from ..database.batching import GroupWriter
-from ..database.engine import make_engine, sqlite_file
+from ..database.engine import make_engine, rowcount, sqlite_file
 from ..database.locking import WriteLock
 from ..tasks import queue
 from ..tasks.queue import ClaimedTask, NewTask, Outbox
+from ..tasks.store import TaskStore
 from . import admission, booking
 from .admission import ADMISSION_FIRST, ALIASES, Admission, NotARepeat, TooManyNumbers
 from .blocklist import BlocklistCache, in_force
@@ -64,7 +66,6 @@ from .model import (
     BlockedNumber,
     Lead,
     ServiceState,
-    Task,
     new_lead_id,
     utcnow,
 )
@@ -87,7 +88,6 @@ STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 
 _INSERT = insert(LEADS)
 _ADD_ATTEMPT = insert(ATTEMPTS)
-_NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
 _NEXT_CALL = (
     select(queue.TASKS.c.due_at)
     .where(
@@ -205,9 +205,8 @@ class LeadStore:
         self._blocklist = BlocklistCache(
             self._blocked_all, self._blocked_one, blocklist_refresh, BLOCKLIST_COPY_LIMIT
         )
-        # In-process claim loops to wake when a task falls due now (other processes: NOTIFY
-        # on PostgreSQL, their short poll on SQLite).
-        self._listeners: list[Callable[[], None]] = []
+        # The task queue, in the same database and the same group commit.
+        self.tasks = TaskStore(self.engine, self._writer, self.transaction, _leads_by_id)
         # When a successful call last cleared the shared provider fault (see transition).
         self._fault_cleared = -FAULT_CLEAR_EVERY
 
@@ -236,24 +235,6 @@ class LeadStore:
         if isinstance(self._write_lock, WriteLock):
             self._write_lock.close()
         self.engine.dispose()
-
-    def on_task_due(self, wake: Callable[[], None]) -> None:
-        """Call ``wake`` whenever this process enqueues a task that is due now."""
-        self._listeners.append(wake)
-
-    def _wake(self) -> None:
-        for wake in self._listeners:
-            wake()
-
-    def _enqueue(self, conn: Connection, tasks: Sequence[NewTask], now: datetime) -> bool:
-        """Insert ``tasks`` in the caller's transaction; True if one is due now (and NOTIFY)."""
-        if not tasks:
-            return False
-        conn.execute(queue.ENQUEUE, [queue.task_row(task, now) for task in tasks])
-        due_now = any(task.due_at is None or task.due_at <= now for task in tasks)
-        if due_now and self.is_postgres:
-            conn.execute(_NOTIFY)
-        return due_now
 
     # -- the visitor's side -------------------------------------------------------------------
 
@@ -341,7 +322,7 @@ class LeadStore:
                 row.update(status=status, scheduled_for=due if status == SCHEDULED else None)
             tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
             alerts = self._budget_alert(conn, now) if status == HELD else []
-            return verdict, self._enqueue(conn, [*tasks, *alerts], now), status, due
+            return verdict, self.tasks.add(conn, [*tasks, *alerts], now), status, due
 
         try:
             # A key can collide (a twin request racing this one), a booking find its slot
@@ -372,7 +353,7 @@ class LeadStore:
         if status == SCHEDULED and due is not None:
             lead.scheduled_for = due.astimezone(UTC)  # as read back from the task
         if due_now:
-            self._wake()
+            self.tasks.wake()
         return lead, True
 
     def booked_due_times(self, start: datetime, end: datetime) -> Sequence[datetime]:
@@ -420,28 +401,6 @@ class LeadStore:
             query = select(Lead).where(Lead.id == lead_id).options(selectinload(Lead.attempts))
             return s.scalar(query)
 
-    def tasks_of_kind(
-        self, kind: str, state: str | None = None, limit: int | None = None
-    ) -> Sequence[Task]:
-        """Tasks of one kind, newest first, optionally in one state (for operators)."""
-        with self._read() as s:
-            query = select(Task).where(Task.kind == kind).order_by(Task.id.desc())
-            if state:
-                query = query.where(Task.state == state)
-            if limit:
-                query = query.limit(limit)
-            return s.scalars(query).all()
-
-    def task(self, task_id: int) -> Task | None:
-        """One task by id (for operators)."""
-        with self._read() as s:
-            return s.get(Task, task_id)
-
-    def tasks(self, lead_id: str) -> Sequence[Task]:
-        """A lead's tasks, oldest first (for operators)."""
-        with self._read() as s:
-            return s.scalars(select(Task).where(Task.lead_id == lead_id).order_by(Task.id)).all()
-
     # -- the lifecycle ------------------------------------------------------------------------
 
     def transition(
@@ -485,7 +444,7 @@ class LeadStore:
         def write(conn: Connection) -> bool | None:
             # The conditional write first (status, and the task's fence): refused, it has
             # written nothing, so the batch goes on without a savepoint (None: refused).
-            if _rowcount(conn.execute(statement, {**params, **held})) != 1:
+            if rowcount(conn.execute(statement, {**params, **held})) != 1:
                 return None
             if task is not None:
                 if in_flight:
@@ -494,7 +453,7 @@ class LeadStore:
                     done = conn.execute(queue.AGAIN, {**held, "new_due": task_again_at})
                 else:
                     done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
-                if _rowcount(done) != 1:
+                if rowcount(done) != 1:
                     # PostgreSQL only (SQLite serialises writers): a take-over committed
                     # between the two statements. The savepoint undoes the lead's update.
                     raise queue.LeaseLost("lease lost")
@@ -509,7 +468,7 @@ class LeadStore:
             found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
             row = None if found is None else dict(found._mapping)
             follow = queue.follow_up(lead_id, source, target, lead=row, outbox=outbox)
-            return self._enqueue(conn, [*enqueue, *follow], now)
+            return self.tasks.add(conn, [*enqueue, *follow], now)
 
         # A task holder's move may wait for the next synced commit when a power cut that lost
         # it would cost only a repeat (the task runs again) or a placed call's confirmation
@@ -531,7 +490,7 @@ class LeadStore:
         if clear_fault:  # counted from a clear that was written, not one refused
             self._fault_cleared = time.monotonic()
         if due_now:
-            self._wake()
+            self.tasks.wake()
         return True
 
     def retry(self, lead_id: str) -> bool:
@@ -554,166 +513,13 @@ class LeadStore:
             self.transition(i, QUEUED, expect_from=(HELD,), enqueue=[_called_now(i)]) for i in ids
         )
 
-    # -- the task queue -----------------------------------------------------------------------
-
-    def enqueue(
-        self,
-        kind: str,
-        lead_id: str | None,
-        due_at: datetime | None = None,
-        payload: dict[str, Any] | None = None,
-    ) -> None:
-        """Add a task of ``kind`` (due now unless ``due_at``). Within a status change, pass
-        ``enqueue=`` to :meth:`transition` instead: the task then commits with the change."""
-        now = utcnow()
-        task = NewTask(kind, lead_id, due_at, payload)
-        if self._writer.run(lambda conn: self._enqueue(conn, [task], now)):
-            self._wake()
-
-    def claim(self, lease: timedelta, limit: int = 1) -> list[ClaimedTask]:
-        """Take up to ``limit`` due tasks for ``lease``; each is returned to one caller only."""
-        now = utcnow()
-        claim = queue.CLAIM_SKIP_LOCKED if self.is_postgres else queue.CLAIM
-        params = {"now": now, "limit": limit, "new_lease": now + lease}
-        # Unsynced: a claim lost in a power cut leaves its tasks due again, nothing done.
-        rows = self._writer.run(lambda conn: conn.execute(claim, params).all(), durable=False)
-        # The leads of a batch's calls in one read, after the commit: each handler would
-        # otherwise read its own (a connection and a statement each). Read after the claim,
-        # a lead is as fresh as a handler's own read would be; their writes are guarded.
-        calls = {row.id: row.lead_id for row in rows if row.kind in queue.LEAD_KINDS}
-        wanted = [lead_id for lead_id in calls.values() if lead_id]
-        found: dict[str, RowMapping] = {}
-        if wanted:
-            try:
-                with self.engine.connect() as conn:
-                    read = conn.execute(_BY_IDS, {"lead_ids": wanted})
-                    found = {lead.id: lead._mapping for lead in read}
-            except SQLAlchemyError:
-                # The claim is committed: its tasks must still reach their handlers, which
-                # then read their leads themselves (LeadStore.lead_of).
-                log.warning("the leads of a claimed batch could not be read", exc_info=True)
-        return [ClaimedTask(**row._mapping, lead=_built(found, calls.get(row.id))) for row in rows]
+    # -- claimed tasks' leads -----------------------------------------------------------------
 
     def lead_of(self, task: ClaimedTask) -> Lead | None:
         """The lead of a claimed task: as read with its claim, else read now."""
         if task.lead is not None:
             return task.lead
         return None if task.lead_id is None else self.get(task.lead_id)
-
-    def next_due(self) -> datetime | None:
-        """When the earliest pending task falls due."""
-        with self.engine.connect() as conn:
-            found: datetime | None = conn.execute(queue.NEXT_DUE).scalar()
-        return found
-
-    def finish_task(
-        self,
-        task: ClaimedTask,
-        *,
-        error: str | None = None,
-        gave_up: bool = False,
-        lead_values: Mapping[str, Any] | None = None,
-        enqueue: Sequence[NewTask] = (),
-    ) -> bool:
-        """Mark a held task done (or given up), and enqueue ``enqueue`` with it; False, and
-        nothing written, if its lease was taken over."""
-        state = queue.GAVE_UP if gave_up else queue.DONE
-        params = {**queue.held(task), "new_state": state, "error": error, "now": utcnow()}
-        return self._task_write(task, queue.FINISH, params, lead_values, enqueue)
-
-    def retry_task(
-        self,
-        task: ClaimedTask,
-        due_at: datetime,
-        *,
-        error: str | None = None,
-        lead_values: Mapping[str, Any] | None = None,
-    ) -> bool:
-        """Put a held task back in the queue for ``due_at``; False if its lease was taken over
-        or it is in flight (an at-most-once task is never run again)."""
-        params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
-        return self._task_write(task, queue.RETRY, params, lead_values)
-
-    def move_task(self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any]) -> bool:
-        """Put a held task, not in flight, back in the queue for ``due_at`` with ``payload``;
-        False if its lease was taken over."""
-        params = {
-            **queue.held(task),
-            "new_due": due_at,
-            "new_payload": payload,
-            "error": None,
-            "now": utcnow(),
-        }
-        return self._task_write(task, queue.MOVE, params, None)
-
-    def _task_write(
-        self,
-        task: ClaimedTask,
-        statement: Any,
-        params: dict[str, Any],
-        lead_values: Mapping[str, Any] | None,
-        enqueue: Sequence[NewTask] = (),
-    ) -> bool:
-        if lead_values:
-            assert "status" not in lead_values, "a status changes through transition()"
-        note = (
-            update(LEADS).where(LEADS.c.id == task.lead_id).values(**lead_values)
-            if lead_values
-            else None
-        )
-
-        def write(conn: Connection) -> tuple[bool, bool]:
-            if _rowcount(conn.execute(statement, params)) != 1:
-                return False, False
-            if note is not None:
-                conn.execute(note)
-            return True, self._enqueue(conn, enqueue, params["now"])
-
-        written, due_now = self._writer.run(write, durable=False)  # see transition()
-        if due_now:
-            self._wake()
-        return written
-
-    def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
-        """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
-        ``interval`` ago: None when taken now, else when it frees. Atomic across processes
-        (one conditional upsert on ``service_state``)."""
-        now = utcnow()
-        statement = self._state_upsert(STATE.c.updated_at <= bindparam("cutoff"))
-        row = {"key": key, "value": "taken", "updated_at": now}
-
-        def write(conn: Connection) -> datetime | None:
-            if conn.execute(statement, {**row, "cutoff": now - interval}).first() is not None:
-                return None
-            last: datetime = conn.execute(_STATE_ROW, {"key": key}).one().updated_at
-            return last + interval
-
-        return self._writer.run(write)
-
-    def requeue_expired(self) -> int:
-        """Tasks whose holder died before acting outside: due again now. How many."""
-        now = utcnow()
-        with self.transaction() as conn:
-            count = _rowcount(conn.execute(queue.REQUEUE_EXPIRED, {"now": now}))
-            if count and self.is_postgres:
-                conn.execute(_NOTIFY)
-        if count:
-            log.warning("%d expired task lease(s) requeued", count)
-            self._wake()
-        return count
-
-    def take_over_expired(self, lease: timedelta) -> list[ClaimedTask]:
-        """Tasks whose holder died while acting outside, now held by the caller (a new fence)
-        for their kind to settle; never run again."""
-        now = utcnow()
-        taken: list[ClaimedTask] = []
-        with self.transaction() as conn:
-            for row in conn.execute(queue.EXPIRED_IN_FLIGHT, {"now": now}).all():
-                task = ClaimedTask(**row._mapping)
-                params = {**queue.held(task), "now": now, "new_lease": now + lease}
-                if _rowcount(conn.execute(queue.TAKE_OVER, params)) == 1:
-                    taken.append(ClaimedTask(**{**row._mapping, "fence": task.fence + 1}))
-        return taken
 
     # -- shared state -------------------------------------------------------------------------
 
@@ -735,9 +541,25 @@ class LeadStore:
             known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
             conn.execute(statement, row)
             alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
-            due_now = known != message and self._enqueue(conn, alerts, now)
+            due_now = known != message and self.tasks.add(conn, alerts, now)
         if due_now:
-            self._wake()
+            self.tasks.wake()
+
+    def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
+        """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
+        ``interval`` ago: None when taken now, else when it frees. Atomic across processes
+        (one conditional upsert on ``service_state``)."""
+        now = utcnow()
+        statement = self._state_upsert(STATE.c.updated_at <= bindparam("cutoff"))
+        row = {"key": key, "value": "taken", "updated_at": now}
+
+        def write(conn: Connection) -> datetime | None:
+            if conn.execute(statement, {**row, "cutoff": now - interval}).first() is not None:
+                return None
+            last: datetime = conn.execute(_STATE_ROW, {"key": key}).one().updated_at
+            return last + interval
+
+        return self._writer.run(write)
 
     def _fault_check_due(self) -> bool:
         """Whether a successful call should clear the shared provider fault: at most once a
@@ -860,7 +682,7 @@ class LeadStore:
         with self.transaction() as conn:
             removed = conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
         self._blocklist.invalidate()
-        return _rowcount(removed) == 1
+        return rowcount(removed) == 1
 
     def blocked(self) -> Sequence[Any]:
         with self.engine.connect() as conn:
@@ -873,11 +695,6 @@ def _called_now(lead_id: str) -> NewTask:
     return NewTask(queue.PLACE_CALL, lead_id, payload=queue.due_payload(utcnow()))
 
 
-def _built(found: Mapping[str, RowMapping], lead_id: str | None) -> Lead | None:
-    """A lead of its own for each task (handlers change theirs), from a row read for many."""
-    row = found.get(lead_id) if lead_id else None
-    return None if row is None else Lead(**row)
-
-
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)
+def _leads_by_id(conn: Connection, lead_ids: list[str]) -> dict[str, RowMapping]:
+    """Leads' rows by id, with when each call is due (a claimed batch's: TaskStore.claim)."""
+    return {row.id: row._mapping for row in conn.execute(_BY_IDS, {"lead_ids": lead_ids})}

@@ -1,5 +1,6 @@
-"""The one task queue: its statements and kinds (:mod:`.queue`), the claim loop that runs them
-(:mod:`.runner`), and the grouping of pending tasks (:mod:`.grouping`).
+"""The one task queue: its statements and kinds (:mod:`.queue`), its reads and writes
+(:mod:`.store`), the claim loop that runs them (:mod:`.runner`), and the grouping of pending
+tasks (:mod:`.grouping`).
 
 The claim loop is imported on first use: it needs :class:`service.leads.LeadStore`, whose
 module needs :mod:`.queue`, so importing it here would be a cycle.

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, text, update
 
+from ..database.engine import rowcount
 from ..leads.model import utcnow
 from . import queue
 from .queue import ClaimedTask
@@ -63,7 +64,7 @@ def gather(
             taken = [row.payload for row in sorted(conn.execute(grouped).all())]
         merged = merge([task.payload or {}, *taken])
         params = {**queue.held(task), "new_payload": merged}
-        if _rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
+        if rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
             raise queue.LeaseLost("lease lost")
         return merged
 
@@ -97,14 +98,14 @@ def hand_over(
                 .where(queue.TASKS.c.id == other, queue.TASKS.c.state == queue.PENDING)
                 .values(payload=merge([payloads[other], task.payload or {}]), updated_at=now)
             )
-            if _rowcount(conn.execute(joined)) == 1:
+            if rowcount(conn.execute(joined)) == 1:
                 done = {**queue.held(task), "new_state": queue.DONE, "now": now}
                 done["error"] = f"grouped into task {other}"
-                if _rowcount(conn.execute(queue.FINISH, done)) != 1:
+                if rowcount(conn.execute(queue.FINISH, done)) != 1:
                     raise queue.LeaseLost("lease lost")
                 return True
         params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
-        return _rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
+        return rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1
 
     try:
         return store.write(write, isolated=True, first=GROUPING_FIRST)
@@ -115,7 +116,3 @@ def hand_over(
 def _one_at_a_time(store: LeadStore, conn: Connection, kind: str) -> None:
     if store.is_postgres:
         conn.execute(_SERIALISE, {"kind": kind})
-
-
-def _rowcount(result: Any) -> int:
-    return int(result.rowcount)

@@ -50,7 +50,7 @@ PENDING, RUNNING, DONE, GAVE_UP = "pending", "running", "done", "failed"
 # Kinds that act on the call itself: pointless once the lead has ended (later kinds, such as
 # deliveries, still run).
 CALL_KINDS = (PLACE_CALL, RECHECK_AGENTS, POLL_CALL_STATUS)
-# Kinds whose handler reads its lead: read for a whole claimed batch at once (LeadStore.claim).
+# Kinds whose handler reads its lead: read for a whole claimed batch at once (TaskStore.claim).
 LEAD_KINDS = (PLACE_CALL, POLL_CALL_STATUS)
 
 

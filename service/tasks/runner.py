@@ -4,7 +4,7 @@ A :class:`TaskRunner` runs inside each web process (``CALLGATE_DISPATCHER=inline
 ``callgate worker`` processes (``external``). A kind is a name (:mod:`service.tasks.queue`)
 and a handler given to :meth:`TaskRunner.register`. How a due task reaches a claim:
 
-* enqueued by this process: the store wakes the loop at once (:meth:`LeadStore.on_task_due`);
+* enqueued by this process: the store wakes the loop at once (:meth:`TaskStore.on_due`);
 * by another process on PostgreSQL: ``LISTEN/NOTIFY``;
 * by another process on SQLite: every :data:`SQLITE_POLL` seconds the loop asks SQLite
   whether any connection has committed since it last asked (``PRAGMA data_version``, a few
@@ -109,7 +109,7 @@ class TaskRunner:
         self.rng = random.Random()  # noqa: S311 - jitter, not secrecy
         self._commits = CommitWatch(store.database_file)
         self._claimed_any = False  # whether the last claim took (and so committed) any task
-        store.on_task_due(self.notify)
+        store.tasks.on_due(self.notify)
 
     def register(
         self, kind: str, run: Handler, *, lost: Handler | None = None, max_attempts: int = 6
@@ -158,7 +158,7 @@ class TaskRunner:
 
     def run_once(self) -> bool:
         """Claim and run one due task; False when none was due."""
-        claimed = self.store.claim(self.lease)
+        claimed = self.store.tasks.claim(self.lease)
         if not claimed:
             return False
         self.run(claimed[0])
@@ -173,7 +173,7 @@ class TaskRunner:
         kind = self.kinds.get(task.kind)
         if kind is None:
             log.error("task %d: no handler for kind %s here", task.id, task.kind)
-            self.store.finish_task(task, error=f"no handler for {task.kind}", gave_up=True)
+            self.store.tasks.finish(task, error=f"no handler for {task.kind}", gave_up=True)
             return
         try:
             kind.run(task)
@@ -181,7 +181,7 @@ class TaskRunner:
             log.exception("task %d (%s, lead %s) failed", task.id, task.kind, task.lead_id)
             error = f"{type(exc).__name__}: {exc}"[:500]
             if task.attempts >= kind.max_attempts:
-                self.store.finish_task(task, error=error, gave_up=True)
+                self.store.tasks.finish(task, error=error, gave_up=True)
                 metrics.task_gave_up(task.kind)
                 return
             delay = backoff(
@@ -189,19 +189,19 @@ class TaskRunner:
             )
             # An in-flight task is not retried: its lease runs out and its kind settles it.
             due = utcnow() + timedelta(seconds=delay)
-            self.store.retry_task(task, due, error=error)
+            self.store.tasks.retry(task, due, error=error)
 
     def reclaim_expired(self) -> tuple[int, int]:
         """Leases whose holder died: tasks not yet in flight are due again, those in flight are
         settled by their kind. Returns (requeued, settled)."""
-        requeued = self.store.requeue_expired()
+        requeued = self.store.tasks.requeue_expired()
         settled = 0
-        for task in self.store.take_over_expired(self.lease):
+        for task in self.store.tasks.take_over_expired(self.lease):
             kind = self.kinds.get(task.kind)
             if kind is not None and kind.lost is not None:
                 kind.lost(task)
             else:
-                self.store.finish_task(task, error="holder lost in flight", gave_up=True)
+                self.store.tasks.finish(task, error="holder lost in flight", gave_up=True)
             settled += 1
         if settled:
             log.warning("%d task(s) lost in flight settled, never rerun", settled)
@@ -234,7 +234,7 @@ class TaskRunner:
             idle += 1
         claimed: list[ClaimedTask] = []
         try:
-            claimed = self.store.claim(self.lease, limit=idle)
+            claimed = self.store.tasks.claim(self.lease, limit=idle)
         finally:
             # Threads no task was claimed for are idle again, also when the claim failed.
             for _ in range(idle - len(claimed)):
@@ -283,7 +283,7 @@ class TaskRunner:
     def _deadline(self) -> float:
         """The monotonic time to look again: the earliest due time, or the poll interval."""
         wait = self.settings.dispatch_poll
-        next_due = self.store.next_due()
+        next_due = self.store.tasks.next_due()
         if next_due is not None:
             wait = max(0.0, min(wait, (next_due - utcnow()).total_seconds()))
         return time.monotonic() + wait

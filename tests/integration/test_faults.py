@@ -212,6 +212,6 @@ def test_postgres_claim_skips_locked_rows(pg_database: str) -> None:
     raw = pg_database.replace("postgresql+psycopg", "postgresql")
     with psycopg.connect(raw) as conn:
         locked = conn.execute("SELECT id FROM tasks ORDER BY due_at LIMIT 1 FOR UPDATE").fetchone()
-        claimed = store.claim(timedelta(seconds=30), limit=2)
+        claimed = store.tasks.claim(timedelta(seconds=30), limit=2)
         assert [task.id for task in claimed] != [] and locked[0] not in [c.id for c in claimed]
     store.close()

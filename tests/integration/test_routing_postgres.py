@@ -47,7 +47,7 @@ def test_wait_place_and_route_back_on_postgres(
 
         sip.agents(online=["manager_1"])
         svc.agents.refresh(fresh_for=0)
-        [recheck] = [t for t in svc.store.tasks(lead_id) if t.state == "pending"]
+        [recheck] = [t for t in svc.store.tasks.of_lead(lead_id) if t.state == "pending"]
         wait_until(lambda: recheck.due_at <= utcnow(), 5, "re-check due")
         assert svc.dispatcher.run_once()  # the re-check: queued again
         assert svc.dispatcher.run_once()  # the call

@@ -54,13 +54,13 @@ def _lead(store: LeadStore) -> str:
 def test_each_task_is_claimed_by_one_caller(store: LeadStore) -> None:
     lead_id = _lead(store)
     for _ in range(20):
-        store.enqueue("probe", lead_id)
+        store.tasks.enqueue("probe", lead_id)
     claimed: list[ClaimedTask] = []
     start = threading.Barrier(4)
 
     def claim() -> None:
         start.wait()
-        while batch := store.claim(LEASE, limit=3):
+        while batch := store.tasks.claim(LEASE, limit=3):
             claimed.extend(batch)
 
     threads = [threading.Thread(target=claim) for _ in range(4)]
@@ -74,12 +74,12 @@ def test_each_task_is_claimed_by_one_caller(store: LeadStore) -> None:
 
 def test_a_task_due_later_waits_and_carries_its_payload(store: LeadStore) -> None:
     lead_id = _lead(store)
-    store.enqueue("probe", lead_id, due_at=utcnow() + timedelta(hours=1), payload={"n": 7})
-    assert store.claim(LEASE) == []
-    next_due = store.next_due()
+    store.tasks.enqueue("probe", lead_id, due_at=utcnow() + timedelta(hours=1), payload={"n": 7})
+    assert store.tasks.claim(LEASE) == []
+    next_due = store.tasks.next_due()
     assert next_due is not None and next_due > utcnow() + timedelta(minutes=59)
-    store.enqueue("probe", lead_id, payload={"event": "lead.placed"})
-    [task] = store.claim(LEASE)
+    store.tasks.enqueue("probe", lead_id, payload={"event": "lead.placed"})
+    [task] = store.tasks.claim(LEASE)
     assert (task.kind, task.lead_id, task.payload) == ("probe", lead_id, {"event": "lead.placed"})
 
 
@@ -87,21 +87,21 @@ def test_an_expired_lease_is_claimed_again_and_the_old_holder_writes_nothing(
     store: LeadStore,
 ) -> None:
     lead_id = _lead(store)
-    store.enqueue("probe", lead_id)
-    [stale] = store.claim(EXPIRED)
-    assert store.requeue_expired() == 1
-    [fresh] = store.claim(LEASE)
+    store.tasks.enqueue("probe", lead_id)
+    [stale] = store.tasks.claim(EXPIRED)
+    assert store.tasks.requeue_expired() == 1
+    [fresh] = store.tasks.claim(LEASE)
     assert (fresh.id, fresh.fence, fresh.attempts) == (stale.id, stale.fence + 1, 2)
-    assert not store.finish_task(stale, error="stale")
-    assert not store.retry_task(stale, utcnow())
-    assert store.finish_task(fresh)
-    [task] = store.tasks(lead_id)
+    assert not store.tasks.finish(stale, error="stale")
+    assert not store.tasks.retry(stale, utcnow())
+    assert store.tasks.finish(fresh)
+    [task] = store.tasks.of_lead(lead_id)
     assert (task.state, task.last_error) == ("done", None)
 
 
 def test_a_lease_lost_in_flight_is_settled_by_its_kind_never_rerun(store: LeadStore) -> None:
     lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
-    [stale] = store.claim(EXPIRED)
+    [stale] = store.tasks.claim(EXPIRED)
     assert store.transition(lead.id, LeadStatus.DISPATCHING, task=stale, in_flight=True)
     runner = _runner(store)
     settled: list[ClaimedTask] = []
@@ -112,7 +112,7 @@ def test_a_lease_lost_in_flight_is_settled_by_its_kind_never_rerun(store: LeadSt
     # The dead holder's outcome arrives late: refused, whatever it says.
     assert not store.transition(lead.id, LeadStatus.PLACED, task=stale)
     assert store.transition(lead.id, LeadStatus.PLACED, task=taken, values={"confirmed": False})
-    assert store.claim(LEASE) == []  # never run again
+    assert store.tasks.claim(LEASE) == []  # never run again
     assert runner.reclaim_expired() == (0, 0)
 
 
@@ -126,22 +126,22 @@ def test_an_at_least_once_kind_is_retried_with_backoff_then_given_up(store: Lead
         raise ConnectionError("receiver down")
 
     runner.register("deliver_probe", flaky, max_attempts=3)
-    store.enqueue("deliver_probe", lead_id)
+    store.tasks.enqueue("deliver_probe", lead_id)
     for attempt in (1, 2, 3):
         [task] = _claim_when_due(store)
         runner.run(task)
-        [row] = store.tasks(lead_id)
+        [row] = store.tasks.of_lead(lead_id)
         assert (row.attempts, row.last_error) == (attempt, "ConnectionError: receiver down")
         if attempt < 3:
             assert (row.state, row.due_at > utcnow() - timedelta(seconds=1)) == ("pending", True)
     assert calls == [1, 2, 3]
     assert row.state == "failed"
-    assert store.claim(LEASE) == []
+    assert store.tasks.claim(LEASE) == []
 
 
 def _claim_when_due(store: LeadStore) -> list[ClaimedTask]:
     found: list[ClaimedTask] = []
-    wait_until(lambda: found.extend(store.claim(LEASE)) or found, 5, "the retry to fall due")
+    wait_until(lambda: found.extend(store.tasks.claim(LEASE)) or found, 5, "the retry to fall due")
     return found
 
 
@@ -154,7 +154,7 @@ def test_a_transition_commits_its_tasks_with_it(store: LeadStore) -> None:
     assert not store.transition(
         lead_id, LeadStatus.QUEUED, expect_from=(LeadStatus.HELD,), enqueue=follow
     )  # no longer held: neither change nor task
-    assert sorted(t.kind for t in store.tasks(lead_id)) == ["probe"]
+    assert sorted(t.kind for t in store.tasks.of_lead(lead_id)) == ["probe"]
 
 
 def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadStore) -> None:
@@ -163,7 +163,7 @@ def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadSto
     store.set_provider_fault("credentials refused (HTTP 403)")  # many workers see it: upsert
     assert store.provider_fault() == "credentials refused (HTTP 403)"
     lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
-    [task] = store.claim(LEASE)
+    [task] = store.tasks.claim(LEASE)
     assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
     assert store.transition(lead.id, LeadStatus.PLACED, task=task, provider_ok=True)
     assert store.provider_fault() is None
@@ -210,7 +210,7 @@ def test_a_commit_waits_for_the_disk_unless_a_power_cut_that_lost_it_cost_only_a
         phase[0] = "insert"
         lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
         phase[0] = "claim"
-        [task] = store.claim(LEASE)
+        [task] = store.tasks.claim(LEASE)
         phase[0] = "in flight"
         assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
         phase[0] = label
@@ -227,11 +227,11 @@ def test_a_commit_waits_for_the_disk_unless_a_power_cut_that_lost_it_cost_only_a
         call("placed, with events", LeadStatus.PLACED)
         store.outbox = None
         phase[0] = "enqueue"
-        store.enqueue("probe", placed)
+        store.tasks.enqueue("probe", placed)
         phase[0] = "claim"
-        probe = next(t for t in store.claim(LEASE, limit=10) if t.kind == "probe")
+        probe = next(t for t in store.tasks.claim(LEASE, limit=10) if t.kind == "probe")
         phase[0] = "task done"
-        assert store.finish_task(probe)
+        assert store.tasks.finish(probe)
         phase[0] = "operator"
         held, _ = store.insert(Lead(phone="+380671112244", provider="dry-run", status="held"))
         assert store.release_held(held.id) == 1
@@ -258,8 +258,8 @@ def test_a_claimed_batch_carries_the_leads_of_its_calls_read_after_the_claim(
 ) -> None:
     first, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
     second, _ = store.insert(Lead(phone="+380671112244", provider="dry-run"))
-    store.enqueue("probe", first.id)  # not a call: its handler reads what it needs itself
-    claimed = {(t.kind, t.lead_id): t for t in store.claim(LEASE, limit=10)}
+    store.tasks.enqueue("probe", first.id)  # not a call: its handler reads what it needs itself
+    claimed = {(t.kind, t.lead_id): t for t in store.tasks.claim(LEASE, limit=10)}
     assert set(claimed) == {
         ("place_call", first.id),
         ("place_call", second.id),
@@ -301,7 +301,7 @@ def test_a_batch_whose_leads_cannot_be_read_still_reaches_its_handlers(store: Le
 
     event.listen(store.engine, "before_cursor_execute", refuse_batch_read)
     try:
-        [task] = store.claim(LEASE)
+        [task] = store.tasks.claim(LEASE)
     finally:
         event.remove(store.engine, "before_cursor_execute", refuse_batch_read)
     assert failures and task.lead is None  # claimed (committed), handed over without its lead

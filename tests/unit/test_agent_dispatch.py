@@ -47,7 +47,7 @@ def _lead(app: Flask, lead_id: str) -> Lead:
 
 def _recheck(app: Flask, lead_id: str) -> None:
     """Let the re-check task fall due and run it (the lead is queued again), then the call's."""
-    [task] = [t for t in services(app).store.tasks(lead_id) if t.state == "pending"]
+    [task] = [t for t in services(app).store.tasks.of_lead(lead_id) if t.state == "pending"]
     assert task.kind == "recheck_agents"
     wait_until(lambda: task.due_at <= utcnow(), 5, "re-check due")
     assert services(app).dispatcher.run_once()

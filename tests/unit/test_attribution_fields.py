@@ -90,7 +90,7 @@ def test_the_claimed_lead_carries_every_field(make_app: Callable[..., Flask]) ->
         Lead(phone="+380671112233", provider="dry-run", **EVERYTHING.values())
     )
     assert created
-    (claimed,) = store.claim(lease=timedelta(seconds=30))
+    (claimed,) = store.tasks.claim(lease=timedelta(seconds=30))
     assert claimed.lead_id == lead.id
     assert claimed.lead is not None and claimed.lead.attribution == EVERYTHING
     loaded = store.get(claimed.lead_id)

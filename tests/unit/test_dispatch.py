@@ -45,7 +45,7 @@ def _lead(app: Flask, lead_id: str):  # type: ignore[no-untyped-def]
 
 def _due(app: Flask, lead_id: str) -> datetime:
     """When the lead's pending place_call task falls due."""
-    [task] = [t for t in services(app).store.tasks(lead_id) if t.state == "pending"]
+    [task] = [t for t in services(app).store.tasks.of_lead(lead_id) if t.state == "pending"]
     assert task.kind == "place_call"
     return task.due_at
 
@@ -204,7 +204,7 @@ def test_an_expired_lease_before_sending_goes_back_to_the_queue(
     app = _app(make_app, fake_provider)
     store = services(app).store
     lead_id = _submit(app)
-    [claimed] = store.claim(timedelta(seconds=-1))  # a worker that died right after claiming
+    [claimed] = store.tasks.claim(timedelta(seconds=-1))  # a worker that died right after claiming
     assert claimed.lead_id == lead_id
     assert services(app).dispatcher.reclaim_expired() == (1, 0)
     assert services(app).dispatcher.run_once()
@@ -218,7 +218,7 @@ def test_an_expired_lease_after_sending_is_settled_not_resent(
     app = _app(make_app, fake_provider)
     store = services(app).store
     lead_id = _submit(app)
-    [claimed] = store.claim(timedelta(seconds=-1))
+    [claimed] = store.tasks.claim(timedelta(seconds=-1))
     # The request went out, then the worker died.
     assert store.transition(lead_id, LeadStatus.DISPATCHING, task=claimed, in_flight=True)
     assert services(app).dispatcher.reclaim_expired() == (0, 1)
@@ -233,8 +233,8 @@ def test_a_lead_is_claimed_once(make_app: Callable[..., Flask]) -> None:
     app = _app(make_app, None)
     store = services(app).store
     _submit(app)
-    first = store.claim(timedelta(seconds=30))
-    second = store.claim(timedelta(seconds=30))
+    first = store.tasks.claim(timedelta(seconds=30))
+    second = store.tasks.claim(timedelta(seconds=30))
     assert len(first) == 1 and second == []
 
 
@@ -244,11 +244,11 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_outcome(
     app = _app(make_app, fake_provider)
     store = services(app).store
     lead_id = _submit(app)
-    [stale] = store.claim(timedelta(seconds=-1))
+    [stale] = store.tasks.claim(timedelta(seconds=-1))
     services(app).dispatcher.reclaim_expired()
     assert services(app).dispatcher.run_once()  # another worker places it
     assert not store.transition(lead_id, LeadStatus.FAILED, task=stale)
-    assert not store.finish_task(stale, error="stale")
+    assert not store.tasks.finish(stale, error="stale")
     assert _lead(app, lead_id).status == "placed"
 
 

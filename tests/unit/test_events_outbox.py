@@ -134,10 +134,12 @@ def test_purge_forgets_what_finished_deliveries_sent(store: LeadStore) -> None:
     from datetime import UTC, datetime, timedelta
 
     store.insert(Lead(phone="+380671112233", name="Olena", provider="dry-run"))
-    claimed = [t for t in store.claim(timedelta(seconds=30), limit=10) if t.kind == DELIVER_WEBHOOK]
+    claimed = [
+        t for t in store.tasks.claim(timedelta(seconds=30), limit=10) if t.kind == DELIVER_WEBHOOK
+    ]
     [sent, *_] = claimed
     assert "+380671112233" in str(sent.payload)
-    assert store.finish_task(sent)
+    assert store.tasks.finish(sent)
 
     retention.purge(store, datetime.now(UTC) + timedelta(seconds=1))
 

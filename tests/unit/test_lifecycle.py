@@ -68,14 +68,14 @@ def test_a_refused_transition_enqueues_nothing(store: LeadStore) -> None:
     from service.tasks import NewTask
 
     lead_id = _lead_in(store, LeadStatus.CONNECTED)
-    before = len(store.tasks(lead_id))
+    before = len(store.tasks.of_lead(lead_id))
     assert not store.transition(
         lead_id,
         LeadStatus.QUEUED,
         expect_from=(LeadStatus.FAILED,),
         enqueue=[NewTask("place_call", lead_id)],
     )
-    assert len(store.tasks(lead_id)) == before
+    assert len(store.tasks.of_lead(lead_id)) == before
 
 
 def test_the_architecture_page_shows_the_table() -> None:

@@ -82,6 +82,6 @@ def test_due_work_becomes_tasks(tmp_path: Path) -> None:
     assert mid_call is not None and mid_call.confirmed is False
     assert attempts == len(rows)  # no cascade from rebuilding the table
     assert not columns & {"due_at", "lease_until", "in_flight"}
-    [later_task] = store.tasks("queued-later")
+    [later_task] = store.tasks.of_lead("queued-later")
     assert later_task.due_at == later
     store.close()

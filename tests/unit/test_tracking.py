@@ -64,7 +64,7 @@ def store(settings: Settings) -> Iterator[LeadStore]:
 
 def pending_check(store: LeadStore, lead_id: str) -> Task | None:
     """The lead's pending poll_call_status task, if any."""
-    pending = [t for t in store.tasks(lead_id) if t.state == "pending"]
+    pending = [t for t in store.tasks.of_lead(lead_id) if t.state == "pending"]
     assert all(t.kind == "poll_call_status" for t in pending) and len(pending) <= 1
     return pending[0] if pending else None
 
@@ -153,9 +153,9 @@ def test_a_forgotten_ring_out_stays_placed_and_is_not_asked_again(
 
 def test_one_check_at_a_time(settings: Settings, store: LeadStore, rc: rm.Mocker) -> None:
     placed_lead(settings, store, build_provider(settings))
-    [check] = store.claim(timedelta(seconds=30))
+    [check] = store.tasks.claim(timedelta(seconds=30))
     assert check.kind == "poll_call_status"
-    assert store.claim(timedelta(seconds=30)) == []
+    assert store.tasks.claim(timedelta(seconds=30)) == []
 
 
 def test_providers_without_status_leave_no_due_time(
@@ -167,7 +167,7 @@ def test_providers_without_status_leave_no_due_time(
     requests_mock.post(f"{settings.ringostat.api_url}/a/v2", json={"result": True})
     lead = placed_lead(settings, store, build_provider(settings))
     assert pending_check(store, lead.id) is None
-    assert store.claim(timedelta(seconds=30)) == []
+    assert store.tasks.claim(timedelta(seconds=30)) == []
     with pytest.raises(CancelRefused, match="cannot cancel"):
         cancel_lead(store, build_provider(settings), lead.id)
     store.close()
