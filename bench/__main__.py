@@ -163,7 +163,7 @@ def target(
     """The server (and, for callgate, its worker) on loopback: its URL and process groups.
 
     ``inline``: callgate as one machine runs it by default, one web process with its limits in
-    memory and the dispatcher in it (``CALLGATE_DISPATCHER=inline``), no worker."""
+    memory and the dispatcher in it (``CALLGATE_DISPATCHER=inline``), no worker, on SQLite."""
     port = free_port()
     bind = f"127.0.0.1:{port}"
     stack = ExitStack()
@@ -171,7 +171,9 @@ def target(
         env = {
             **CALLGATE_ENV,
             "CALLGATE_BIND": bind,
-            "CALLGATE_DATABASE_URL": database_url(work),
+            "CALLGATE_DATABASE_URL": f"sqlite:///{work}/callgate.db"
+            if inline
+            else database_url(work),
             "CALLGATE_RINGOSTAT_API_URL": provider_url,
         }
         if inline:
@@ -259,7 +261,8 @@ def default_layout(work: Path, idle_seconds: float = IDLE_SECONDS) -> dict[str, 
 
 def inline_dispatcher(work: Path) -> dict[str, Any]:
     """Speed to lead with the dispatcher in the web process (``target(inline=True)``), at the
-    rate this machine sustains, after a warm-up at that rate."""
+    rate this machine sustains, after a warm-up at that rate. On SQLite, one machine's
+    database, also when ``BENCH_DATABASE_URL`` names another for the other runs."""
     work.mkdir()
     with (
         fake_provider(work, "inline") as (provider_url, received_path),
@@ -270,7 +273,8 @@ def inline_dispatcher(work: Path) -> dict[str, Any]:
         samples = fixed_rate(url, work, "inline", base=300_000, rate=SUSTAINED_RATE)
         time.sleep(2)  # let the last leads reach the provider before it stops
     result = summarise(samples, json.loads(received_path.read_text()))
-    return {"layout": "one web process, limits in memory, dispatcher inline", **result}
+    layout = "one web process, limits in memory, dispatcher inline, SQLite"
+    return {"layout": layout, **result}
 
 
 def wrk(url: str, path: str, post: bool) -> dict[str, float]:
@@ -358,7 +362,8 @@ def summarise(samples: list[dict[str, Any]], received: dict[str, float] | None) 
             (s, received[s["phone"].lstrip("+")]) for s in ok if s["phone"].lstrip("+") in received
         ]
         speed = [(at - s["sent"]) * 1000 for s, at in reached]
-        # From the visitor's 202 on: the dispatcher's part of the speed to lead.
+        # From the visitor's 202 on: the dispatcher's part of the speed to lead (below 0 when
+        # the call reached the provider before the 202 reached the visitor).
         after = [(at - s["done"]) * 1000 for s, at in reached]
         result.update(
             {
