@@ -437,7 +437,7 @@ class LeadStore:
         )
         now = utcnow()
         params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
-        held = {**queue.held(task), "now": now, "error": None} if task else {}
+        held = queue.held(task) if task else {}
         outbox = self.outbox if self.outbox and self.outbox.emits(target, False) else None
         clear_fault = provider_ok and self._fault_check_due()
 
@@ -447,19 +447,11 @@ class LeadStore:
             if rowcount(conn.execute(statement, {**params, **held})) != 1:
                 return None
             if task is not None:
-                if in_flight:
-                    done = conn.execute(queue.IN_FLIGHT, held)
-                elif task_again_at is not None:
-                    done = conn.execute(queue.AGAIN, {**held, "new_due": task_again_at})
-                else:
-                    done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
-                if rowcount(done) != 1:
-                    # PostgreSQL only (SQLite serialises writers): a take-over committed
-                    # between the two statements. The savepoint undoes the lead's update.
-                    raise queue.LeaseLost("lease lost")
+                # Raises LeaseLost on PostgreSQL if a take-over committed between the two
+                # statements (SQLite serialises writers): the savepoint undoes the lead's update.
+                self.tasks.settle(conn, task, now, in_flight=in_flight, again_at=task_again_at)
             if target in _ENDED:
-                ended = {"ended_lead": lead_id, "now": now, "error": f"the lead is {target}"}
-                conn.execute(queue.DROP_CALL_TASKS, ended)
+                self.tasks.drop_calls(conn, lead_id, now, f"the lead is {target}")
             if attempt is not None:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
             if clear_fault:

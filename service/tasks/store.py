@@ -156,6 +156,32 @@ class TaskStore:
         }
         return self._held_write(task, queue.MOVE, params, None)
 
+    def settle(
+        self,
+        conn: Connection,
+        task: ClaimedTask,
+        now: datetime,
+        *,
+        in_flight: bool = False,
+        again_at: datetime | None = None,
+    ) -> None:
+        """In the caller's transaction (a status change): mark a held task in flight, due
+        again at ``again_at``, or else done. Raises :class:`~.queue.LeaseLost` if its lease
+        was taken over."""
+        held = {**queue.held(task), "now": now, "error": None}
+        if in_flight:
+            done = conn.execute(queue.IN_FLIGHT, held)
+        elif again_at is not None:
+            done = conn.execute(queue.AGAIN, {**held, "new_due": again_at})
+        else:
+            done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
+        if rowcount(done) != 1:
+            raise queue.LeaseLost("lease lost")
+
+    def drop_calls(self, conn: Connection, lead_id: str, now: datetime, reason: str) -> None:
+        """In the caller's transaction: a lead ended, its call's pending tasks go with it."""
+        conn.execute(queue.DROP_CALL_TASKS, {"ended_lead": lead_id, "now": now, "error": reason})
+
     def _held_write(
         self,
         task: ClaimedTask,
