@@ -101,9 +101,9 @@ class EventHandlers:
         if free_at is not None:
             # Another task (any process) sent this channel's message of this minute: this
             # one's alerts join the channel's pending task, or it waits for the minute itself.
-            hand_over(self.store, task, same, merge, free_at)
+            hand_over(self.store.tasks, task, same, merge, free_at)
             return
-        merged = gather(self.store, task, same, merge)
+        merged = gather(self.store.tasks, task, same, merge)
         if merged is None:
             log.warning("alert task %d: lease lost before sending", task.id)
             return

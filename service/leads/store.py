@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -71,7 +71,6 @@ from .model import (
 )
 
 log = logging.getLogger("callgate.leads")
-T = TypeVar("T")
 
 # A block added by another process (the CLI) applies within this many seconds
 # (CALLGATE_BLOCKLIST_REFRESH); a longer list than this is asked per number instead.
@@ -215,15 +214,6 @@ class LeadStore:
         """A write transaction outside the group commit (operators' writes)."""
         with self._write_lock, self._write_engine.begin() as conn:
             yield conn
-
-    def write(
-        self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0
-    ) -> T:
-        """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
-        result once committed. ``isolated``: ``work`` may raise, and then only its own writes
-        are rolled back (a savepoint), the exception reaching the caller. ``first``: see
-        :meth:`GroupWriter.run <service.database.batching.GroupWriter.run>`."""
-        return self._writer.run(work, isolated=isolated, first=first)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:

@@ -19,7 +19,7 @@ from . import queue
 from .queue import ClaimedTask
 
 if TYPE_CHECKING:
-    from ..leads.store import LeadStore
+    from .store import TaskStore
 
 _PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
     queue.TASKS.c.kind == bindparam("kind"), queue.TASKS.c.state == queue.PENDING
@@ -37,7 +37,7 @@ _SERIALISE = text(f"SELECT pg_advisory_xact_lock({GROUPING_LOCK}, hashtext(:kind
 
 
 def gather(
-    store: LeadStore,
+    store: TaskStore,
     task: ClaimedTask,
     belongs: Callable[[Mapping[str, Any]], bool],
     merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
@@ -75,7 +75,7 @@ def gather(
 
 
 def hand_over(
-    store: LeadStore,
+    store: TaskStore,
     task: ClaimedTask,
     belongs: Callable[[Mapping[str, Any]], bool],
     merge: Callable[[list[Mapping[str, Any]]], dict[str, Any]],
@@ -113,6 +113,6 @@ def hand_over(
         return False
 
 
-def _one_at_a_time(store: LeadStore, conn: Connection, kind: str) -> None:
+def _one_at_a_time(store: TaskStore, conn: Connection, kind: str) -> None:
     if store.is_postgres:
         conn.execute(_SERIALISE, {"kind": kind})

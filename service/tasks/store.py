@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table, select, text, update
 from sqlalchemy.engine import RowMapping
@@ -25,6 +25,7 @@ from . import queue
 from .queue import ClaimedTask, NewTask
 
 log = logging.getLogger("callgate.tasks")
+T = TypeVar("T")
 
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 _NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
@@ -84,6 +85,16 @@ class TaskStore:
         task = NewTask(kind, lead_id, due_at, payload)
         if self._writer.run(lambda conn: self.add(conn, [task], now)):
             self.wake()
+
+    def write(
+        self, work: Callable[[Connection], T], *, isolated: bool = False, first: int = 0
+    ) -> T:
+        """Run ``work`` in the group commit (:mod:`service.database.batching`) and return its
+        result once committed (see :mod:`.grouping`). ``isolated``: ``work`` may raise, and
+        then only its own writes are rolled back (a savepoint), the exception reaching the
+        caller. ``first``: see :meth:`GroupWriter.run
+        <service.database.batching.GroupWriter.run>`."""
+        return self._writer.run(work, isolated=isolated, first=first)
 
     # -- the holder's side --------------------------------------------------------------------
 
