@@ -109,23 +109,23 @@ def create() -> Response:
     try:
         plan = booking_plan(svc.hours, slot, moment)
         try:
-            lead, created = svc.store.insert(
+            answer, created = svc.store.insert(
                 lead, replace(rules, repeat_expected=repeat), plan=plan
             )
         except NotARepeat:  # the lead it repeated closed meanwhile: count it as a fresh one
             check_destination_allowed(svc, phone)
-            lead, created = svc.store.insert(lead, rules, plan=plan)
+            answer, created = svc.store.insert(lead, rules, plan=plan)
     except SlotFull:
         raise full() from None
     except TooManyNumbers as capped:
         raise too_many_numbers(capped.cap, phone) from None
     except IdempotencyConflict:  # a twin request raced this one with the key
         raise _key_reused() from None
-    set_lead_id(lead.id)  # the rest of this request's log lines, the request line included
-    if created:
+    set_lead_id(answer.id)  # the rest of this request's log lines, the request line included
+    if answer is lead:  # stored as a new lead; not a repeat answered by its lead or an alias
         svc.dispatcher.notify()
-        metrics.lead_accepted(lead.status)
-    return _answer(lead, data, status=202 if created else 200)
+        metrics.lead_accepted(answer.status)
+    return _answer(answer, data, status=202 if created else 200)
 
 
 @bp.get("/<lead_id>")

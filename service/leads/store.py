@@ -253,7 +253,8 @@ class LeadStore:
         self, lead: Lead, rules: Admission | None = None, *, plan: Plan | None = None
     ) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
-        transaction; on a key raced by a twin request, return the twin's lead. Its
+        transaction, and return it (``lead`` itself); on a key raced by a twin request,
+        return the twin's lead. Its
         ``client_key`` is set here, from ``client_ip`` (:meth:`client_key`).
 
         With ``rules``, the same transaction first decides the lead's admission

@@ -135,6 +135,23 @@ def test_accepted_and_refused_by_code(
     assert value(after, "callgate_tasks", kind="place_call", state="due") == 2
 
 
+def test_a_repeat_is_not_counted_as_a_new_lead(make_app: Callable[..., Flask]) -> None:
+    """Another client's repeat is answered by an alias as a fresh acceptance would be (202, an
+    id of its own), and its own repeat by its lead: neither is a new lead in the count."""
+    app = make_app()  # de-duplication on
+    client = app.test_client()
+    before = scrape(client)
+    body = {"phone": "0671112255"}
+    assert client.post(URL, json=body).status_code == 202
+    alias = client.post(URL, json=body, environ_base=ELSEWHERE)
+    assert alias.status_code == 202
+    assert client.post(URL, json=body, environ_base=ELSEWHERE).get_json() == alias.get_json()
+    after = scrape(client)
+    accepted = value(after, "callgate_leads_accepted_total", status="queued")
+    assert accepted - value(before, "callgate_leads_accepted_total", status="queued") == 1
+    assert len(services(app).store.search()) == 1
+
+
 def test_dispatch_counts_outcomes_speed_and_provider_time(
     make_app: Callable[..., Flask], fake_provider: FakeProvider
 ) -> None:
