@@ -122,6 +122,8 @@ def create() -> Response:
     except IdempotencyConflict:  # a twin request raced this one with the key
         raise _key_reused() from None
     set_lead_id(answer.id)  # the rest of this request's log lines, the request line included
+    if not created and answer.status == SCHEDULED:  # a repeat: with when its call is due
+        answer = svc.store.get(answer.id) or answer
     if answer is lead:  # stored as a new lead; not a repeat answered by its lead or an alias
         svc.dispatcher.notify()
         metrics.lead_accepted(answer.status)

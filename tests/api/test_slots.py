@@ -108,6 +108,19 @@ def test_a_bookable_call_at_is_accepted(office: Flask, call_at: str | None) -> N
 
 
 @pytest.mark.usefixtures("monday")
+def test_a_repeat_of_a_booked_call_says_when_it_is_due(office: Flask) -> None:
+    """The visitor's double click answers with the lead as the first answer did: scheduled,
+    and for when."""
+    client = office.test_client()
+    first = _post(client, "2026-11-30T10:00:00+02:00")
+    again = _post(client, "2026-11-30T10:00:00+02:00")
+    assert (first["http_status"], again["http_status"]) == (202, 200)
+    assert again["id"] == first["id"] and again["status"] == "scheduled"
+    assert again["scheduled_for"] == first["scheduled_for"]
+    assert datetime.fromisoformat(again["scheduled_for"]) == datetime(2026, 11, 30, 10, tzinfo=KYIV)
+
+
+@pytest.mark.usefixtures("monday")
 def test_a_refused_call_at_uses_up_no_attempt_at_the_number(office: Flask) -> None:
     client = office.test_client()
     assert _post(client, "2026-11-30T19:00:00+02:00")["http_status"] == 422
