@@ -1,7 +1,8 @@
 """The queue's own reads and writes: enqueue, claim, finish, retry, move, reclaim.
 
 A :class:`TaskStore` shares its lead store's engine, writers' lock and group commit (a task
-often commits with a lead's change: :meth:`add` runs in the caller's transaction). The
+often commits with a lead's change: :meth:`add`, :meth:`settle` and :meth:`drop_calls` run in
+the caller's transaction; :meth:`write` is the group commit for a write of the queue's own). The
 statements are :mod:`.queue`'s; the rules they keep are told there.
 """
 
