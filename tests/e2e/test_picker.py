@@ -93,6 +93,33 @@ def open_service(
     )
 
 
+@pytest.fixture(scope="module")
+def one_seat_service(
+    host_site: HostSite, ringostat: FakeProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
+    """Closed all of today, as ``closed_service``, with one call per slot."""
+    today = datetime.now(OFFICE).date()
+    yield from _hours_service(
+        "one-seat",
+        {
+            "CALLGATE_OFFICE_HOURS": "Mon-Sun 09:00-11:00",
+            "CALLGATE_SPECIAL_HOURS": f"{today.isoformat()} closed",
+            "CALLGATE_SLOT_CAPACITY": "1",
+        },
+        host_site,
+        ringostat,
+        tmp_path_factory,
+    )
+
+
+def book(service: Service, start: str, phone: str) -> None:
+    """Another visitor takes the slot, as the widget would (a form token first)."""
+    token = requests.get(f"{service.url}/api/v1/form-token", timeout=5).json()["form_token"]
+    body = {"phone": phone, "call_at": start, "form_token": token}
+    answer = requests.post(f"{service.url}/api/v1/callbacks", json=body, timeout=5)
+    assert answer.status_code == 202, answer.text
+
+
 def slots(service: Service) -> list[str]:
     """The open slots' starts, as the service writes them."""
     answer = requests.get(f"{service.url}/api/v1/slots", timeout=5).json()
@@ -231,6 +258,39 @@ def test_keyboard_alone_books_a_slot_and_the_answer_says_when(
     expect(dialog.get_by_role("timer")).to_be_hidden()
     assert len(sent) == 1 and sent[0]["call_at"] == chosen
     shoot(page, "picker-booked-en")
+
+
+def test_a_slot_taken_meanwhile_is_gone_from_the_picker_and_another_is_booked(
+    new_page: Callable[..., Page], host_site: HostSite, one_seat_service: Service
+) -> None:
+    words = texts("en")
+    page = new_page(
+        host_page(host_site, one_seat_service, "one-seat"),
+        locale="en-GB",
+        timezone_id="Europe/Kyiv",
+    )
+    dialog = open_dialog(page)
+    picker = dialog.get_by_label(words["picker_label"], exact=True)
+    starts = slots(one_seat_service)
+    expect(picker).to_have_value(starts[0])
+    book(one_seat_service, starts[0], "+380671119900")  # while this visitor types
+    phone = dialog.get_by_label(words["phone"])
+    phone.fill("067 111 22 33")
+    phone.press("Enter")
+    status = dialog.get_by_role("status")
+    expect(status).to_have_text(words["validation_error"], timeout=10_000)
+    # Drawn again from the slots still free, saying why, with the visitor back in it.
+    picker = dialog.get_by_label(words["picker_label"], exact=True)
+    expect(picker).to_have_value(starts[1])
+    expect(dialog.locator("#callgate-err-call_at")).to_have_text(words["call_at_full"])
+    expect(picker).to_have_attribute("aria-invalid", "true")
+    options = picker.locator("option")
+    assert options.evaluate_all("(all) => all.map((o) => o.value)") == starts[1:]
+    expect(picker).to_be_focused()
+    sent = submit(page, phone, one_seat_service)
+    assert sent["call_at"] == starts[1]
+    expect(status).to_have_text(when_text(page, "en", "scheduled", starts[1]), timeout=10_000)
+    assert slots(one_seat_service) == starts[2:]
 
 
 def test_open_office_offers_call_now_or_a_time_and_loads_the_picker_only_then(

@@ -178,8 +178,9 @@ export default (shared) => {
   };
 
   // Posts one form (ours in the dialog or the site's own), shows errors in place, then polls
-  // the lead's status. `say` writes the status line; `done(ok)` is told when the form is done.
-  const bindForm = (form, say, done, timer) => {
+  // the lead's status. `say` writes the status line; `done(ok)` is told when the form is done;
+  // `slotsChanged()` when the slot chosen filled up meanwhile (a promise of the new picker).
+  const bindForm = (form, say, done, timer, slotsChanged) => {
     let idempotencyKey = null;
     let busy = false;
     let shownErrors = [];
@@ -336,6 +337,14 @@ export default (shared) => {
       }
       say(firstInvalid ? texts.validation_error : codeText(Object.values(codes)[0]) || codeText(answer.code) || texts.error);
       if (firstInvalid) firstInvalid.focus();
+      const redrawn = codes.call_at == 'call_at_full' && slotsChanged && slotsChanged();
+      if (redrawn) {
+        // The field is drawn again from the slots still free: its refusal goes with it.
+        redrawn.then(() => {
+          const field = showError('call_at', codeText('call_at_full'));
+          if (field) field.focus();
+        });
+      }
     };
 
     // A new submission gets a new key; a retry of the same one reuses it.
@@ -431,7 +440,7 @@ export default (shared) => {
           .importModule('picker')
           .then((module) => module.default({ request, element, text, texts, locale }))
           .then(
-            (node) => pickerBox.append(node),
+            (node) => pickerBox.replaceChildren(node),
             (error) => {
               picker = null;
               say(texts.picker_failed);
@@ -439,6 +448,14 @@ export default (shared) => {
             },
           );
       }
+      return picker;
+    };
+    // The slot chosen filled up while the visitor chose it: the picker is drawn again from the
+    // slots still free.
+    const redrawPicker = () => {
+      if (!picker || pickerBox.hidden) return null;
+      picker = null;
+      return showPicker(true);
     };
     const choice = (id, later, label) =>
       element(
@@ -528,6 +545,7 @@ export default (shared) => {
         if (ok) closeButton.focus();
       },
       timer,
+      redrawPicker,
     );
     if (config.captcha != 'none') {
       // No token until widget-captcha.js has run. It loads on first open, not on every page
