@@ -254,8 +254,8 @@ class LeadStore:
     ) -> tuple[Lead, bool]:
         """Store a new lead (queued unless held or scheduled) and its first task, in one
         transaction, and return it (``lead`` itself); on a key raced by a twin request,
-        return the twin's lead. Its
-        ``client_key`` is set here, from ``client_ip`` (:meth:`client_key`).
+        return the twin's lead. Its ``client_key`` is set here, from ``client_ip``
+        (:meth:`client_key`).
 
         With ``rules``, the same transaction first decides the lead's admission
         (:mod:`.admission`): :class:`TooManyNumbers` past the per-address cap; a repeat of an
