@@ -64,8 +64,7 @@ def gather(
             taken = [row.payload for row in sorted(conn.execute(grouped).all())]
         merged = merge([task.payload or {}, *taken])
         params = {**queue.held(task), "new_payload": merged}
-        if rowcount(conn.execute(queue.SET_PAYLOAD, params)) != 1:
-            raise queue.LeaseLost("lease lost")
+        queue.still_held(conn.execute(queue.SET_PAYLOAD, params))
         return merged
 
     try:
@@ -101,8 +100,7 @@ def hand_over(
             if rowcount(conn.execute(joined)) == 1:
                 done = {**queue.held(task), "new_state": queue.DONE, "now": now}
                 done["error"] = f"grouped into task {other}"
-                if rowcount(conn.execute(queue.FINISH, done)) != 1:
-                    raise queue.LeaseLost("lease lost")
+                queue.still_held(conn.execute(queue.FINISH, done))
                 return True
         params = {**queue.held(task), "new_due": due_at, "new_payload": task.payload}
         return rowcount(conn.execute(queue.POSTPONE, {**params, "now": now})) == 1

@@ -269,6 +269,13 @@ class LeaseLost(Exception):
     (its lease was taken over): raised to roll the holder's savepoint back."""
 
 
+def still_held(result: Any) -> None:
+    """After a fenced write inside a holder's transaction: raise :class:`LeaseLost` unless it
+    matched the task (a take-over committed meanwhile)."""
+    if int(result.rowcount) != 1:
+        raise LeaseLost("lease lost")
+
+
 def held(task: ClaimedTask) -> dict[str, Any]:
     """The parameters of a fenced write about ``task``."""
     return {"held_task": task.id, "held_fence": task.fence}

@@ -187,8 +187,7 @@ class TaskStore:
             done = conn.execute(queue.AGAIN, {**held, "new_due": again_at})
         else:
             done = conn.execute(queue.FINISH, {**held, "new_state": queue.DONE})
-        if rowcount(done) != 1:
-            raise queue.LeaseLost("lease lost")
+        queue.still_held(done)
 
     def drop_calls(self, conn: Connection, lead_id: str, now: datetime, reason: str) -> None:
         """In the caller's transaction: a lead ended, its call's pending tasks go with it."""
