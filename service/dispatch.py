@@ -117,10 +117,6 @@ class Dispatcher:
         """Stop claiming; let in-flight calls finish (up to ``timeout``), then return."""
         self.runner.stop(timeout)
 
-    def notify(self) -> None:
-        """A lead was stored: claim now rather than at the next poll."""
-        self.runner.notify()
-
     def run_once(self) -> bool:
         """Claim and run one due task; False when none was due."""
         return self.runner.run_once()

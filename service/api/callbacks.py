@@ -45,7 +45,8 @@ _JSON_SCHEMA = CallbackRequest(unknown=RAISE)
 @bp.post("")
 @limiter.limit(per_ip_limit, key_func=lambda: "ip:" + client_ip())
 def create() -> Response:
-    """Validate, store as queued, wake the dispatcher, answer 202. Never calls the provider."""
+    """Validate, store as queued (the store wakes this process's dispatcher), answer 202.
+    Never calls the provider."""
     svc = services()
     raw = _body()
     data = _load(raw)
@@ -125,7 +126,6 @@ def create() -> Response:
     if not created and answer.status == SCHEDULED:  # a repeat: with when its call is due
         answer = svc.store.get(answer.id) or answer
     if answer is lead:  # stored as a new lead; not a repeat answered by its lead or an alias
-        svc.dispatcher.notify()
         metrics.lead_accepted(answer.status)
     return _answer(answer, data, status=202 if created else 200)
 
