@@ -57,18 +57,25 @@ def _hours_service(
     started.stop()
 
 
+def _closed_today() -> dict[str, str]:
+    """Office hours closed all of today in Kyiv, open 09:00-11:00 from tomorrow."""
+    today = datetime.now(OFFICE).date()
+    return {
+        "CALLGATE_OFFICE_HOURS": "Mon-Sun 09:00-11:00",
+        "CALLGATE_SPECIAL_HOURS": f"{today.isoformat()} closed",
+    }
+
+
 @pytest.fixture(scope="module")
 def closed_service(
     host_site: HostSite, ringostat: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """Closed all of today in Kyiv; 09:00-11:00 from tomorrow. GA4 on (to a loopback that
     refuses), so widget-config names the session cookie."""
-    today = datetime.now(OFFICE).date()
     yield from _hours_service(
         "closed",
         {
-            "CALLGATE_OFFICE_HOURS": "Mon-Sun 09:00-11:00",
-            "CALLGATE_SPECIAL_HOURS": f"{today.isoformat()} closed",
+            **_closed_today(),
             "CALLGATE_GA4_MEASUREMENT_ID": GA4_ID,
             "CALLGATE_GA4_API_SECRET": "ga4-test-secret",
             "CALLGATE_GA4_ENDPOINT": f"http://127.0.0.1:{host_site.port}",
@@ -98,14 +105,9 @@ def one_seat_service(
     host_site: HostSite, ringostat: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
     """Closed all of today, as ``closed_service``, with one call per slot."""
-    today = datetime.now(OFFICE).date()
     yield from _hours_service(
         "one-seat",
-        {
-            "CALLGATE_OFFICE_HOURS": "Mon-Sun 09:00-11:00",
-            "CALLGATE_SPECIAL_HOURS": f"{today.isoformat()} closed",
-            "CALLGATE_SLOT_CAPACITY": "1",
-        },
+        {**_closed_today(), "CALLGATE_SLOT_CAPACITY": "1"},
         host_site,
         ringostat,
         tmp_path_factory,
