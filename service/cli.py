@@ -136,6 +136,8 @@ def leads_list(store: LeadStore, status: str | None, limit: int) -> None:
         flag = "" if lead.confirmed else " (unconfirmed)"
         if lead.status == LeadStatus.SCHEDULED and lead.scheduled_for:
             flag += f" due {lead.scheduled_for:%Y-%m-%d %H:%M}Z"
+        elif lead.status == LeadStatus.HELD and lead.call_at:
+            flag += f" asked for {lead.call_at:%Y-%m-%d %H:%M}Z"
         click.echo(
             f"{lead.id}  {lead.created_at:%Y-%m-%d %H:%M:%S}  {lead.status:<11}{flag}  "
             f"{mask(lead.phone)}  attempts={lead.attempt_count}  {lead.last_error or ''}".rstrip()
@@ -200,12 +202,21 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
 @leads.command("release")
 @click.argument("lead_id", required=False)
 @click.option("--all", "release_all", is_flag=True, help="Release every held lead.")
-@_with_store
-def leads_release(store: LeadStore, lead_id: str | None, release_all: bool) -> None:
-    """Queue leads held by the daily call budget (one by id, or --all)."""
+def leads_release(lead_id: str | None, release_all: bool) -> None:
+    """Let leads held by the daily call budget go (one by id, or --all): each is called now,
+    or booked for the time its visitor chose if that is still ahead."""
+    from .api.slots import release_plan
+    from .hours import OfficeHours
+
     if not lead_id and not release_all:
         raise click.UsageError("give a lead id or --all")
-    count = store.release_held(None if release_all else lead_id)
+    settings = _settings()
+    store = open_store(settings)
+    try:
+        plan_for = release_plan(OfficeHours.from_settings(settings.hours))
+        count = store.release_held(None if release_all else lead_id, plan_for)
+    finally:
+        store.close()
     click.echo(f"{count} lead(s) released")
 
 

@@ -103,6 +103,7 @@ def create() -> Response:
         provider=svc.provider.name,
         idempotency_key=key,
         status=QUEUED,  # the store holds it when the daily budget is spent
+        call_at=slot,  # kept: a held lead is booked for it when released
     )
     if data.get("consent"):
         lead.consent_at = utcnow()

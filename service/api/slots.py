@@ -10,6 +10,7 @@ cannot both have it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +101,21 @@ def booking_plan(hours: OfficeHours, slot: datetime | None, moment: datetime) ->
         return hours.schedule(moment, counts)
 
     return at_opening
+
+
+def release_plan(hours: OfficeHours) -> Callable[[datetime], Plan]:
+    """How a held lead is booked when an operator releases it, for the time its visitor chose:
+    that slot, or the first after it with room (a release is never refused for want of room;
+    hours changed since: the first open slot after it)."""
+
+    def plan_for(chosen: datetime) -> Plan:
+        def into_slot_or_next(booked: DueTimes) -> datetime | None:
+            counts = booked_in_slots(booked(chosen, hours.horizon(chosen)), hours.slot)
+            return hours.spread(chosen, counts)
+
+        return into_slot_or_next
+
+    return plan_for
 
 
 def _booked(svc: Services, moment: datetime) -> BookedCounts:

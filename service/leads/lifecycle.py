@@ -36,7 +36,8 @@ TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
     # queued: its place_call task fell due while the office is open (then dispatching).
     S.SCHEDULED: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
     S.WAITING_FOR_AGENT: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.HELD: frozenset({S.QUEUED, S.FAILED, S.CANCELLED}),
+    # Released by an operator: queued, or scheduled for the time its visitor chose.
+    S.HELD: frozenset({S.QUEUED, S.SCHEDULED, S.FAILED, S.CANCELLED}),
     # An outcome: placed, a passing failure back to the queue, or a permanent one. Not
     # cancelled: nobody knows yet whether the provider is ringing the visitor.
     S.DISPATCHING: frozenset({S.PLACED, S.QUEUED, S.FAILED}),

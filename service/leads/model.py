@@ -148,6 +148,9 @@ class Lead(AttributionColumns, ClientKeyColumn, Base):
     destination: Mapped[str | None] = mapped_column(String(64))
     # How often the lead found no agent online (CALLGATE_REQUIRE_AGENT_ONLINE): its backoff.
     agent_checks: Mapped[int] = mapped_column(Integer, default=0)
+    # The time the visitor chose (call_at): a lead held by the daily budget books no slot,
+    # and is booked for it when released (LeadStore.release_held).
+    call_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Not a column: when the lead's next call is due, read from its place_call task by
     # LeadStore.get (the status the visitor sees says "scheduled for" that time).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -408,6 +408,7 @@ class LeadStore:
         task_again_at: datetime | None = None,
         attempt: Mapping[str, Any] | None = None,
         enqueue: Sequence[NewTask] = (),
+        book: Plan | None = None,
         provider_ok: bool = False,
     ) -> bool:
         """Move a lead to ``target``; False, and nothing written, when it is in none of the
@@ -418,6 +419,7 @@ class LeadStore:
         In the same transaction: ``task`` (the one being worked on) is marked in flight
         (``in_flight``), due again at ``task_again_at``, or else done; ``attempt`` is recorded;
         ``enqueue`` and the lifecycle's :func:`~service.tasks.queue.follow_up` tasks are added;
+        ``book`` books the lead's call (as :meth:`insert` does, under the bookings lock);
         ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
         ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
@@ -433,6 +435,8 @@ class LeadStore:
         clear_fault = provider_ok and self._fault_check_due()
 
         def write(conn: Connection) -> bool | None:
+            if book is not None:  # as an insert does: the bookings lock before any row's
+                booking.lock_bookings(conn, self.is_postgres)
             # The conditional write first (status, and the task's fence): refused, it has
             # written nothing, so the batch goes on without a savepoint (None: refused).
             if rowcount(conn.execute(statement, {**params, **held})) != 1:
@@ -447,11 +451,12 @@ class LeadStore:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
             if clear_fault:
                 conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
+            booked_now = book is not None and self._book(conn, lead_id, book, now)
             # The lead as the move left it, for the events it emits (only when there are any).
             found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
             row = None if found is None else dict(found._mapping)
             follow = queue.follow_up(lead_id, source, target, lead=row, outbox=outbox)
-            return self.tasks.add(conn, [*enqueue, *follow], now)
+            return self.tasks.add(conn, [*enqueue, *follow], now) or booked_now
 
         # A task holder's move may wait for the next synced commit when a power cut that lost
         # it would cost only a repeat (the task runs again) or a placed call's confirmation
@@ -489,11 +494,35 @@ class LeadStore:
             enqueue=[_called_now(lead_id)],
         )
 
-    def release_held(self, lead_id: str | None = None) -> int:
-        """Queue held leads (one, or all) now: an operator lifted the daily budget's hold."""
-        ids = [lead_id] if lead_id else [lead.id for lead in self.search(status=HELD)]
-        return sum(
-            self.transition(i, QUEUED, expect_from=(HELD,), enqueue=[_called_now(i)]) for i in ids
+    def release_held(
+        self, lead_id: str | None = None, plan_for: Callable[[datetime], Plan] | None = None
+    ) -> int:
+        """Let held leads (one, or all) go: an operator lifted the daily budget's hold.
+
+        A lead whose visitor chose a time still ahead (``call_at``) is booked for it:
+        ``plan_for(call_at)`` decides the slot, under the bookings lock. Any other is a call
+        due now (the office hours still apply when it falls due)."""
+        leads = [self.get(lead_id)] if lead_id else self.search(status=HELD)
+        now = utcnow()
+        released = 0
+        for lead in filter(None, leads):
+            if plan_for is not None and lead.call_at is not None and lead.call_at > now:
+                moved = self.transition(
+                    lead.id, SCHEDULED, expect_from=(HELD,), book=plan_for(lead.call_at)
+                )
+            else:
+                moved = self.transition(
+                    lead.id, QUEUED, expect_from=(HELD,), enqueue=[_called_now(lead.id)]
+                )
+            released += moved
+        return released
+
+    def _book(self, conn: Connection, lead_id: str, plan: Plan, now: datetime) -> bool:
+        """Add the lead's ``place_call`` task where ``plan`` books it (due now when it says
+        None), from the bookings read under their lock; whether it is due now."""
+        due = plan(booking.due_times(conn)) or now
+        return self.tasks.add(
+            conn, [NewTask(queue.PLACE_CALL, lead_id, due, queue.due_payload(due))], now
         )
 
     # -- claimed tasks' leads -----------------------------------------------------------------

@@ -1,6 +1,7 @@
 """No overbooking: visitors who book the last seats of a slot at the same instant, through two
 stores (as two processes would: their own connections, group writers and write locks), on
-SQLite and on PostgreSQL. Exactly the slot's capacity get it; the others hear call_at_full."""
+SQLite and on PostgreSQL. Exactly the slot's capacity get it; the others hear call_at_full.
+Held leads that chose the slot, released by an operator meanwhile, are booked after it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.api.slots import booking_plan
+from service.api.slots import booking_plan, release_plan
 from service.config import HoursSettings
 from service.database import migrate
 from service.hours import OfficeHours
@@ -97,3 +98,40 @@ def test_leads_arriving_while_closed_are_spread_without_overbooking_a_slot(
         MONDAY_9 + 2 * slot: 3,
         MONDAY_9 + 3 * slot: 1,
     }
+
+
+def test_held_leads_released_while_visitors_book_their_slot_do_not_overbook_it(
+    two_stores: list[LeadStore],
+) -> None:
+    """Held leads that chose Monday 09:00 are released through one store while visitors book
+    09:00 through the other: the slot holds its capacity and no more, the rest go later."""
+    held = []
+    for i in range(CAPACITY):
+        lead = Lead(phone=f"+38067222{i:04d}", status=LeadStatus.HELD, call_at=MONDAY_9)
+        held.append(two_stores[0].insert(lead)[0].id)
+    released: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def operator() -> None:
+        barrier.wait()
+        released.append(two_stores[0].release_held(plan_for=release_plan(HOURS)))
+
+    thread = threading.Thread(target=operator)
+    thread.start()
+    barrier.wait()
+    visitors = 0
+    for i in range(CAPACITY):
+        lead = Lead(phone=f"+38067333{i:04d}", status=LeadStatus.QUEUED)
+        try:
+            two_stores[1].insert(lead, plan=booking_plan(HOURS, MONDAY_9, SATURDAY))
+            visitors += 1
+        except SlotFull:
+            pass
+    thread.join(30)
+    assert released == [CAPACITY]
+    booked = _booked(two_stores[1])
+    assert booked[MONDAY_9] == CAPACITY  # full, never more
+    assert sum(booked.values()) == CAPACITY + visitors
+    for lead_id in held:
+        lead = two_stores[1].get(lead_id)
+        assert lead is not None and lead.status == LeadStatus.SCHEDULED
