@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from . import metrics
 from .config import Settings
@@ -63,7 +62,7 @@ class StatusChecker:
             else:
                 log.warning("lead %s: status unknown, no longer asking: %s", lead.id, exc.message)
                 unknown = {"last_error": f"call status unknown: {exc.message}"}
-                self.store.tasks.finish(task, error=exc.message, lead_values=unknown)
+                self.store.note(task, unknown, error=exc.message)
             return
         if state.final:
             values = {"provider_status": state.raw, "last_error": state.reason}
@@ -78,14 +77,15 @@ class StatusChecker:
             note = f"no final call status within {settings.status_poll_for:.0f}s"
             log.warning("lead %s: %s (%s)", lead.id, note, state.raw)
             values = {"provider_status": state.raw, "last_error": note}
-            self.store.tasks.finish(task, error=note, lead_values=values)
+            self.store.note(task, values, error=note)
         else:
-            lead_values = {"provider_status": state.raw}
-            self._again(task, settings.status_poll_interval, lead_values=lead_values)
+            due = utcnow() + timedelta(seconds=settings.status_poll_interval)
+            if not self.store.note(task, {"provider_status": state.raw}, again_at=due):
+                log.info("task %d: lease lost during the status check", task.id)
 
-    def _again(self, task: ClaimedTask, delay: float, **note: Any) -> None:
+    def _again(self, task: ClaimedTask, delay: float, error: str) -> None:
         due = utcnow() + timedelta(seconds=delay)
-        if not self.store.tasks.retry(task, due, **note):
+        if not self.store.tasks.retry(task, due, error=error):
             log.info("task %d: lease lost during the status check", task.id)
 
 

@@ -481,6 +481,34 @@ class LeadStore:
             self.tasks.wake()
         return True
 
+    def note(
+        self,
+        task: ClaimedTask,
+        values: Mapping[str, Any],
+        *,
+        again_at: datetime | None = None,
+        error: str | None = None,
+    ) -> bool:
+        """A task holder's word on its lead, its status unchanged (what the provider says of a
+        placed call), written with the task done, or due again at ``again_at``: one transaction;
+        False, and nothing written, if the task's lease was taken over."""
+        assert "status" not in values, "a status changes through transition()"
+        statement = update(LEADS).where(LEADS.c.id == task.lead_id, queue.HELD_BY).values(**values)
+        now = utcnow()
+
+        def write(conn: Connection) -> bool:
+            # Fenced, as a transition is: refused, it has written nothing.
+            if rowcount(conn.execute(statement, queue.held(task))) != 1:
+                return False
+            self.tasks.settle(conn, task, now, again_at=again_at, error=error)
+            return True
+
+        try:
+            # Unsynced, as a holder's moves (see transition): lost, the task runs again.
+            return self._writer.run(write, isolated=self.is_postgres, durable=False)
+        except queue.LeaseLost:
+            return False
+
     def retry(self, lead_id: str) -> bool:
         """Queue again, by an operator's decision, a failed lead or an unconfirmed placement.
 

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, select, text, update
+from sqlalchemy import Connection, Engine, select, text
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +28,6 @@ from .queue import ClaimedTask, NewTask
 log = logging.getLogger("callgate.tasks")
 T = TypeVar("T")
 
-LEADS: Table = Lead.__table__  # type: ignore[assignment]
 _NOTIFY = text(f"SELECT pg_notify('{queue.NOTIFY_CHANNEL}', '')")
 # The rows of a claimed batch's leads, by id (LeadStore's read, with when each call is due).
 LeadReader = Callable[[Connection, list[str]], dict[str, RowMapping]]
@@ -134,27 +133,19 @@ class TaskStore:
         *,
         error: str | None = None,
         gave_up: bool = False,
-        lead_values: Mapping[str, Any] | None = None,
         enqueue: Sequence[NewTask] = (),
     ) -> bool:
         """Mark a held task done (or given up), and enqueue ``enqueue`` with it; False, and
         nothing written, if its lease was taken over."""
         state = queue.GAVE_UP if gave_up else queue.DONE
         params = {**queue.held(task), "new_state": state, "error": error, "now": utcnow()}
-        return self._held_write(task, queue.FINISH, params, lead_values, enqueue)
+        return self._held_write(task, queue.FINISH, params, enqueue)
 
-    def retry(
-        self,
-        task: ClaimedTask,
-        due_at: datetime,
-        *,
-        error: str | None = None,
-        lead_values: Mapping[str, Any] | None = None,
-    ) -> bool:
+    def retry(self, task: ClaimedTask, due_at: datetime, *, error: str | None = None) -> bool:
         """Put a held task back in the queue for ``due_at``; False if its lease was taken over
         or it is in flight (an at-most-once task is never run again)."""
         params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
-        return self._held_write(task, queue.RETRY, params, lead_values)
+        return self._held_write(task, queue.RETRY, params)
 
     def move(self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any]) -> bool:
         """Put a held task, not in flight, back in the queue for ``due_at`` with ``payload``;
@@ -166,7 +157,7 @@ class TaskStore:
             "error": None,
             "now": utcnow(),
         }
-        return self._held_write(task, queue.MOVE, params, None)
+        return self._held_write(task, queue.MOVE, params)
 
     def settle(
         self,
@@ -176,11 +167,12 @@ class TaskStore:
         *,
         in_flight: bool = False,
         again_at: datetime | None = None,
+        error: str | None = None,
     ) -> None:
-        """In the caller's transaction (a status change): mark a held task in flight, due
-        again at ``again_at``, or else done. Raises :class:`~.queue.LeaseLost` if its lease
-        was taken over."""
-        held = {**queue.held(task), "now": now, "error": None}
+        """In the caller's transaction (a change to its lead): mark a held task in flight,
+        due again at ``again_at``, or else done (noting ``error``). Raises
+        :class:`~.queue.LeaseLost` if its lease was taken over."""
+        held = {**queue.held(task), "now": now, "error": error}
         if in_flight:
             done = conn.execute(queue.IN_FLIGHT, held)
         elif again_at is not None:
@@ -198,22 +190,11 @@ class TaskStore:
         task: ClaimedTask,
         statement: Any,
         params: dict[str, Any],
-        lead_values: Mapping[str, Any] | None,
         enqueue: Sequence[NewTask] = (),
     ) -> bool:
-        if lead_values:
-            assert "status" not in lead_values, "a status changes through transition()"
-        note = (
-            update(LEADS).where(LEADS.c.id == task.lead_id).values(**lead_values)
-            if lead_values
-            else None
-        )
-
         def write(conn: Connection) -> tuple[bool, bool]:
             if rowcount(conn.execute(statement, params)) != 1:
                 return False, False
-            if note is not None:
-                conn.execute(note)
             return True, self.add(conn, enqueue, params["now"])
 
         # Unsynced, as a task holder's moves (see LeadStore.transition): lost in a power cut,

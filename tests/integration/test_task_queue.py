@@ -94,9 +94,13 @@ def test_an_expired_lease_is_claimed_again_and_the_old_holder_writes_nothing(
     assert (fresh.id, fresh.fence, fresh.attempts) == (stale.id, stale.fence + 1, 2)
     assert not store.tasks.finish(stale, error="stale")
     assert not store.tasks.retry(stale, utcnow())
-    assert store.tasks.finish(fresh)
+    # Nor its word on the lead (a status check's): the lead and the task stay as they are.
+    assert not store.note(stale, {"provider_status": "stale"}, error="stale")
+    assert store.note(fresh, {"provider_status": "ringing"}, error="still ringing")
     [task] = store.tasks.of_lead(lead_id)
-    assert (task.state, task.last_error) == ("done", None)
+    assert (task.state, task.last_error) == ("done", "still ringing")
+    lead = store.get(lead_id)
+    assert lead is not None and (lead.status, lead.provider_status) == ("held", "ringing")
 
 
 def test_a_lease_lost_in_flight_is_settled_by_its_kind_never_rerun(store: LeadStore) -> None:
