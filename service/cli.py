@@ -270,7 +270,7 @@ def block_add(number: str, ttl: str | None, reason: str | None) -> None:
             raise click.BadParameter(str(exc), param_hint="--ttl") from None
     store = LeadStore(settings.database_url)
     try:
-        store.block(digest(e164, settings.secret_key), mask(e164), expires, reason)
+        store.blocklist.add(digest(e164, settings.secret_key), mask(e164), expires, reason)
     finally:
         store.close()
     until = f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
@@ -284,7 +284,7 @@ def block_remove(number: str) -> None:
     e164 = _number(number, settings)
     store = LeadStore(settings.database_url)
     try:
-        removed = store.unblock(digest(e164, settings.secret_key))
+        removed = store.blocklist.remove(digest(e164, settings.secret_key))
     finally:
         store.close()
     if not removed:
@@ -296,7 +296,7 @@ def block_remove(number: str) -> None:
 @_with_store
 def block_list(store: LeadStore) -> None:
     """Blocked numbers, masked, with their expiry."""
-    for row in store.blocked():
+    for row in store.blocklist.entries():
         expires = f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "forever"
         click.echo(f"{row.masked}  {expires}  {row.reason or ''}".rstrip())
 

@@ -65,7 +65,7 @@ def check_destination_allowed(svc: Services, phone: PhoneNumber, per_number: boo
     see :func:`admission`), and the rate limits (``per_number`` False: not the number's, for
     a repeat that de-duplication will absorb)."""
     settings = svc.settings
-    if svc.store.is_blocked(digest(phone.e164, settings.secret_key)):
+    if digest(phone.e164, settings.secret_key) in svc.store.blocklist:
         raise validation("phone", "This number cannot be called.", "phone_blocked")
     if settings.max_numbers_per_ip:
         _check_numbers_per_address(svc, phone, settings.max_numbers_per_ip)

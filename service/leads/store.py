@@ -49,9 +49,9 @@ from ..database.locking import WriteLock
 from ..tasks import queue
 from ..tasks.queue import ClaimedTask, NewTask, Outbox
 from ..tasks.store import TaskStore
-from . import admission, booking
+from . import admission, blocklist, booking
 from .admission import ADMISSION_FIRST, ALIASES, Admission, NotARepeat, TooManyNumbers
-from .blocklist import BlocklistCache, in_force
+from .blocklist import Blocklist
 from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
 from .model import (
@@ -63,7 +63,6 @@ from .model import (
     QUEUED,
     SCHEDULED,
     Attempt,
-    BlockedNumber,
     Lead,
     ServiceState,
     new_lead_id,
@@ -72,17 +71,12 @@ from .model import (
 
 log = logging.getLogger("callgate.leads")
 
-# A block added by another process (the CLI) applies within this many seconds
-# (CALLGATE_BLOCKLIST_REFRESH); a longer list than this is asked per number instead.
-BLOCKLIST_REFRESH = 5.0
-BLOCKLIST_COPY_LIMIT = 10_000
 PROVIDER_FAULT = "provider_fault"
 # service_state key: the day the budget alert went out.
 BUDGET_ALERTED = "budget_alerted"
 BUDGET_REASON = "new leads are held until `callgate leads release`"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
-BLOCKED: Table = BlockedNumber.__table__  # type: ignore[assignment]
 STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 
 _INSERT = insert(LEADS)
@@ -129,14 +123,6 @@ _STICKY_DESTINATION = (
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
-_BLOCKED_UNTIL = select(BLOCKED.c.expires_at).where(BLOCKED.c.digest == bindparam("digest"))
-_BLOCKS_IN_FORCE = (
-    select(BLOCKED.c.digest, BLOCKED.c.expires_at)
-    .where(or_(BLOCKED.c.expires_at.is_(None), BLOCKED.c.expires_at > bindparam("now")))
-    .limit(bindparam("limit"))
-)
-_ADD_BLOCK = insert(BLOCKED)
-_REMOVE_BLOCK = delete(BLOCKED).where(BLOCKED.c.digest == bindparam("digest"))
 _STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
 _STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
 FAULT_CLEAR_EVERY = 1.0  # seconds
@@ -179,7 +165,7 @@ class LeadStore:
     def __init__(
         self,
         database_url: str,
-        blocklist_refresh: float = BLOCKLIST_REFRESH,
+        blocklist_refresh: float = blocklist.REFRESH,
         outbox: Outbox | None = None,
         ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> None:
@@ -201,9 +187,8 @@ class LeadStore:
             nullcontext() if self.is_postgres else WriteLock(self.database_file)
         )
         self._writer = GroupWriter(self._write_engine, self._write_lock)
-        self._blocklist = BlocklistCache(
-            self._blocked_all, self._blocked_one, blocklist_refresh, BLOCKLIST_COPY_LIMIT
-        )
+        # Numbers nobody may ask us to call (operators' blocks), with this process's copy.
+        self.blocklist = Blocklist(self.engine, self.transaction, blocklist_refresh)
         # The task queue, in the same database and the same group commit.
         self.tasks = TaskStore(self.engine, self._writer, self.transaction, _leads_by_id)
         # When a successful call last cleared the shared provider fault (see transition).
@@ -686,47 +671,6 @@ class LeadStore:
         decides; this spares the rate limits a request that will be refused.)"""
         with self.engine.connect() as conn:
             return admission.over_cap(conn, self.client_key(client_ip), phone, cap, utcnow())
-
-    def is_blocked(self, number_digest: str) -> bool:
-        return number_digest in self._blocklist
-
-    def _blocked_one(self, number_digest: str) -> bool:
-        with self.engine.connect() as conn:
-            row = conn.execute(_BLOCKED_UNTIL, {"digest": number_digest}).first()
-        return row is not None and in_force(row[0])
-
-    def _blocked_all(self, limit: int) -> dict[str, datetime | None] | None:
-        """Every block in force, or None when there are more than ``limit``."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(_BLOCKS_IN_FORCE, {"now": utcnow(), "limit": limit + 1}).all()
-        return None if len(rows) > limit else {digest: expires for digest, expires in rows}
-
-    def block(
-        self, number_digest: str, masked: str, expires_at: datetime | None, reason: str | None
-    ) -> None:
-        with self.transaction() as conn:
-            conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
-            conn.execute(
-                _ADD_BLOCK,
-                {
-                    "digest": number_digest,
-                    "masked": masked,
-                    "created_at": utcnow(),
-                    "expires_at": expires_at,
-                    "reason": reason,
-                },
-            )
-        self._blocklist.invalidate()
-
-    def unblock(self, number_digest: str) -> bool:
-        with self.transaction() as conn:
-            removed = conn.execute(_REMOVE_BLOCK, {"digest": number_digest})
-        self._blocklist.invalidate()
-        return rowcount(removed) == 1
-
-    def blocked(self) -> Sequence[Any]:
-        with self.engine.connect() as conn:
-            return conn.execute(select(BLOCKED).order_by(BLOCKED.c.created_at)).all()
 
 
 def _called_now(lead_id: str) -> NewTask:

@@ -107,7 +107,7 @@ def test_blocklist_by_cli_is_hashed_and_expires(make_app: Callable[..., Flask]) 
     assert stored == [(digest("+380671112233", services(app).settings.secret_key), "+38067*****33")]
     cli(app, "block", "remove", "+380671112233")
     assert post(app, "+380671112233").status_code == 202
-    services(app).store.block(
+    services(app).store.blocklist.add(
         digest("+380671112299", services(app).settings.secret_key),
         "x",
         utcnow() - timedelta(seconds=1),
@@ -250,7 +250,7 @@ def test_a_block_from_another_process_applies_within_the_refresh(
     time.sleep(3.1)
     assert_problem(post(app, "+380671112233"), 422, "phone", "phone_blocked")
     # A block written through this process's own store applies at once.
-    services(app).store.block(
+    services(app).store.blocklist.add(
         digest("+380671112244", services(app).settings.secret_key), "x", None, None
     )
     assert_problem(post(app, "+380671112244"), 422, "phone", "phone_blocked")

@@ -43,9 +43,9 @@ def test_the_store_copies_only_blocks_in_force_and_gives_up_past_its_limit(
 ) -> None:
     store = LeadStore(f"sqlite:///{tmp_path}/callgate.db")
     migrate(store)
-    store.block("a", "x", None, None)
-    store.block("b", "x", utcnow() + timedelta(days=1), None)
-    store.block("c", "x", utcnow() - timedelta(days=1), None)
-    assert set(store._blocked_all(10) or {}) == {"a", "b"}
-    assert store._blocked_all(1) is None
+    store.blocklist.add("a", "x", None, None)
+    store.blocklist.add("b", "x", utcnow() + timedelta(days=1), None)
+    store.blocklist.add("c", "x", utcnow() - timedelta(days=1), None)
+    assert set(store.blocklist._in_force(10) or {}) == {"a", "b"}
+    assert store.blocklist._in_force(1) is None
     store.close()
