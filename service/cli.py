@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import phonenumbers
@@ -21,6 +21,9 @@ from .database import migrate
 from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStatus, LeadStore, retention
 from .phone import digest, mask
+
+if TYPE_CHECKING:
+    from .hours import OfficeHours
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -211,13 +214,24 @@ def leads_release(lead_id: str | None, release_all: bool) -> None:
     if not lead_id and not release_all:
         raise click.UsageError("give a lead id or --all")
     settings = _settings()
+    hours = OfficeHours.from_settings(settings.hours)
     store = open_store(settings)
     try:
-        plan_for = release_plan(OfficeHours.from_settings(settings.hours))
-        count = store.release_held(None if release_all else lead_id, plan_for)
+        released = store.release_held(None if release_all else lead_id, release_plan(hours))
+        for released_id in released:
+            click.echo(_released(store.get(released_id), hours))
     finally:
         store.close()
-    click.echo(f"{count} lead(s) released")
+    click.echo(f"{len(released)} lead(s) released")
+
+
+def _released(lead: Lead | None, hours: OfficeHours) -> str:
+    """What became of a released lead, in the office's time (the hours this CLI was given)."""
+    if lead is None or lead.status != LeadStatus.SCHEDULED or lead.scheduled_for is None:
+        return f"lead {lead.id if lead else '?'}: queued, to be called now"
+    due = lead.scheduled_for.astimezone(hours.zone)
+    moved = "" if lead.call_at == lead.scheduled_for else " (the time chosen had no room left)"
+    return f"lead {lead.id}: booked for {due:%Y-%m-%d %H:%M} {hours.timezone}{moved}"
 
 
 @leads.command("purge")

@@ -404,7 +404,8 @@ class LeadStore:
         In the same transaction: ``task`` (the one being worked on) is marked in flight
         (``in_flight``), due again at ``task_again_at``, or else done; ``attempt`` is recorded;
         ``enqueue`` and the lifecycle's :func:`~service.tasks.queue.follow_up` tasks are added;
-        ``book`` books the lead's call (as :meth:`insert` does, under the bookings lock);
+        ``book`` books the lead's call (as :meth:`insert` does, under the bookings lock; for
+        callers outside the service's processes, whose batches then hold no other rows);
         ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
         ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
@@ -509,15 +510,15 @@ class LeadStore:
 
     def release_held(
         self, lead_id: str | None = None, plan_for: Callable[[datetime], Plan] | None = None
-    ) -> int:
+    ) -> list[str]:
         """Let held leads (one, or all) go: an operator lifted the daily budget's hold.
 
         A lead whose visitor chose a time still ahead (``call_at``) is booked for it:
         ``plan_for(call_at)`` decides the slot, under the bookings lock. Any other is a call
-        due now (the office hours still apply when it falls due)."""
+        due now (the office hours still apply when it falls due). The ids released."""
         leads = [self.get(lead_id)] if lead_id else self.search(status=HELD)
         now = utcnow()
-        released = 0
+        released = []
         for lead in filter(None, leads):
             if plan_for is not None and lead.call_at is not None and lead.call_at > now:
                 moved = self.transition(
@@ -527,7 +528,8 @@ class LeadStore:
                 moved = self.transition(
                     lead.id, QUEUED, expect_from=(HELD,), enqueue=[_called_now(lead.id)]
                 )
-            released += moved
+            if moved:
+                released.append(lead.id)
         return released
 
     def _book(self, conn: Connection, lead_id: str, plan: Plan, now: datetime) -> bool:

@@ -109,12 +109,12 @@ def test_held_leads_released_while_visitors_book_their_slot_do_not_overbook_it(
     for i in range(CAPACITY):
         lead = Lead(phone=f"+38067222{i:04d}", status=LeadStatus.HELD, call_at=MONDAY_9)
         held.append(two_stores[0].insert(lead)[0].id)
-    released: list[int] = []
+    released: list[str] = []
     barrier = threading.Barrier(2)
 
     def operator() -> None:
         barrier.wait()
-        released.append(two_stores[0].release_held(plan_for=release_plan(HOURS)))
+        released.extend(two_stores[0].release_held(plan_for=release_plan(HOURS)))
 
     thread = threading.Thread(target=operator)
     thread.start()
@@ -128,9 +128,9 @@ def test_held_leads_released_while_visitors_book_their_slot_do_not_overbook_it(
         except SlotFull:
             pass
     thread.join(30)
-    assert released == [CAPACITY]
+    assert sorted(released) == sorted(held)
     booked = _booked(two_stores[1])
-    assert booked[MONDAY_9] == CAPACITY  # full, never more
+    assert booked[MONDAY_9] == CAPACITY  # full, not more (there is room later)
     assert sum(booked.values()) == CAPACITY + visitors
     for lead_id in held:
         lead = two_stores[1].get(lead_id)

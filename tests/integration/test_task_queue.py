@@ -238,7 +238,7 @@ def test_a_commit_waits_for_the_disk_unless_a_power_cut_that_lost_it_cost_only_a
         assert store.tasks.finish(probe)
         phase[0] = "operator"
         held, _ = store.insert(Lead(phone="+380671112244", provider="dry-run", status="held"))
-        assert store.release_held(held.id) == 1
+        assert store.release_held(held.id) == [held.id]
     finally:
         event.remove(store.engine, "before_cursor_execute", note)
     assert seen == {

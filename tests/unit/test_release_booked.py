@@ -51,7 +51,7 @@ def _status(app: Flask, lead_id: str) -> dict[str, Any]:
     return answer
 
 
-def _release(app: Flask, lead_id: str, capacity: int) -> None:
+def _release(app: Flask, lead_id: str, capacity: int) -> str:
     env = {
         "CALLGATE_DATABASE_URL": services(app).settings.database_url,
         "CALLGATE_OFFICE_HOURS": WEEK,
@@ -60,6 +60,7 @@ def _release(app: Flask, lead_id: str, capacity: int) -> None:
     }
     result = CliRunner().invoke(main, ["leads", "release", lead_id], env=env)
     assert result.exit_code == 0 and "1 lead(s) released" in result.output, result.output
+    return result.output
 
 
 def _budget_spent(app: Flask) -> None:
@@ -77,7 +78,8 @@ def test_a_held_lead_is_booked_for_the_time_its_visitor_chose_when_released(
         held = _post(app, "+380671112233", chosen)
         assert held["status"] == "held"
         clock.shift(timedelta(minutes=20))
-        _release(app, held["id"], capacity=3)
+        said = _release(app, held["id"], capacity=3)
+        assert f"lead {held['id']}: booked for 2026-11-30 15:00 Europe/Kyiv\n" in said
         status = _status(app, held["id"])
         assert status["status"] == "scheduled"
         assert datetime.fromisoformat(status["scheduled_for"]) == chosen
@@ -102,7 +104,8 @@ def test_a_held_lead_whose_chosen_slot_filled_meanwhile_gets_the_next_with_room(
         clock.move_to(datetime(2026, 12, 1, 9, 5, tzinfo=KYIV))
         other = _post(app, "+380671114455", chosen)
         assert other["status"] == "scheduled"
-        _release(app, held["id"], capacity=1)
+        said = _release(app, held["id"], capacity=1)
+    assert "booked for 2026-12-01 10:15 Europe/Kyiv (the time chosen had no room left)" in said
     status = _status(app, held["id"])
     assert status["status"] == "scheduled"
     assert datetime.fromisoformat(status["scheduled_for"]) == chosen + timedelta(minutes=15)
@@ -116,7 +119,8 @@ def test_a_held_lead_whose_chosen_time_has_passed_is_called_when_released(
         _budget_spent(app)
         held = _post(app, "+380671112233", datetime(2026, 11, 30, 10, 0, tzinfo=KYIV))
         clock.move_to(datetime(2026, 11, 30, 11, 0, tzinfo=KYIV))
-        _release(app, held["id"], capacity=3)
+        said = _release(app, held["id"], capacity=3)
+        assert f"lead {held['id']}: queued, to be called now" in said
         assert _status(app, held["id"])["status"] == "queued"
         assert services(app).dispatcher.run_once()
     assert _status(app, held["id"])["status"] == "placed"

@@ -27,5 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("leads") as batch:
+    # Never a copy of the table: on SQLite, dropping the old one would cascade to every task,
+    # attempt and alias (foreign keys are on). SQLite drops a plain column in place.
+    with op.batch_alter_table("leads", recreate="never") as batch:
         batch.drop_column("call_at")
