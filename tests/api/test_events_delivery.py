@@ -13,11 +13,12 @@ from flask import Flask
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
-from service.config import EventSettings, Settings
+from service.config import EventSettings, HoursSettings, Settings
 from service.database import migrate
 from service.dispatch import Dispatcher
 from service.events.hook import outbox_for
 from service.events.outbox import RETRY_SCHEDULE
+from service.hours_syntax import parse_week
 from service.leads import Lead, LeadStore
 from service.leads.model import FAILED, Task
 from service.providers import build_provider
@@ -299,3 +300,21 @@ def test_the_daily_budget_holds_a_lead_and_alerts(
     assert message.json()["title"] == "callgate: 3 alerts"
     assert "lead held (daily budget): 2" in text and "daily call budget reached: 1" in text
     assert f"callgate leads show {held}" in text
+
+
+def test_a_booked_lead_says_in_its_webhooks_when_its_visitor_chose_to_be_called(
+    make_app: Callable[..., Flask], receiver: FakeProvider
+) -> None:
+    """``call_at`` is what the visitor asked for, stored with the lead: its events carry it."""
+    weekdays = HoursSettings(week=parse_week("Mon-Fri 09:00-18:00"))
+    monday_9_10_kyiv = datetime(2026, 11, 30, 7, 10, tzinfo=UTC)
+    with time_machine.travel(monday_9_10_kyiv, tick=True):
+        app = make_app(events=_hooks(f"{receiver.url}/hook"), hours=weekdays)
+        _submit(app, call_at="2026-11-30T15:00:00+02:00")
+        _drain(app)
+        received = receiver.wait_for(2)
+        bodies = [Webhook(SECRET).verify(r.body, r.headers) for r in received]  # on its clock
+    assert [b["type"] for b in bodies] == ["lead.accepted", "lead.scheduled"]  # type: ignore[index]
+    for body in bodies:
+        data = body["data"]  # type: ignore[index]
+        assert data["call_at"] == data["scheduled_for"] == "2026-11-30T13:00:00Z"
