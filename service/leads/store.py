@@ -161,6 +161,14 @@ def _lead_update(
     return statement.values(**values)
 
 
+@lru_cache(maxsize=16)
+def _lead_note(columns: tuple[str, ...]) -> Any:
+    """``UPDATE leads SET … WHERE id = :lead_id`` and a task's holder still holds it, built once
+    per shape (see :meth:`LeadStore.note`)."""
+    values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
+    return update(LEADS).where(LEADS.c.id == bindparam("lead_id"), queue.HELD_BY).values(**values)
+
+
 class LeadStore:
     def __init__(
         self,
@@ -479,12 +487,14 @@ class LeadStore:
         placed call), written with the task done, or due again at ``again_at``: one transaction;
         False, and nothing written, if the task's lease was taken over."""
         assert "status" not in values, "a status changes through transition()"
-        statement = update(LEADS).where(LEADS.c.id == task.lead_id, queue.HELD_BY).values(**values)
+        statement = _lead_note(tuple(sorted(values)))
         now = utcnow()
+        params = {"lead_id": task.lead_id, **queue.held(task)}
+        params.update({f"v_{name}": value for name, value in values.items()})
 
         def write(conn: Connection) -> bool:
             # Fenced, as a transition is: refused, it has written nothing.
-            if rowcount(conn.execute(statement, queue.held(task))) != 1:
+            if rowcount(conn.execute(statement, params)) != 1:
                 return False
             self.tasks.settle(conn, task, now, again_at=again_at, error=error)
             return True
