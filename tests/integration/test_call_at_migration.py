@@ -7,16 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select
 
 from service.database import migrate
-from service.database.schema import MIGRATIONS
 from service.leads import Lead, LeadStatus, LeadStore
 from service.leads.admission import ALIASES
 from service.leads.model import Attempt, Task, utcnow
 from service.tasks import queue
+from tests.migrations import alembic_to
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -30,14 +28,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> LeadStore:
     migrate(found)
     request.addfinalizer(found.close)
     return found
-
-
-def _alembic(store: LeadStore, upgrade: bool, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.upgrade if upgrade else command.downgrade)(config, revision)
 
 
 def _counts(store: LeadStore) -> dict[str, int]:
@@ -58,7 +48,7 @@ def test_down_and_up_again_keeps_every_lead_task_attempt_and_alias(store: LeadSt
         )
     before = _counts(store)
     assert before == {"leads": 1, "tasks": 1, "attempts": 1, "lead_aliases": 1}
-    _alembic(store, False, "0010_drop_ip_indexes")
+    alembic_to(store, "0010_drop_ip_indexes", upgrade=False)
     assert _counts(store) == before
     migrate(store)
     assert _counts(store) == before

@@ -7,14 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import func, select, table, text
 
 from service.database import migrate
-from service.database.schema import MIGRATIONS, head
+from service.database.schema import head
 from service.leads import LeadStore
 from service.leads.model import utcnow
+from tests.migrations import alembic_to
 
 # More leads than the migration keys in one batch.
 MANY = 2100
@@ -34,21 +33,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path}/callgate.db"
 
 
-def _alembic(store: LeadStore, upgrade: bool, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        (command.upgrade if upgrade else command.downgrade)(config, revision)
-
-
 def _lead(lead_id: str, ip: str | None) -> dict[str, object]:
     return {"id": lead_id, "ip": ip, "now": utcnow()}
 
 
 def test_stored_leads_and_aliases_are_keyed_by_their_network(database_url: str) -> None:
     store = LeadStore(database_url)
-    _alembic(store, True, "0008_lead_aliases")
+    alembic_to(store, upgrade=True, revision="0008_lead_aliases")
     leads = [_lead(f"a{n:05d}", f"2001:db8:{n + 1:x}:5::1") for n in range(MANY)]
     leads += [_lead(f"b{n}", ip) for n, ip in enumerate(ADDRESSES)] + [_lead("c-none", None)]
     with store.engine.begin() as conn:
@@ -89,7 +80,7 @@ def test_stored_leads_and_aliases_are_keyed_by_their_network(database_url: str) 
     assert store.over_numbers_cap("2001:db8:1:2::5", "+380671119999", 1)
     assert not store.over_numbers_cap("2001:db8:1:4::5", "+380671119999", 1)
 
-    _alembic(store, False, "0008_lead_aliases")
+    alembic_to(store, upgrade=False, revision="0008_lead_aliases")
     with store.engine.connect() as conn:
         counts = [
             conn.execute(select(func.count()).select_from(table(name))).scalar_one()

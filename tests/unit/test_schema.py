@@ -9,26 +9,21 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from flask import Flask
 
 from service import create_app
 from service.config import SchemaSettings, Settings
 from service.database import migrate
-from service.database.schema import MIGRATIONS, SchemaBehind, SchemaCheck, head, state
+from service.database.schema import SchemaBehind, SchemaCheck, head, state
 from service.leads import LeadStore
 from tests.conftest import SettingsFactory, services
+from tests.migrations import alembic_to
 from tests.servers import free_port
 
 
 def _downgrade(store: LeadStore, revision: str) -> None:
     """As an operator restoring an older backup would leave it."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
+    alembic_to(store, revision, upgrade=False)
 
 
 @pytest.fixture
