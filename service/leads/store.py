@@ -294,7 +294,7 @@ class LeadStore:
                     status = SCHEDULED
             first = []
             if due is not None:
-                first = [NewTask(queue.PLACE_CALL, lead.id, due, queue.due_payload(due))]
+                first = [queue.call_due(lead.id, due)]
             elif status == QUEUED:
                 first = [NewTask(queue.PLACE_CALL, lead.id)]
             conn.execute(_INSERT, {**values, "status": status})
@@ -546,9 +546,7 @@ class LeadStore:
         """Add the lead's ``place_call`` task where ``plan`` books it (due now when it says
         None), from the bookings read under their lock; whether it is due now."""
         due = plan(booking.due_times(conn)) or now
-        return self.tasks.add(
-            conn, [NewTask(queue.PLACE_CALL, lead_id, due, queue.due_payload(due))], now
-        )
+        return self.tasks.add(conn, [queue.call_due(lead_id, due)], now)
 
     # -- claimed tasks' leads -----------------------------------------------------------------
 
@@ -688,7 +686,7 @@ class LeadStore:
 def _called_now(lead_id: str) -> NewTask:
     """A call an operator asked for: due now, and CALLGATE_MAX_AGE counts from now, not from
     the request (a lead held overnight by the budget is not too old to call when released)."""
-    return NewTask(queue.PLACE_CALL, lead_id, payload=queue.due_payload(utcnow()))
+    return queue.call_due(lead_id, utcnow())
 
 
 def _leads_by_id(conn: Connection, lead_ids: list[str]) -> dict[str, RowMapping]:

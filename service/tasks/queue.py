@@ -83,6 +83,12 @@ def due_payload(due: datetime) -> dict[str, Any]:
     return {DUE_FROM: due.isoformat()}
 
 
+def call_due(lead_id: str, due: datetime) -> NewTask:
+    """A lead's place_call task due at ``due``, with CALLGATE_MAX_AGE counting from then (a
+    booked slot, or an operator's decision), not from the request."""
+    return NewTask(PLACE_CALL, lead_id, due, due_payload(due))
+
+
 def due_from(payload: dict[str, Any] | None) -> datetime | None:
     """When the call of a place_call task with ``payload`` was due; None: at its request."""
     found = (payload or {}).get(DUE_FROM)
