@@ -19,7 +19,7 @@ from ..leads.model import QUEUED, SCHEDULED, utcnow
 from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
 from ..phone import PhoneRejected
-from ..services import services
+from ..services import Services, services
 from .defences import admission, check_destination_allowed, check_human, too_many_numbers
 from .origins import allowed_origin, same_origin
 from .problems import Problem, validation
@@ -67,9 +67,7 @@ def create() -> Response:
         raise _key_reused() from None
     if existing is not None:
         set_lead_id(existing.id)
-        if existing.status == SCHEDULED:  # with when it is due (read from its task)
-            existing = svc.store.get(existing.id) or existing
-        return _answer(existing, data, status=200)
+        return _answer(_with_due_time(svc, existing), data, status=200)
 
     # Before the rate limits, so that choosing a full slot costs the visitor no attempt. The
     # store checks the room again as it books (another visitor may take the last seat).
@@ -124,8 +122,8 @@ def create() -> Response:
     except IdempotencyConflict:  # a twin request raced this one with the key
         raise _key_reused() from None
     set_lead_id(answer.id)  # the rest of this request's log lines, the request line included
-    if not created and answer.status == SCHEDULED:  # a repeat: with when its call is due
-        answer = svc.store.get(answer.id) or answer
+    if not created:  # a repeat, answered by its lead
+        answer = _with_due_time(svc, answer)
     if answer is lead:  # stored as a new lead; not a repeat answered by its lead or an alias
         metrics.lead_accepted(answer.status)
     return _answer(answer, data, status=202 if created else 200)
@@ -158,6 +156,14 @@ def public(lead: Lead) -> dict[str, Any]:
         body["scheduled_for"] = due
     result: dict[str, Any] = _accepted.dump(body)
     return result
+
+
+def _with_due_time(svc: Services, lead: Lead) -> Lead:
+    """A repeat's lead as the first answer showed it: a scheduled one with when its call is
+    due (``scheduled_for``, read from its task)."""
+    if lead.status != SCHEDULED:
+        return lead
+    return svc.store.get(lead.id) or lead
 
 
 def _key_reused() -> Problem:
