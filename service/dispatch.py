@@ -309,7 +309,7 @@ class Dispatcher:
         """Shown by every web process's /readyz until a call succeeds; after the outcome is
         written, so that a failure here cannot leave the lead in flight."""
         try:
-            self.store.set_provider_fault(message)
+            self.store.state.set_provider_fault(message)
         except SQLAlchemyError:
             log.exception("the provider's configuration fault could not be recorded")
 

@@ -28,7 +28,7 @@ def readyz() -> Response:
     checks: dict[str, str] = {}
     fault = None
     try:
-        fault = svc.store.provider_fault()
+        fault = svc.store.state.provider_fault()
         checks["store"] = "ok"
     except SQLAlchemyError as exc:
         log.error("readiness: store unreachable: %s", type(exc).__name__)

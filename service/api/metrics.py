@@ -96,5 +96,5 @@ def collector(svc: Services) -> StateCollector:
         queue=lambda: tasks_queue(svc.store),
         budget=lambda: daily_budget(svc.store, svc.settings.daily_call_budget),
         degraded=limits.degraded,
-        provider_fault=lambda: (svc.provider.name, svc.store.provider_fault() is not None),
+        provider_fault=lambda: (svc.provider.name, svc.store.state.provider_fault() is not None),
     )

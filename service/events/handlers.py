@@ -97,7 +97,7 @@ class EventHandlers:
         def merge(payloads: list[Mapping[str, Any]]) -> dict[str, Any]:
             return _merge(key, payloads)
 
-        free_at = self.store.reserve_slot(ALERT_SENT + key, SEND_INTERVAL)
+        free_at = self.store.state.reserve_slot(ALERT_SENT + key, SEND_INTERVAL)
         if free_at is not None:
             # Another task (any process) sent this channel's message of this minute: this
             # one's alerts join the channel's pending task, or it waits for the minute itself.

@@ -16,7 +16,6 @@ recorded.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,6 @@ from sqlalchemy import (
     Connection,
     Table,
     bindparam,
-    delete,
     func,
     insert,
     literal,
@@ -35,13 +33,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker, with_expression
 from sqlalchemy.sql import ColumnElement
 
+from .. import service_state
 from ..addresses import DEFAULT_IPV6_PREFIX, address_key
 from ..database.batching import GroupWriter
 from ..database.engine import make_engine, rowcount, sqlite_file
@@ -64,20 +61,14 @@ from .model import (
     SCHEDULED,
     Attempt,
     Lead,
-    ServiceState,
     new_lead_id,
     utcnow,
 )
 
 log = logging.getLogger("callgate.leads")
 
-PROVIDER_FAULT = "provider_fault"
-# service_state key: the day the budget alert went out.
-BUDGET_ALERTED = "budget_alerted"
-BUDGET_REASON = "new leads are held until `callgate leads release`"
 LEADS: Table = Lead.__table__  # type: ignore[assignment]
 ATTEMPTS: Table = Attempt.__table__  # type: ignore[assignment]
-STATE: Table = ServiceState.__table__  # type: ignore[assignment]
 
 _INSERT = insert(LEADS)
 _ADD_ATTEMPT = insert(ATTEMPTS)
@@ -123,10 +114,6 @@ _STICKY_DESTINATION = (
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
-_STATE_OF = select(STATE.c.value).where(STATE.c.key == bindparam("key"))
-_STATE_ROW = select(STATE.c.value, STATE.c.updated_at).where(STATE.c.key == bindparam("key"))
-FAULT_CLEAR_EVERY = 1.0  # seconds
-_CLEAR_STATE = delete(STATE).where(STATE.c.key == bindparam("key"))
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
 _ENDED = (FAILED, CANCELLED, CONNECTED)
 RETRYABLE = or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False))
@@ -199,8 +186,10 @@ class LeadStore:
         self.blocklist = Blocklist(self.engine, self.transaction, blocklist_refresh)
         # The task queue, in the same database and the same group commit.
         self.tasks = TaskStore(self.engine, self._writer, self.transaction, _leads_by_id)
-        # When a successful call last cleared the shared provider fault (see transition).
-        self._fault_cleared = -FAULT_CLEAR_EVERY
+        # Facts every process must see: the provider's fault, paced slots, the budget alert.
+        self.state = service_state.ServiceState(
+            self.engine, self._writer, self.transaction, self.tasks, lambda: self.outbox
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -305,7 +294,7 @@ class LeadStore:
                 row = {column.key: getattr(lead, column.key) for column in LEADS.columns}
                 row.update(status=status, scheduled_for=due if status == SCHEDULED else None)
             tasks = [*first, *queue.follow_up(lead.id, (), status, lead=row, outbox=outbox)]
-            alerts = self._budget_alert(conn, now) if status == HELD else []
+            alerts = self.state.budget_alert(conn, now) if status == HELD else []
             return verdict, self.tasks.add(conn, [*tasks, *alerts], now), status, due
 
         try:
@@ -426,7 +415,7 @@ class LeadStore:
         params = {"lead_id": lead_id, "now": now, **{f"v_{k}": v for k, v in values.items()}}
         held = queue.held(task) if task else {}
         outbox = self.outbox if self.outbox and self.outbox.emits(target, False) else None
-        clear_fault = provider_ok and self._fault_check_due()
+        clear_fault = provider_ok and self.state.fault_check_due()
 
         def write(conn: Connection) -> bool | None:
             if book is not None:  # as an insert does: the bookings lock before any row's
@@ -444,7 +433,7 @@ class LeadStore:
             if attempt is not None:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})
             if clear_fault:
-                conn.execute(_CLEAR_STATE, {"key": PROVIDER_FAULT})
+                self.state.clear_fault(conn)
             booked_now = book is not None and self._book(conn, lead_id, book, now)
             # The lead as the move left it, for the events it emits (only when there are any).
             found = conn.execute(_BY_ID, {"lead_id": lead_id}).first() if outbox else None
@@ -470,7 +459,7 @@ class LeadStore:
         if due_now is None:
             return False
         if clear_fault:  # counted from a clear that was written, not one refused
-            self._fault_cleared = time.monotonic()
+            self.state.fault_cleared()
         if due_now:
             self.tasks.wake()
         return True
@@ -555,74 +544,6 @@ class LeadStore:
         if task.lead is not None:
             return task.lead
         return None if task.lead_id is None else self.get(task.lead_id)
-
-    # -- shared state -------------------------------------------------------------------------
-
-    def provider_fault(self) -> str | None:
-        """The configuration fault a dispatcher last saw at the provider, until a call
-        succeeds (any process's)."""
-        with self.engine.connect() as conn:
-            found: str | None = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
-        return found
-
-    def set_provider_fault(self, message: str) -> None:
-        """Record a provider configuration fault for every process's /readyz (an upsert:
-        many workers may see the same 401 at once); a new fault also alerts people."""
-        statement = self._state_upsert()
-        now = utcnow()
-        self._fault_cleared = -FAULT_CLEAR_EVERY  # the next success here clears it
-        row = {"key": PROVIDER_FAULT, "value": message, "updated_at": now}
-        with self.transaction() as conn:
-            known = conn.execute(_STATE_OF, {"key": PROVIDER_FAULT}).scalar()
-            conn.execute(statement, row)
-            alerts = self.outbox.service(PROVIDER_FAULT, message) if self.outbox else []
-            due_now = known != message and self.tasks.add(conn, alerts, now)
-        if due_now:
-            self.tasks.wake()
-
-    def reserve_slot(self, key: str, interval: timedelta) -> datetime | None:
-        """Take the slot ``key`` (e.g. a channel's next message) if it was last taken at least
-        ``interval`` ago: None when taken now, else when it frees. Atomic across processes
-        (one conditional upsert on ``service_state``)."""
-        now = utcnow()
-        statement = self._state_upsert(STATE.c.updated_at <= bindparam("cutoff"))
-        row = {"key": key, "value": "taken", "updated_at": now}
-
-        def write(conn: Connection) -> datetime | None:
-            if conn.execute(statement, {**row, "cutoff": now - interval}).first() is not None:
-                return None
-            last: datetime = conn.execute(_STATE_ROW, {"key": key}).one().updated_at
-            return last + interval
-
-        return self._writer.run(write)
-
-    def _fault_check_due(self) -> bool:
-        """Whether a successful call should clear the shared provider fault: at most once a
-        second per process (a write per call would cost every call a statement), and at once
-        after this process saw a fault itself. Another process's fault is cleared by the first
-        success here a second or more after this process last cleared it."""
-        return time.monotonic() - self._fault_cleared >= FAULT_CLEAR_EVERY
-
-    def _state_upsert(self, only_if: ColumnElement[bool] | None = None) -> Any:
-        """Set a ``service_state`` key; with ``only_if``, an existing row is changed only when
-        it holds, and the statement returns a row only if it wrote (a conditional upsert)."""
-        upsert = (postgresql_insert if self.is_postgres else sqlite_insert)(STATE)
-        statement = upsert.on_conflict_do_update(
-            index_elements=[STATE.c.key],
-            set_={"value": upsert.excluded.value, "updated_at": upsert.excluded.updated_at},
-            where=only_if,
-        )
-        return statement if only_if is None else statement.returning(STATE.c.key)
-
-    def _budget_alert(self, conn: Connection, now: datetime) -> list[NewTask]:
-        """The ``budget`` alert, once a day: for the first lead held (in its transaction)."""
-        alerts = self.outbox.service("budget", BUDGET_REASON) if self.outbox else []
-        if not alerts:
-            return []
-        today = now.date().isoformat()
-        statement = self._state_upsert(STATE.c.value != today)
-        row = {"key": BUDGET_ALERTED, "value": today, "updated_at": now}
-        return alerts if conn.execute(statement, row).first() is not None else []
 
     # -- agents and routing -------------------------------------------------------------------
 

@@ -162,15 +162,15 @@ def test_a_transition_commits_its_tasks_with_it(store: LeadStore) -> None:
 
 
 def test_the_provider_fault_is_shared_until_a_confirmed_placement(store: LeadStore) -> None:
-    assert store.provider_fault() is None
-    store.set_provider_fault("credentials refused (HTTP 401)")
-    store.set_provider_fault("credentials refused (HTTP 403)")  # many workers see it: upsert
-    assert store.provider_fault() == "credentials refused (HTTP 403)"
+    assert store.state.provider_fault() is None
+    store.state.set_provider_fault("credentials refused (HTTP 401)")
+    store.state.set_provider_fault("credentials refused (HTTP 403)")  # many workers see it: upsert
+    assert store.state.provider_fault() == "credentials refused (HTTP 403)"
     lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
     [task] = store.tasks.claim(LEASE)
     assert store.transition(lead.id, LeadStatus.DISPATCHING, task=task, in_flight=True)
     assert store.transition(lead.id, LeadStatus.PLACED, task=task, provider_ok=True)
-    assert store.provider_fault() is None
+    assert store.state.provider_fault() is None
 
 
 def _synced(raw: Any, postgres: bool) -> bool:

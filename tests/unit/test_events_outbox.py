@@ -115,9 +115,9 @@ def test_a_held_lead_and_the_budget_alert_once_a_day(store: LeadStore) -> None:
 
 
 def test_a_provider_fault_alerts_when_it_is_new(store: LeadStore) -> None:
-    store.set_provider_fault("ringostat: 403 credentials refused")
-    store.set_provider_fault("ringostat: 403 credentials refused")
-    store.set_provider_fault("ringostat: 401 unauthorized")
+    store.state.set_provider_fault("ringostat: 403 credentials refused")
+    store.state.set_provider_fault("ringostat: 403 credentials refused")
+    store.state.set_provider_fault("ringostat: 401 unauthorized")
     assert _events(store) == [(SEND_ALERT, "provider_fault"), (SEND_ALERT, "provider_fault")]
 
 
