@@ -208,8 +208,7 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
 def leads_release(lead_id: str | None, release_all: bool) -> None:
     """Let leads held by the daily call budget go (one by id, or --all): each is called now,
     or booked for the time its visitor chose if that is still ahead."""
-    from .api.slots import release_plan
-    from .hours import OfficeHours
+    from .hours import OfficeHours, release_plan
 
     if not lead_id and not release_all:
         raise click.UsageError("give a lead id or --all")

@@ -25,7 +25,7 @@ from . import metrics
 from .agents import AgentMonitor, build_monitor
 from .config import Settings
 from .events.handlers import EventHandlers
-from .hours import OfficeHours, booked_in_slots
+from .hours import OfficeHours, booking_plan
 from .leads import Lead, LeadStore
 from .leads.lifecycle import LeadStatus
 from .leads.model import (
@@ -133,14 +133,17 @@ class Dispatcher:
             # Cancelled (or otherwise moved on) since the task was enqueued.
             self.store.tasks.finish(task, error=f"lead is {lead.status if lead else 'gone'}")
             return
-        if self._office_closed(lead, task):
-            return
         if lead.status == SCHEDULED:
-            # Its time has come, the office is open: the scheduled call joins the queue.
-            if not self.store.transition(lead.id, QUEUED, expect_from=(SCHEDULED,)):
+            # Its time has come: the scheduled call joins the queue. Fenced by the task, as
+            # every move here: a holder whose lease ran out (a stalled thread) moves nothing.
+            if not self.store.transition(
+                lead.id, QUEUED, expect_from=(SCHEDULED,), task=task, keep_task=True
+            ):
                 self.store.tasks.finish(task, error="the lead is no longer scheduled")
                 return
             lead.status = QUEUED
+        if self._office_closed(lead, task):
+            return
         # CALLGATE_MAX_AGE counts from when the call was due: a lead from 23:40 booked for
         # 09:00 is as fresh at 09:00 as one that arrived then.
         due = queue.due_from(task.payload) or lead.created_at
@@ -278,31 +281,29 @@ class Dispatcher:
         return common
 
     def _office_closed(self, lead: Lead, task: ClaimedTask) -> bool:
-        """True, the call moved to the next opening (the lead ``scheduled``), when the office
-        is closed now: the hours, holidays or special hours changed since the call was booked,
-        or a queued call outlived the day. Never dials into an empty office."""
+        """True, the call booked again from the next opening (the lead ``scheduled``), when
+        the office is closed now: the hours, holidays or special hours changed since the call
+        was booked, or a queued call outlived the day. Never dials into an empty office.
+
+        Booked as a visitor's call is, under the bookings lock: calls that fall due together
+        after closing are spread over the slots with room, not all put in the first."""
         now = utcnow()
         if not self.hours.closes or self.hours.is_open(now):
             return False
-        booked = booked_in_slots(
-            self.store.booked_due_times(now, self.hours.horizon(now)), self.hours.slot
-        )
-        slot = self.hours.schedule(now, booked)
-        if slot is None:
+        plan = booking_plan(self.hours, None, now)
+        if plan is None or self.hours.next_opening(now) is None:
             return False  # it opens on none of the days ahead: better called now than never
-        if lead.status == QUEUED and not self.store.transition(
-            lead.id, SCHEDULED, expect_from=(QUEUED,)
-        ):
-            self.store.tasks.finish(task, error="the lead is no longer queued")
-            return True
-        if self.store.tasks.move(task, slot, queue.due_payload(slot)):
+        if self.store.transition(lead.id, SCHEDULED, expect_from=(QUEUED,), task=task, book=plan):
+            booked = self.store.get(lead.id)
             log.info(
-                "lead %s: the office is closed at its call time; moved to %s",
+                "lead %s: the office is closed at its call time; booked for %s",
                 lead.id,
-                slot.isoformat(),
+                booked.scheduled_for.astimezone(self.hours.zone).isoformat()
+                if booked and booked.scheduled_for
+                else "?",
             )
-        else:
-            log.warning("lead %s: lease lost while moving its call", lead.id)
+        elif not self.store.tasks.finish(task, error="the lead is no longer queued"):
+            log.warning("lead %s: lease lost while booking its call again", lead.id)
         return True
 
     def _report_fault(self, message: str) -> None:

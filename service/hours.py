@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 BookedCounts = Mapping[datetime, int] | Callable[[datetime], int]
 # Bookings of the slots that start in [start, end): what /api/v1/slots asks the store for.
 BookingsBetween = Callable[[datetime, datetime], BookedCounts]
+# Due times of the calls booked in [start, end), read by the store under its bookings lock.
+DueTimes = Callable[[datetime, datetime], Sequence[datetime]]
+# Given the bookings, when a call is due: None for now (see service.leads.booking).
+Plan = Callable[[DueTimes], datetime | None]
 
 # The name of a date closed by CALLGATE_HOLIDAYS itself (the package's have their own names).
 LISTED_HOLIDAY = "holiday"
@@ -58,6 +62,10 @@ class CallAtProblem(StrEnum):
     CLOSED = "call_at_closed"  # outside office hours, or a closed day
     TOO_FAR = "call_at_too_far"  # beyond today + CALLGATE_SCHEDULE_DAYS
     FULL = "call_at_full"  # CALLGATE_SLOT_CAPACITY calls already booked into it
+
+
+class SlotFull(Exception):
+    """The chosen slot has no room left (``call_at_full``); nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -397,3 +405,49 @@ def _counter(booked: BookedCounts) -> Callable[[datetime], int]:
         by_utc = {_utc(key): value for key, value in booked.items()}
         return lambda slot: by_utc.get(_utc(slot), 0)
     return lambda slot: booked(_utc(slot))
+
+
+# -- plans: a slot decided from the bookings read under the store's bookings lock -------------
+
+
+def booking_plan(hours: OfficeHours, slot: datetime | None, moment: datetime) -> Plan | None:
+    """How a call is booked at ``moment``: into ``slot`` (the visitor's ``call_at``;
+    :class:`SlotFull` when it has no room left), else, while the office is closed, into the
+    slot :meth:`OfficeHours.schedule` spreads it to. None while open with no ``call_at``: the
+    call is placed now, and the store takes no bookings lock."""
+    if slot is not None:
+        chosen = slot
+
+        def into_slot(booked: DueTimes) -> datetime | None:
+            count = booked_in_slots(booked(chosen, chosen + hours.slot), hours.slot)
+            if count(chosen) >= hours.capacity:
+                raise SlotFull(chosen.isoformat())
+            return chosen
+
+        return into_slot
+    if hours.is_open(moment):
+        return None
+
+    def at_opening(booked: DueTimes) -> datetime | None:
+        # The spread looks from the opening over the booking horizon (a holiday may put the
+        # opening days away).
+        opening = hours.next_opening(moment) or moment
+        counts = booked_in_slots(booked(moment, hours.horizon(opening)), hours.slot)
+        return hours.schedule(moment, counts)
+
+    return at_opening
+
+
+def release_plan(hours: OfficeHours) -> Callable[[datetime], Plan]:
+    """How a held lead is booked when an operator releases it, for the time its visitor chose:
+    that slot, or the first after it with room (a release is never refused for want of room;
+    hours changed since: the first open slot after it)."""
+
+    def plan_for(chosen: datetime) -> Plan:
+        def into_slot_or_next(booked: DueTimes) -> datetime | None:
+            counts = booked_in_slots(booked(chosen, hours.horizon(chosen)), hours.slot)
+            return hours.spread(chosen, counts)
+
+        return into_slot_or_next
+
+    return plan_for

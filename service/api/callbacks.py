@@ -12,9 +12,9 @@ from marshmallow import EXCLUDE, RAISE, ValidationError
 
 from .. import metrics
 from ..attribution import collect, ga_session_cookie
+from ..hours import SlotFull, booking_plan
 from ..leads import IdempotencyConflict, Lead
 from ..leads.admission import NotARepeat, TooManyNumbers
-from ..leads.booking import SlotFull
 from ..leads.model import QUEUED, SCHEDULED, utcnow
 from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
@@ -30,7 +30,7 @@ from .schemas import (
     CallbackAccepted,
     CallbackRequest,
 )
-from .slots import booking_plan, check_call_at, full, now
+from .slots import check_call_at, full, now
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 

@@ -3,14 +3,13 @@ and the office's state for ``widget-config`` (docs/office-hours.md).
 
 A booked call is a pending ``place_call`` task due in its slot (:mod:`service.leads.booking`).
 The slots list and the first ``call_at`` check read the bookings plainly (:func:`store_bookings`);
-the lead is then stored with a :func:`booking_plan`, which decides its slot again from the
-bookings read under the store's bookings lock: two visitors taking a slot's last seat at once
-cannot both have it.
+the lead is then stored with a :func:`~service.hours.booking_plan`, which decides its slot again
+from the bookings read under the store's bookings lock: two visitors taking a slot's last seat
+at once cannot both have it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,6 @@ from ..hours import (
     booked_in_slots,
 )
 from ..leads import LeadStore
-from ..leads.booking import DueTimes, Plan, SlotFull
 from ..services import Services, services
 from .problems import Problem, validation
 from .schemas import SlotsAnswer
@@ -73,49 +71,6 @@ def store_bookings(store: LeadStore, hours: OfficeHours) -> BookingsBetween:
         return booked_in_slots(store.booked_due_times(start, end), hours.slot)
 
     return bookings
-
-
-def booking_plan(hours: OfficeHours, slot: datetime | None, moment: datetime) -> Plan | None:
-    """How a new lead is booked: into ``slot`` (the visitor's ``call_at``; :class:`SlotFull`
-    when it has no room left), else, while the office is closed, into the slot
-    :meth:`OfficeHours.schedule` spreads it to. None while open with no ``call_at``: the call
-    is placed now, and the store takes no bookings lock."""
-    if slot is not None:
-        chosen = slot
-
-        def into_slot(booked: DueTimes) -> datetime | None:
-            count = booked_in_slots(booked(chosen, chosen + hours.slot), hours.slot)
-            if count(chosen) >= hours.capacity:
-                raise SlotFull(chosen.isoformat())
-            return chosen
-
-        return into_slot
-    if hours.is_open(moment):
-        return None
-
-    def at_opening(booked: DueTimes) -> datetime | None:
-        # The spread looks from the opening over the booking horizon (a holiday may put the
-        # opening days away).
-        opening = hours.next_opening(moment) or moment
-        counts = booked_in_slots(booked(moment, hours.horizon(opening)), hours.slot)
-        return hours.schedule(moment, counts)
-
-    return at_opening
-
-
-def release_plan(hours: OfficeHours) -> Callable[[datetime], Plan]:
-    """How a held lead is booked when an operator releases it, for the time its visitor chose:
-    that slot, or the first after it with room (a release is never refused for want of room;
-    hours changed since: the first open slot after it)."""
-
-    def plan_for(chosen: datetime) -> Plan:
-        def into_slot_or_next(booked: DueTimes) -> datetime | None:
-            counts = booked_in_slots(booked(chosen, hours.horizon(chosen)), hours.slot)
-            return hours.spread(chosen, counts)
-
-        return into_slot_or_next
-
-    return plan_for
 
 
 def _booked(svc: Services, moment: datetime) -> BookedCounts:

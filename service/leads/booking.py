@@ -12,28 +12,28 @@ interleave with another booking's, in this process or another:
   arrives while closed looks at several slots (the spread), and one lock cannot deadlock.
   Only bookings take it; a call placed now never waits for it.
 
-The caller (:mod:`service.api.slots`) decides the slot with a :data:`Plan`: it is given the due
-times booked in a range, read inside the transaction, and answers when the call is due (None:
-now) or raises :class:`SlotFull`.
+The caller decides the slot with a :data:`~service.hours.Plan` (such as
+:func:`~service.hours.booking_plan`): it is given the due times booked in a range, read inside
+the transaction, and answers when the call is due (None: now) or raises
+:class:`~service.hours.SlotFull`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, text
 
+from ..hours import DueTimes
 from ..tasks import queue
-
-# Due times of the calls booked in [start, end).
-DueTimes = Callable[[datetime, datetime], Sequence[datetime]]
-# Given the bookings, when the new lead's call is due: None for now.
-Plan = Callable[[DueTimes], datetime | None]
 
 # "callgate" as a 64-bit key: one advisory lock for every booking of this database.
 BOOKINGS_LOCK_KEY = int.from_bytes(b"callgate", "big") >> 1
 _LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+# A booking's rank among the writes run first in a batch (see GroupWriter.run): after an
+# admission's (which may book too), before the alerts' grouping.
+BOOKING_FIRST = 2
 DUE_TIMES = (
     select(queue.TASKS.c.due_at)
     .where(
@@ -44,10 +44,6 @@ DUE_TIMES = (
     )
     .order_by(queue.TASKS.c.due_at)
 )
-
-
-class SlotFull(Exception):
-    """The chosen slot has no room left (``call_at_full``); nothing was stored."""
 
 
 def due_times(conn: Connection) -> DueTimes:

@@ -43,13 +43,13 @@ from ..addresses import DEFAULT_IPV6_PREFIX, address_key
 from ..database.batching import GroupWriter
 from ..database.engine import make_engine, rowcount, sqlite_file
 from ..database.locking import WriteLock
+from ..hours import Plan
 from ..tasks import queue
 from ..tasks.queue import ClaimedTask, NewTask, Outbox
 from ..tasks.store import TaskStore
 from . import admission, blocklist, booking
 from .admission import ADMISSION_FIRST, ALIASES, Admission, NotARepeat, TooManyNumbers
 from .blocklist import Blocklist
-from .booking import Plan
 from .lifecycle import INITIAL, LeadStatus, sources
 from .model import (
     CANCELLED,
@@ -304,7 +304,13 @@ class LeadStore:
             verdict, due_now, status, due = self._writer.run(
                 write,
                 isolated=bool(lead.idempotency_key) or plan is not None,
-                first=ADMISSION_FIRST if checked is not None else 0,
+                first=(
+                    ADMISSION_FIRST
+                    if checked is not None
+                    else booking.BOOKING_FIRST
+                    if plan is not None
+                    else 0
+                ),
             )
         except IntegrityError:
             if not lead.idempotency_key:
@@ -387,6 +393,7 @@ class LeadStore:
         increment: Sequence[str] = (),
         task: ClaimedTask | None = None,
         in_flight: bool = False,
+        keep_task: bool = False,
         task_again_at: datetime | None = None,
         attempt: Mapping[str, Any] | None = None,
         enqueue: Sequence[NewTask] = (),
@@ -399,10 +406,10 @@ class LeadStore:
         table does not allow.
 
         In the same transaction: ``task`` (the one being worked on) is marked in flight
-        (``in_flight``), due again at ``task_again_at``, or else done; ``attempt`` is recorded;
-        ``enqueue`` and the lifecycle's :func:`~service.tasks.queue.follow_up` tasks are added;
-        ``book`` books the lead's call (as :meth:`insert` does, under the bookings lock; for
-        callers outside the service's processes, whose batches then hold no other rows);
+        (``in_flight``), due again at ``task_again_at``, kept (``keep_task``: the move is only
+        fenced by it, and its holder goes on), or else done; ``attempt`` is recorded; ``enqueue``
+        and the lifecycle's :func:`~service.tasks.queue.follow_up` tasks are added; ``book``
+        books the lead's call (as :meth:`insert` does, under the bookings lock);
         ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
         ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
@@ -427,7 +434,9 @@ class LeadStore:
             if task is not None:
                 # Raises LeaseLost on PostgreSQL if a take-over committed between the two
                 # statements (SQLite serialises writers): the savepoint undoes the lead's update.
-                self.tasks.settle(conn, task, now, in_flight=in_flight, again_at=task_again_at)
+                self.tasks.settle(
+                    conn, task, now, in_flight=in_flight, again_at=task_again_at, keep=keep_task
+                )
             if target in _ENDED:
                 self.tasks.drop_calls(conn, lead_id, now, f"the lead is {target}")
             if attempt is not None:
@@ -453,7 +462,12 @@ class LeadStore:
             or (LeadStatus.DISPATCHING in source and target != PLACED)
         )
         try:
-            due_now = self._writer.run(write, isolated=self.is_postgres, durable=durable)
+            due_now = self._writer.run(
+                write,
+                isolated=self.is_postgres,
+                durable=durable,
+                first=booking.BOOKING_FIRST if book is not None else 0,
+            )
         except queue.LeaseLost:
             return False
         if due_now is None:

@@ -29,9 +29,9 @@ _PENDING_OF_KIND = select(queue.TASKS.c.id, queue.TASKS.c.payload).where(
 # and both waited for the next minute; or both merged into the payload they had read, and
 # one's alerts were lost (tests/integration/test_events_worker.py). A fixed number, the same
 # in every process of every version (schema's is 4177001, admission's 4177002). Taken first
-# in its batch, after the admission lock (ranks 1 and 2): every batch takes them in one
-# order and holds no row lock while it waits for either.
-GROUPING_FIRST = 2
+# in its batch, after the admission and bookings locks (ranks 1, 2 and 3): every batch takes
+# them in one order and holds no row lock while it waits for any.
+GROUPING_FIRST = 3
 GROUPING_LOCK = 4177003
 _SERIALISE = text(f"SELECT pg_advisory_xact_lock({GROUPING_LOCK}, hashtext(:kind))")
 

@@ -195,6 +195,8 @@ _HELD = (
 # The same, as a condition another table's write can carry (see LeadStore.transition).
 HELD_BY = exists().where(*_HELD)
 IN_FLIGHT = update(TASKS).where(*_HELD).values(in_flight=True, updated_at=bindparam("now"))
+# Still held, and held on: the task's row is locked until the holder's transaction ends.
+HOLD = update(TASKS).where(*_HELD).values(updated_at=bindparam("now"))
 FINISH = (
     update(TASKS)
     .where(*_HELD)
@@ -233,13 +235,6 @@ POSTPONE = (
 )
 # A holder's own payload, rewritten (an alert task that took over others' alerts).
 SET_PAYLOAD = update(TASKS).where(*_HELD).values(payload=bindparam("new_payload"))
-# To another time with a new payload, by its holder (a call due while the office is closed,
-# moved to the next opening); never once in flight.
-MOVE = (
-    update(TASKS)
-    .where(*_HELD, TASKS.c.in_flight.is_(False))
-    .values(**_AGAIN_VALUES, payload=bindparam("new_payload"))
-)
 # The same after a handler raised: never once in flight (the outcome is unknown).
 RETRY = update(TASKS).where(*_HELD, TASKS.c.in_flight.is_(False)).values(**_AGAIN_VALUES)
 # A lead ended (failed, cancelled, connected): its call's pending tasks go with it.

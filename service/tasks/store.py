@@ -1,4 +1,4 @@
-"""The queue's own reads and writes: enqueue, claim, finish, retry, move, reclaim.
+"""The queue's own reads and writes: enqueue, claim, finish, retry, reclaim.
 
 A :class:`TaskStore` shares its lead store's engine, writers' lock and group commit (a task
 often commits with a lead's change: :meth:`add`, :meth:`settle` and :meth:`drop_calls` run in
@@ -147,18 +147,6 @@ class TaskStore:
         params = {**queue.held(task), "new_due": due_at, "error": error, "now": utcnow()}
         return self._held_write(task, queue.RETRY, params)
 
-    def move(self, task: ClaimedTask, due_at: datetime, payload: dict[str, Any]) -> bool:
-        """Put a held task, not in flight, back in the queue for ``due_at`` with ``payload``;
-        False if its lease was taken over."""
-        params = {
-            **queue.held(task),
-            "new_due": due_at,
-            "new_payload": payload,
-            "error": None,
-            "now": utcnow(),
-        }
-        return self._held_write(task, queue.MOVE, params)
-
     def settle(
         self,
         conn: Connection,
@@ -168,12 +156,15 @@ class TaskStore:
         in_flight: bool = False,
         again_at: datetime | None = None,
         error: str | None = None,
+        keep: bool = False,
     ) -> None:
         """In the caller's transaction (a change to its lead): mark a held task in flight,
-        due again at ``again_at``, or else done (noting ``error``). Raises
-        :class:`~.queue.LeaseLost` if its lease was taken over."""
+        due again at ``again_at``, kept (``keep``: its holder goes on with it), or else done
+        (noting ``error``). Raises :class:`~.queue.LeaseLost` if its lease was taken over."""
         held = {**queue.held(task), "now": now, "error": error}
-        if in_flight:
+        if keep:
+            done = conn.execute(queue.HOLD, held)
+        elif in_flight:
             done = conn.execute(queue.IN_FLIGHT, held)
         elif again_at is not None:
             done = conn.execute(queue.AGAIN, {**held, "new_due": again_at})

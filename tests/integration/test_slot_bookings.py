@@ -14,13 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.api.slots import booking_plan, release_plan
 from service.config import HoursSettings
 from service.database import migrate
-from service.hours import OfficeHours
+from service.hours import OfficeHours, SlotFull, booking_plan, release_plan
 from service.hours_syntax import parse_week
 from service.leads import Lead, LeadStatus, LeadStore
-from service.leads.booking import SlotFull
 
 KYIV = ZoneInfo("Europe/Kyiv")
 CAPACITY = 3

@@ -5,6 +5,7 @@ then, is never dialled before, is checked again when it falls due, and ages from
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from service.cli import main
 from service.config import AgentSettings, HoursSettings
 from service.hours_syntax import parse_holidays, parse_special_hours, parse_week
 from service.leads import LeadStatus
+from service.tasks import ClaimedTask
 from tests.conftest import services
 from tests.fakes.provider import FakeProvider
 from tests.fakes.sipstatus import FakeSipStatus
@@ -165,7 +167,7 @@ def test_a_lead_waiting_while_the_hours_change_moves_and_is_never_dialled(
         body = _status(after, lead["id"])
         assert body["status"] == "scheduled"
         assert datetime.fromisoformat(body["scheduled_for"]) == kyiv(2026, 12, 2, 10, 0)
-        assert "office is closed at its call time; moved to 2026-12-02T10:00:00+02:00" in (
+        assert "office is closed at its call time; booked for 2026-12-02T10:00:00+02:00" in (
             caplog.text
         )
         clock.move_to(kyiv(2026, 12, 2, 9, 0))  # the old hours would open now
@@ -189,6 +191,73 @@ def test_a_queued_call_that_outlives_the_day_waits_for_the_next_opening(
         body = _status(app, lead["id"])
         assert body["status"] == "scheduled"
         assert datetime.fromisoformat(body["scheduled_for"]) == kyiv(2026, 12, 1, 9, 0)
+
+
+def test_calls_that_outlive_the_day_together_are_spread_over_the_slots_with_room(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    with time_machine.travel(kyiv(2026, 11, 30, 17, 59), tick=False) as clock:
+        app = _office(make_app, fake_provider)  # two calls a slot
+        leads = [_post(app, f"+38067111220{i}") for i in range(5)]
+        assert {lead["status"] for lead in leads} == {"queued"}
+        clock.move_to(kyiv(2026, 11, 30, 18, 0, 5))  # no worker took them before closing
+        store, dispatcher = services(app).store, services(app).dispatcher
+        claimed = store.tasks.claim(timedelta(seconds=30), limit=5)
+        assert len(claimed) == 5
+        # The claim loop runs a batch's tasks side by side: so does this test.
+        together = threading.Barrier(len(claimed))
+
+        def run(task: ClaimedTask) -> None:
+            together.wait()
+            dispatcher.runner.run(task)
+
+        threads = [threading.Thread(target=run, args=(task,)) for task in claimed]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        due = sorted(datetime.fromisoformat(_status(app, x["id"])["scheduled_for"]) for x in leads)
+        assert due == [kyiv(2026, 12, 1, 9, 0)] * 2 + [kyiv(2026, 12, 1, 9, 15)] * 2 + [
+            kyiv(2026, 12, 1, 9, 30)
+        ]
+        assert fake_provider.received == []
+
+
+@pytest.mark.parametrize(
+    ("posted", "due", "outcome"),
+    [
+        # Booked for 09:00 overnight, the office open when it falls due.
+        (kyiv(2026, 11, 30, 23, 40), kyiv(2026, 12, 1, 9, 0), "placed"),
+        # Queued a minute before closing, due when it has closed.
+        (kyiv(2026, 11, 30, 17, 59), kyiv(2026, 11, 30, 18, 0, 5), "scheduled"),
+    ],
+)
+def test_a_holder_whose_lease_ran_out_moves_nothing_and_the_call_is_not_lost(
+    make_app: Callable[..., Flask],
+    fake_provider: FakeProvider,
+    posted: datetime,
+    due: datetime,
+    outcome: str,
+) -> None:
+    with time_machine.travel(posted, tick=False) as clock:
+        app = _office(make_app, fake_provider)
+        lead = _post(app, "+380671112233")
+        clock.move_to(due)
+        store, dispatcher = services(app).store, services(app).dispatcher
+        [stalled] = store.tasks.claim(timedelta(seconds=-1))  # its lease ran out at once
+        assert store.tasks.requeue_expired() == 1
+        [holder] = store.tasks.claim(timedelta(seconds=30))  # another worker's, lead read now
+        dispatcher.runner.run(stalled)  # the stalled thread wakes up and goes on
+        dispatcher.runner.run(holder)
+        assert _status(app, lead["id"])["status"] == outcome
+        calls = [t for t in store.tasks.of_lead(lead["id"]) if t.kind == "place_call"]
+        if outcome == "placed":
+            assert len(fake_provider.received) == 1
+        else:  # booked for the opening: a call still to be placed
+            assert fake_provider.received == []
+            assert [(t.state, t.due_at) for t in calls if t.state == "pending"] == [
+                ("pending", kyiv(2026, 12, 1, 9, 0))
+            ]
 
 
 @pytest.mark.parametrize(
