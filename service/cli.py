@@ -195,6 +195,8 @@ def leads_retry(store: LeadStore, lead_id: str) -> None:
         lead = store.get(lead_id)
         if lead is None:
             raise click.ClickException(f"no lead {lead_id}")
+        if lead.anonymised_at is not None:
+            raise click.ClickException(f"lead {lead_id} was anonymised: its number is masked")
         state = f"{lead.status}" + ("" if lead.confirmed else ", unconfirmed")
         raise click.ClickException(
             f"lead {lead_id} is {state}: only a failed lead or an unconfirmed placement is retried"

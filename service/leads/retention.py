@@ -1,5 +1,10 @@
 """Retention: ``callgate leads purge`` anonymises old leads (what it erases is declared by
-:data:`service.attribution.PERSONAL` and the statements below)."""
+:data:`service.attribution.PERSONAL` and the statements below).
+
+Only leads that will not be called: placed, connected, failed or cancelled. One still to be
+called (booked days ahead, held by the budget, waiting for an agent) keeps its number until it
+ends, or it would be dialled masked. An operator's retry refuses an anonymised lead
+(``LeadStore.retry``)."""
 
 from __future__ import annotations
 
@@ -11,16 +16,19 @@ from ..attribution import PERSONAL as PERSONAL_FIELDS
 from ..phone import mask
 from ..tasks import queue
 from .admission import ALIASES
-from .model import utcnow
+from .model import CANCELLED, CONNECTED, FAILED, PLACED, utcnow
 from .store import ATTEMPTS, LEADS, LeadStore
 
+CALLED_OR_ENDED = (PLACED, CONNECTED, FAILED, CANCELLED)
 _FORGET_ALIAS_IPS = (
     update(ALIASES)
     .where(ALIASES.c.created_at < bindparam("before"))
     .values(client_ip=None, client_key=None)
 )
 _OLD_LEADS = select(LEADS.c.id, LEADS.c.phone).where(
-    LEADS.c.created_at < bindparam("before"), LEADS.c.anonymised_at.is_(None)
+    LEADS.c.created_at < bindparam("before"),
+    LEADS.c.anonymised_at.is_(None),
+    LEADS.c.status.in_(CALLED_OR_ENDED),
 )
 _ANONYMISE = (
     update(LEADS)
@@ -51,9 +59,9 @@ _FORGET_PAYLOADS = (
 
 
 def purge(store: LeadStore, older_than: datetime) -> int:
-    """Anonymise leads created before ``older_than``: mask the number, drop name,
-    comment, IP and user agent, and what finished tasks sent (webhook bodies, alerts).
-    Attribution and outcomes stay for the statistics."""
+    """Anonymise leads created before ``older_than`` that will not be called: mask the
+    number, drop name, comment, IP and user agent, and what finished tasks sent (webhook
+    bodies, alerts). Attribution and outcomes stay for the statistics."""
     now = utcnow()
     with store.transaction() as conn:
         rows = conn.execute(_OLD_LEADS, {"before": older_than}).all()

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Table,
+    and_,
     bindparam,
     func,
     insert,
@@ -114,9 +115,12 @@ _STICKY_DESTINATION = (
     .order_by(LEADS.c.created_at.desc())
     .limit(1)
 )
-# An operator may queue again a failed lead, or a placed one whose placement is unconfirmed.
+# An operator may queue again a failed lead, or a placed one whose placement is unconfirmed,
+# while it has its number (not anonymised by `callgate leads purge`).
 _ENDED = (FAILED, CANCELLED, CONNECTED)
-RETRYABLE = or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False))
+RETRYABLE = and_(
+    or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False)), LEADS.c.anonymised_at.is_(None)
+)
 
 
 class IdempotencyConflict(Exception):
@@ -511,7 +515,8 @@ class LeadStore:
     def retry(self, lead_id: str) -> bool:
         """Queue again, by an operator's decision, a failed lead or an unconfirmed placement.
 
-        A confirmed placement is refused: the visitor was called."""
+        A confirmed placement is refused: the visitor was called. So is an anonymised lead:
+        its number is masked."""
         return self.transition(
             lead_id,
             QUEUED,

@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import text
 
 from service.cli import main
+from service.leads import LeadStatus
 from service.leads.model import utcnow
 from service.phone import digest
 from service.tokens import issue
@@ -187,9 +188,11 @@ def test_purge_anonymises_old_leads(make_app: Callable[..., Flask]) -> None:
         json={"phone": "0671112233", "name": "Ann", "comment": "after 6"},
         headers={"User-Agent": "UA/1"},
     )
+    assert services(app).dispatcher.run_once()  # placed: it will not be called again
     assert "0 lead(s) anonymised" in cli(app, "leads", "purge", "--older-than", "90d")
     assert "1 lead(s) anonymised" in cli(app, "leads", "purge", "--older-than", "0s")
     [lead] = services(app).store.search()
+    assert lead.status == "placed"
     assert (lead.phone, lead.name, lead.comment, lead.client_ip, lead.user_agent) == (
         "+38067*****33",
         None,
@@ -198,6 +201,28 @@ def test_purge_anonymises_old_leads(make_app: Callable[..., Flask]) -> None:
         None,
     )
     assert lead.anonymised_at is not None
+
+
+def test_purge_keeps_the_number_of_a_lead_still_to_be_called(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    store = services(app).store
+    waiting = app.test_client().post(URL, json={"phone": "0671112233"}).get_json()["id"]
+    failed = app.test_client().post(URL, json={"phone": "0671112244"}).get_json()["id"]
+    assert store.transition(failed, LeadStatus.FAILED, expect_from=(LeadStatus.QUEUED,))
+    # The queued lead (booked days ahead, held or waiting would be the same) is not purged:
+    # masked, it would be dialled with the mask.
+    assert "1 lead(s) anonymised" in cli(app, "leads", "purge", "--older-than", "0s")
+    kept = store.get(waiting)
+    assert kept is not None and (kept.phone, kept.anonymised_at) == ("+380671112233", None)
+    # An anonymised lead cannot be queued again either.
+    env = {"CALLGATE_DATABASE_URL": services(app).settings.database_url}
+    result = CliRunner().invoke(main, ["leads", "retry", failed], env=env)
+    assert result.exit_code == 1 and "was anonymised" in result.output
+    assert store.get(failed).status == "failed"  # type: ignore[union-attr]
+    assert services(app).dispatcher.run_once()  # the queued lead is called, with its number
+    assert store.get(waiting).status == "placed"  # type: ignore[union-attr]
 
 
 def test_security_headers_on_every_response(make_app: Callable[..., Flask]) -> None:
