@@ -257,8 +257,12 @@ class OfficeHours:
         """
         if call_at.tzinfo is None or call_at.utcoffset() is None:
             return CallAtProblem.INVALID
-        moment = _utc(call_at)
-        if moment + self.slot <= _utc(now):
+        try:
+            moment = _utc(call_at)
+            ends = moment + self.slot
+        except OverflowError:  # year 1 or 9999: no such instant in UTC, or no slot after it
+            return CallAtProblem.PAST if call_at.year < now.year else CallAtProblem.TOO_FAR
+        if ends <= _utc(now):
             return CallAtProblem.PAST
         if moment >= _utc(self.horizon(now)):
             return CallAtProblem.TOO_FAR

@@ -77,6 +77,10 @@ def _post(client: FlaskClient, call_at: object, phone: str = "+380671112233") ->
         ("2026-11-30T19:00:00+02:00", CallAtProblem.CLOSED),
         ("2026-12-02T09:00:00+02:00", CallAtProblem.TOO_FAR),
         ("2026-11-30T09:45:00+02:00", CallAtProblem.FULL),
+        # At the ends of what a datetime holds: no instant in UTC, or none a slot later.
+        ("9999-12-31T23:59:59-01:00", CallAtProblem.TOO_FAR),
+        ("9999-12-31T23:50:00+00:00", CallAtProblem.TOO_FAR),
+        ("0001-01-01T00:00:00+01:00", CallAtProblem.PAST),
     ],
 )
 def test_a_call_at_that_cannot_be_booked_is_refused_naming_the_field(
