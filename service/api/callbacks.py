@@ -18,7 +18,7 @@ from ..leads.admission import NotARepeat, TooManyNumbers
 from ..leads.model import QUEUED, SCHEDULED, utcnow
 from ..limits import client_ip, limiter, per_ip_limit
 from ..logs import set_lead_id
-from ..phone import PhoneRejected
+from ..phone import PhoneNumber, PhoneRejected
 from ..services import Services, services
 from .defences import admission, check_destination_allowed, check_human, too_many_numbers
 from .origins import allowed_origin, same_origin
@@ -59,16 +59,22 @@ def create() -> Response:
     key = _idempotency_key(data)
     # A retry of this client's own request: its key. A repeat of the number is decided with
     # the insert, after the per-address cap (docs/security.md).
+    retried = _retried(svc, data, phone.e164, key)
+    if retried is not None:
+        return retried
     try:
-        existing = svc.store.find_existing(
-            phone=phone.e164, idempotency_key=key, window=timedelta(0)
-        )
-    except IdempotencyConflict:
-        raise _key_reused() from None
-    if existing is not None:
-        set_lead_id(existing.id)
-        return _answer(_with_due_time(svc, existing), data, status=200)
+        return _accept(svc, data, phone, key)
+    except Problem:
+        # A retry racing its original, stored since the key was looked up (taking the slot's
+        # last seat, or the number's last attempt): answered as the original was.
+        retried = _retried(svc, data, phone.e164, key)
+        if retried is not None:
+            return retried
+        raise
 
+
+def _accept(svc: Services, data: dict[str, Any], phone: PhoneNumber, key: str | None) -> Response:
+    """Check, store and answer a request that is no retry of a stored one."""
     # Before the rate limits, so that choosing a full slot costs the visitor no attempt. The
     # store checks the room again as it books (another visitor may take the last seat).
     moment = now()
@@ -156,6 +162,21 @@ def public(lead: Lead) -> dict[str, Any]:
         body["scheduled_for"] = due
     result: dict[str, Any] = _accepted.dump(body)
     return result
+
+
+def _retried(svc: Services, data: dict[str, Any], phone: str, key: str | None) -> Response | None:
+    """The answer to a retry of a request whose key names a stored lead (200, as the
+    original's), or None."""
+    if not key:
+        return None
+    try:
+        existing = svc.store.find_existing(phone=phone, idempotency_key=key, window=timedelta(0))
+    except IdempotencyConflict:
+        raise _key_reused() from None
+    if existing is None:
+        return None
+    set_lead_id(existing.id)
+    return _answer(_with_due_time(svc, existing), data, status=200)
 
 
 def _with_due_time(svc: Services, lead: Lead) -> Lead:

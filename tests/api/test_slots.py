@@ -11,10 +11,12 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from service.config import HoursSettings
 from service.hours import CallAtProblem
 from service.hours_syntax import parse_week
+from tests.conftest import services
 
 KYIV = ZoneInfo("Europe/Kyiv")
 # Monday 30 November 2026, 09:10 in Kyiv (UTC+2).
@@ -122,6 +124,46 @@ def test_a_repeat_of_a_booked_call_says_when_it_is_due(office: Flask) -> None:
     assert again["id"] == first["id"] and again["status"] == "scheduled"
     assert again["scheduled_for"] == first["scheduled_for"]
     assert datetime.fromisoformat(again["scheduled_for"]) == datetime(2026, 11, 30, 10, tzinfo=KYIV)
+
+
+@pytest.mark.usefixtures("monday")
+@pytest.mark.parametrize(
+    "after",
+    [
+        # The original commits right after the retry looked its key up: the retry's own check
+        # of the slot finds it full.
+        "lead_aliases",
+        # ... right after the retry's check of the slot: the store finds it full as it books.
+        "FROM tasks",
+    ],
+)
+def test_a_retry_racing_its_original_for_a_slots_last_seat_is_answered_as_the_original(
+    make_app: Callable[..., Flask], after: str
+) -> None:
+    office = make_app(hours=WEEKDAYS, limit_per_phone="100/hour", dedupe_window=0)
+    client = office.test_client()
+    for i in range(2):  # two seats of three taken at 10:00
+        assert _post(client, "2026-11-30T10:00:00+02:00", f"+38067111220{i}")["http_status"] == 202
+    request = {"phone": "+380671112233", "call_at": "2026-11-30T10:00:00+02:00"}
+    key = {"Idempotency-Key": "visitor-7f3a-booking-0001"}
+    original: dict[str, Any] = {}
+
+    def original_commits(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if after in statement and not original:
+            original["sent"] = True
+            response = office.test_client().post("/api/v1/callbacks", json=request, headers=key)
+            original.update(response.get_json(), http_status=response.status_code)
+
+    engine = services(office).store.engine
+    event.listen(engine, "after_cursor_execute", original_commits)
+    try:
+        retry = client.post("/api/v1/callbacks", json=request, headers=key)
+    finally:
+        event.remove(engine, "after_cursor_execute", original_commits)
+    assert original["http_status"] == 202 and original["status"] == "scheduled"
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.get_json()["id"] == original["id"]
+    assert retry.get_json()["scheduled_for"] == original["scheduled_for"]
 
 
 @pytest.mark.usefixtures("monday")
