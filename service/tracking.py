@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from . import metrics
 from .config import Settings
@@ -20,6 +21,7 @@ from .providers import Placement, Provider, ProviderError, tracking
 from .tasks import ClaimedTask
 
 log = logging.getLogger("callgate.tracking")
+MOVED_ON = "the lead is no longer placed"
 
 
 def first_check(settings: Settings, provider: Provider, placement: Placement) -> datetime | None:
@@ -46,7 +48,7 @@ class StatusChecker:
         settings = self.settings
         lead = self.store.lead_of(task)
         if lead is None or lead.status != PLACED or not lead.provider_ref:
-            self.store.tasks.finish(task, error="the lead is no longer placed")
+            self.store.tasks.finish(task, error=MOVED_ON)
             return
         placed_at = lead.placed_at or lead.created_at
         out_of_time = (utcnow() - placed_at).total_seconds() >= settings.status_poll_for
@@ -62,7 +64,7 @@ class StatusChecker:
             else:
                 log.warning("lead %s: status unknown, no longer asking: %s", lead.id, exc.message)
                 unknown = {"last_error": f"call status unknown: {exc.message}"}
-                self.store.note(task, unknown, error=exc.message)
+                self._note(task, unknown, error=exc.message)
             return
         if state.final:
             values = {"provider_status": state.raw, "last_error": state.reason}
@@ -70,6 +72,7 @@ class StatusChecker:
                 lead.id, LeadStatus(state.status), expect_from=(PLACED,), task=task, values=values
             ):
                 log.info("lead %s changed during the status check; left as it is now", lead.id)
+                self.store.tasks.finish(task, error=MOVED_ON)  # fenced: a lost lease writes nothing
                 return
             metrics.call_ended(self.provider.name, state.status)
             log.info("lead %s %s via %s (%s)", lead.id, state.status, self.provider.name, state.raw)
@@ -77,11 +80,23 @@ class StatusChecker:
             note = f"no final call status within {settings.status_poll_for:.0f}s"
             log.warning("lead %s: %s (%s)", lead.id, note, state.raw)
             values = {"provider_status": state.raw, "last_error": note}
-            self.store.note(task, values, error=note)
+            self._note(task, values, error=note)
         else:
             due = utcnow() + timedelta(seconds=settings.status_poll_interval)
-            if not self.store.note(task, {"provider_status": state.raw}, again_at=due):
-                log.info("task %d: lease lost during the status check", task.id)
+            self._note(task, {"provider_status": state.raw}, again_at=due)
+
+    def _note(
+        self,
+        task: ClaimedTask,
+        values: dict[str, Any],
+        again_at: datetime | None = None,
+        error: str | None = None,
+    ) -> None:
+        """What the provider said of the placed call, with the task done or due again; if the
+        lead moved on meanwhile (an operator cancelled it), nothing of it, the task done."""
+        if not self.store.note(task, PLACED, values, again_at=again_at, error=error):
+            log.info("task %d: the lead moved on, or the lease was lost, during the check", task.id)
+            self.store.tasks.finish(task, error=MOVED_ON)  # fenced: a lost lease writes nothing
 
     def _again(self, task: ClaimedTask, delay: float, error: str) -> None:
         due = utcnow() + timedelta(seconds=delay)
@@ -115,7 +130,9 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
     except ProviderError as exc:
         raise CancelRefused(f"lead {lead_id}: {exc.message}") from None
     reason = {"last_error": "cancelled by an operator while ringing"}
-    store.transition(lead_id, CANCELLED, expect_from=(PLACED,), values=reason)
+    if not store.transition(lead_id, CANCELLED, expect_from=(PLACED,), values=reason):
+        ended = store.get(lead_id)
+        return f"lead {lead_id}: call hung up; it had ended meanwhile ({ended and ended.status})"
     return f"lead {lead_id}: call cancelled"
 
 

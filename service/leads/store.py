@@ -154,10 +154,18 @@ def _lead_update(
 
 @lru_cache(maxsize=16)
 def _lead_note(columns: tuple[str, ...]) -> Any:
-    """``UPDATE leads SET … WHERE id = :lead_id`` and a task's holder still holds it, built once
-    per shape (see :meth:`LeadStore.note`)."""
+    """``UPDATE leads SET … WHERE id = :lead_id AND status = :in_status`` and a task's holder
+    still holds it, built once per shape (see :meth:`LeadStore.note`)."""
     values: dict[str, Any] = {name: bindparam(f"v_{name}") for name in columns}
-    return update(LEADS).where(LEADS.c.id == bindparam("lead_id"), queue.HELD_BY).values(**values)
+    return (
+        update(LEADS)
+        .where(
+            LEADS.c.id == bindparam("lead_id"),
+            LEADS.c.status == bindparam("in_status"),
+            queue.HELD_BY,
+        )
+        .values(**values)
+    )
 
 
 class LeadStore:
@@ -485,22 +493,24 @@ class LeadStore:
     def note(
         self,
         task: ClaimedTask,
+        status: LeadStatus,
         values: Mapping[str, Any],
         *,
         again_at: datetime | None = None,
         error: str | None = None,
     ) -> bool:
-        """A task holder's word on its lead, its status unchanged (what the provider says of a
-        placed call), written with the task done, or due again at ``again_at``: one transaction;
-        False, and nothing written, if the task's lease was taken over."""
+        """A task holder's word on its lead while the lead is in ``status`` (what the provider
+        says of a placed call), written with the task done, or due again at ``again_at``: one
+        transaction; False, and nothing written, if the lead has moved on (an operator
+        cancelled it meanwhile) or the task's lease was taken over."""
         assert "status" not in values, "a status changes through transition()"
         statement = _lead_note(tuple(sorted(values)))
         now = utcnow()
-        params = {"lead_id": task.lead_id, **queue.held(task)}
+        params = {"lead_id": task.lead_id, "in_status": status, **queue.held(task)}
         params.update({f"v_{name}": value for name, value in values.items()})
 
         def write(conn: Connection) -> bool:
-            # Fenced, as a transition is: refused, it has written nothing.
+            # Fenced and guarded, as a transition is: refused, it has written nothing.
             if rowcount(conn.execute(statement, params)) != 1:
                 return False
             self.tasks.settle(conn, task, now, again_at=again_at, error=error)

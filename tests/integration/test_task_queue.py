@@ -95,8 +95,8 @@ def test_an_expired_lease_is_claimed_again_and_the_old_holder_writes_nothing(
     assert not store.tasks.finish(stale, error="stale")
     assert not store.tasks.retry(stale, utcnow())
     # Nor its word on the lead (a status check's): the lead and the task stay as they are.
-    assert not store.note(stale, {"provider_status": "stale"}, error="stale")
-    assert store.note(fresh, {"provider_status": "ringing"}, error="still ringing")
+    assert not store.note(stale, LeadStatus.HELD, {"provider_status": "stale"}, error="stale")
+    assert store.note(fresh, LeadStatus.HELD, {"provider_status": "ringing"}, error="still ringing")
     [task] = store.tasks.of_lead(lead_id)
     assert (task.state, task.last_error) == ("done", "still ringing")
     lead = store.get(lead_id)

@@ -185,6 +185,29 @@ def test_cancel_hangs_up_a_ringing_call(
     assert rc.last_request.method == "DELETE"
 
 
+@pytest.mark.parametrize("poll_for", [3600.0, 0.0])
+def test_a_status_check_that_ran_while_the_call_was_cancelled_leaves_the_lead_as_cancelled(
+    settings: Settings, store: LeadStore, rc: rm.Mocker, poll_for: float
+) -> None:
+    provider = build_provider(settings)
+    lead = placed_lead(settings, store, provider)
+    [check] = store.tasks.claim(timedelta(seconds=30))  # the lead read placed, with the claim
+    rc.delete(f"{RING_OUT}/42", status_code=204)
+    assert cancel_lead(store, provider, lead.id) == f"lead {lead.id}: call cancelled"
+    rc.get(f"{RING_OUT}/42", json=RINGING)  # what the check then hears (0 s: out of time too)
+    checker = Dispatcher(
+        Settings(**{**settings.__dict__, "status_poll_for": poll_for}), store, provider
+    )
+    checker.runner.run(check)
+    found = store.get(lead.id)
+    assert found is not None and found.status == "cancelled"
+    assert found.last_error == "cancelled by an operator while ringing"
+    assert found.provider_status == lead.provider_status  # the check's word is not kept
+    assert pending_check(store, lead.id) is None  # and it is not asked again
+    [task] = [t for t in store.tasks.of_lead(lead.id) if t.id == check.id]
+    assert task.state == "done"
+
+
 def test_cancel_of_a_finished_call_is_refused(
     settings: Settings, store: LeadStore, rc: rm.Mocker
 ) -> None:
