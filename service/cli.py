@@ -250,8 +250,13 @@ def leads_purge(store: LeadStore, older_than: str) -> None:
         seconds = parse_duration(older_than)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--older-than") from None
-    count = retention.purge(store, datetime.now(UTC) - timedelta(seconds=seconds))
+    count, kept = retention.purge(store, datetime.now(UTC) - timedelta(seconds=seconds))
     click.echo(f"{count} lead(s) anonymised")
+    if kept:
+        click.echo(
+            f"{kept} as old still to be called (booked, held or waiting) keep their numbers"
+            " until they end; `callgate leads cancel ID` ends one"
+        )
 
 
 @main.group()

@@ -122,7 +122,8 @@ class GroupWriter:
 
         ``isolated``: ``work`` may raise (a constraint), and must not take the batch with it.
         ``first``: above 0, run before the batch's other writes, lowest first: such a write
-        takes a lock (see .admission, service.tasks.grouping) that the others must not be
+        takes a lock (admission 1, bookings 2, alert grouping 3: see service.leads.admission,
+        service.leads.booking, service.tasks.grouping) that the others must not be
         holding row locks while waiting for, and every batch takes those locks in one order.
         ``durable``: False when ``work`` may be lost in a power cut until the next synced
         commit, because nothing outside acts on it first (its batch is then not synced unless

@@ -260,7 +260,7 @@ class LeadStore:
         ``plan`` books the call (see :mod:`.booking`): it decides, from the bookings read in
         this transaction under the bookings lock, when the call is due; a lead due later is
         stored ``scheduled`` with its ``place_call`` task due then (``lead.scheduled_for``).
-        It may raise :class:`~.booking.SlotFull`: then nothing is stored. Not for held leads.
+        It may raise :class:`~service.hours.SlotFull`: then nothing is stored. Not for held leads.
         """
         now = utcnow()
         lead.id = lead.id or new_lead_id()
@@ -311,8 +311,9 @@ class LeadStore:
 
         try:
             # A key can collide (a twin request racing this one), a booking find its slot
-            # full: isolate those. Admissions go first in their batch: on PostgreSQL their
-            # lock is then taken before the batch holds any row lock (see .admission).
+            # full: isolate those. Admissions, then bookings, go first in their batch: on
+            # PostgreSQL their locks are then taken before the batch holds any row lock, in
+            # one order (see .admission, .booking).
             verdict, due_now, status, due = self._writer.run(
                 write,
                 isolated=bool(lead.idempotency_key) or plan is not None,

@@ -213,7 +213,9 @@ def test_purge_keeps_the_number_of_a_lead_still_to_be_called(
     assert store.transition(failed, LeadStatus.FAILED, expect_from=(LeadStatus.QUEUED,))
     # The queued lead (booked days ahead, held or waiting would be the same) is not purged:
     # masked, it would be dialled with the mask.
-    assert "1 lead(s) anonymised" in cli(app, "leads", "purge", "--older-than", "0s")
+    output = cli(app, "leads", "purge", "--older-than", "0s")
+    assert "1 lead(s) anonymised" in output
+    assert "1 as old still to be called (booked, held or waiting) keep their numbers" in output
     kept = store.get(waiting)
     assert kept is not None and (kept.phone, kept.anonymised_at) == ("+380671112233", None)
     # An anonymised lead cannot be queued again either.

@@ -141,7 +141,7 @@ def test_purge_forgets_what_finished_deliveries_sent(store: LeadStore) -> None:
     assert "+380671112233" in str(sent.payload)
     assert store.tasks.finish(sent)
 
-    retention.purge(store, datetime.now(UTC) + timedelta(seconds=1))
+    assert retention.purge(store, datetime.now(UTC) + timedelta(seconds=1)) == (0, 1)  # queued
 
     with store._read() as session:
         payloads = {t.id: t.payload for t in session.scalars(select(Task))}
