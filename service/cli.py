@@ -20,6 +20,8 @@ from .config import ConfigError, Settings, parse_duration
 from .database import migrate
 from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStatus, LeadStore, retention
+from .leads.lifecycle import STATUSES
+from .logs import mask_numbers
 from .phone import digest, mask
 
 if TYPE_CHECKING:
@@ -130,8 +132,10 @@ def leads() -> None:
 
 
 @leads.command("list")
-@click.option("--status", help="Only leads in this status.")
-@click.option("--limit", default=50, show_default=True)
+@click.option(
+    "--status", type=click.Choice([s.value for s in STATUSES]), help="Only leads in this status."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @_with_store
 def leads_list(store: LeadStore, status: str | None, limit: int) -> None:
     """The newest leads, one line each (numbers masked)."""
@@ -142,8 +146,9 @@ def leads_list(store: LeadStore, status: str | None, limit: int) -> None:
         elif lead.status == LeadStatus.HELD and lead.call_at:
             flag += f" asked for {lead.call_at:%Y-%m-%d %H:%M}Z"
         click.echo(
-            f"{lead.id}  {lead.created_at:%Y-%m-%d %H:%M:%S}  {lead.status:<11}{flag}  "
-            f"{mask(lead.phone)}  attempts={lead.attempt_count}  {lead.last_error or ''}".rstrip()
+            f"{lead.id}  {lead.created_at:%Y-%m-%d %H:%M:%S}Z  {lead.status:<11}{flag}  "
+            f"{mask(lead.phone)}  attempts={lead.attempt_count}  "
+            f"{mask_numbers(lead.last_error or '')}".rstrip()
         )
 
 
@@ -221,6 +226,13 @@ def leads_release(lead_id: str | None, release_all: bool) -> None:
         released = store.release_held(None if release_all else lead_id, release_plan(hours))
         for released_id in released:
             click.echo(_released(store.get(released_id), hours))
+        if lead_id and not released:
+            lead = store.get(lead_id)
+            raise click.ClickException(
+                f"lead {lead_id} is {lead.status}: only a held lead is released"
+                if lead
+                else f"no lead {lead_id}"
+            )
     finally:
         store.close()
     click.echo(f"{len(released)} lead(s) released")

@@ -65,6 +65,12 @@ def lead_context(lead_id: str | None) -> Iterator[None]:
         _lead_id.reset(token)
 
 
+def mask_numbers(text: str) -> str:
+    """``text`` with every phone-number-shaped run of digits masked (``+38067*****33``): log
+    lines, and what a provider says back, which is kept on the lead and shown in alerts."""
+    return _PHONE.sub(_mask_digits, text)
+
+
 def _mask_digits(match: re.Match[str]) -> str:
     plus, digits = match.group(1), match.group(2)
     keep = 5
@@ -96,7 +102,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return _PHONE.sub(_mask_digits, text)
+        return mask_numbers(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg, record.args = self.redact(record.getMessage()), ()

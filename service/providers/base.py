@@ -25,6 +25,7 @@ from urllib.request import getproxies
 import requests
 
 from ..attribution import Attribution
+from ..logs import mask_numbers
 
 log = logging.getLogger("callgate.providers")
 
@@ -221,11 +222,13 @@ def status_error(
 
 
 def snippet(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """A provider's words, short, on one line, with our secrets replaced by ``***``."""
+    """A provider's words, short, on one line, with our secrets replaced by ``***`` and the
+    numbers it names masked (they are kept as the lead's ``last_error`` and sent in alerts)."""
+    text = text[:1000]  # masked before the cut: a number cut in half would go unmasked
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
-    return text[:200].replace("\n", " ").strip()
+    return mask_numbers(text)[:200].replace("\n", " ").strip()
 
 
 def describe_prepared(

@@ -95,3 +95,28 @@ def test_lead_ids_never_look_like_options() -> None:
     ids = [new_lead_id() for _ in range(5000)]
     assert not any(lead_id.startswith("-") for lead_id in ids)
     assert all(len(lead_id) == 22 for lead_id in ids)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["leads", "list", "--status", "bogus"], "'bogus' is not one of"),
+        (["leads", "list", "--limit", "-1"], "-1 is not in the range x>=1"),
+        (["leads", "release", "nope"], "no lead nope"),
+    ],
+)
+def test_operators_hear_what_is_wrong_with_their_command(
+    app_with_leads: Flask, args: list[str], words: str
+) -> None:
+    url = services(app_with_leads).settings.database_url
+    result = CliRunner().invoke(main, args, env={"CALLGATE_DATABASE_URL": url})
+    assert result.exit_code in (1, 2) and words in result.output, result.output
+
+
+def test_releasing_a_lead_that_is_not_held_says_so(app_with_leads: Flask) -> None:
+    [queued] = services(app_with_leads).store.search(status="queued")
+    url = services(app_with_leads).settings.database_url
+    result = CliRunner().invoke(
+        main, ["leads", "release", queued.id], env={"CALLGATE_DATABASE_URL": url}
+    )
+    assert result.exit_code == 1 and "is queued: only a held lead is released" in result.output

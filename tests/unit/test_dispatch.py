@@ -118,6 +118,22 @@ def test_permanent_failures_are_not_retried(
     assert len(fake_provider.received) == 1
 
 
+def test_a_refusal_that_names_the_number_is_kept_with_the_number_masked(
+    make_app: Callable[..., Flask], fake_provider: FakeProvider
+) -> None:
+    """What the provider says is kept as the lead's last error and sent in alerts: never the
+    visitor's number in full."""
+    fake_provider.set(
+        statuses=[400], body=lambda _: {"message": "Invalid phone number +380671112233"}
+    )
+    app = _app(make_app, fake_provider)
+    lead_id = _submit(app)
+    services(app).dispatcher.run_once()
+    lead = _lead(app, lead_id)
+    assert lead.status == "failed" and "+38067*****33" in (lead.last_error or "")
+    assert "380671112233" not in (lead.last_error or "")
+
+
 def test_a_configuration_fault_makes_readyz_fail_until_a_call_succeeds(
     make_app: Callable[..., Flask], fake_provider: FakeProvider
 ) -> None:
