@@ -7,17 +7,21 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import phonenumbers
+from sqlalchemy.exc import OperationalError
 
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
 from .database import migrate
+from .database.schema import UPGRADE_COMMAND
+from .database.schema import state as schema_state
 from .events.commands import notify_group, webhooks
 from .leads import Lead, LeadStatus, LeadStore, retention
 from .leads.lifecycle import STATUSES
@@ -45,14 +49,29 @@ def open_store(settings: Settings) -> LeadStore:
     return LeadStore(settings.database_url, outbox=outbox_for(settings))
 
 
+@contextmanager
+def operator_store(check_schema: bool = True) -> Iterator[LeadStore]:
+    """The store for an operator's command, its schema checked first: an operator hears in
+    one line that the database is behind (or unreachable), never a traceback."""
+    store = open_store(_settings())
+    try:
+        found = schema_state(store.engine) if check_schema else None
+        if found is not None and found.behind:
+            raise click.ClickException(
+                f"the database schema is {found.describe()}: run `{UPGRADE_COMMAND}`"
+            )
+        yield store
+    except OperationalError as exc:  # unreachable, or a table missing all the same
+        raise click.ClickException(f"database error: {exc.orig or exc}") from None
+    finally:
+        store.close()
+
+
 def _with_store(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        store = open_store(_settings())
-        try:
+        with operator_store() as store:
             return func(store, *args, **kwargs)
-        finally:
-            store.close()
 
     return wrapper  # type: ignore[return-value]
 
@@ -119,10 +138,10 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@_with_store
-def db_upgrade(store: LeadStore) -> None:
+def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""
-    migrate(store)
+    with operator_store(check_schema=False) as store:
+        migrate(store)
     click.echo("database is up to date")
 
 
@@ -181,14 +200,12 @@ def leads_cancel(lead_id: str) -> None:
     from .providers import build_provider
     from .tracking import CancelRefused, cancel_lead
 
-    settings = _settings()
-    store = open_store(settings)
-    try:
-        click.echo(cancel_lead(store, build_provider(settings), lead_id))
-    except CancelRefused as refused:
-        raise click.ClickException(str(refused)) from None
-    finally:
-        store.close()
+    provider = build_provider(_settings())
+    with operator_store() as store:
+        try:
+            click.echo(cancel_lead(store, provider, lead_id))
+        except CancelRefused as refused:
+            raise click.ClickException(str(refused)) from None
 
 
 @leads.command("retry")
@@ -221,8 +238,7 @@ def leads_release(lead_id: str | None, release_all: bool) -> None:
         raise click.UsageError("give a lead id or --all")
     settings = _settings()
     hours = OfficeHours.from_settings(settings.hours)
-    store = open_store(settings)
-    try:
+    with operator_store() as store:
         released = store.release_held(None if release_all else lead_id, release_plan(hours))
         for released_id in released:
             click.echo(_released(store.get(released_id), hours))
@@ -233,8 +249,6 @@ def leads_release(lead_id: str | None, release_all: bool) -> None:
                 if lead
                 else f"no lead {lead_id}"
             )
-    finally:
-        store.close()
     click.echo(f"{len(released)} lead(s) released")
 
 

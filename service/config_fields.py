@@ -248,6 +248,7 @@ def each(parse: Callable[[str], str], unique: bool = False) -> Callable[[Any], A
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+LONGEST_DURATION = 100 * 365.25 * 86400  # seconds; a date that far back or ahead still exists
 
 
 def parse_duration(text: str) -> float:
@@ -255,7 +256,10 @@ def parse_duration(text: str) -> float:
     match = _DURATION.match(text)
     if not match:
         raise ValueError(f"{text!r} is not a duration like 30s, 10m, 2h or 30d")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    if not seconds <= LONGEST_DURATION:  # also inf and nan: no date is that far away
+        raise ValueError(f"{text!r} is longer than a hundred years")
+    return seconds
 
 
 def _limit(text: str) -> str:
@@ -271,6 +275,10 @@ def _limit(text: str) -> str:
 def _url(text: str) -> str:
     if not re.match(r"^https?://[^\s/]+", text):
         raise ValueError(f"{text!r} is not an http(s) URL")
+    try:
+        urlsplit(text).port  # noqa: B018 - read for its check: a port that is no number, or >65535
+    except ValueError:
+        raise ValueError(f"{text!r} has no valid port (1-65535)") from None
     return text.rstrip("/")
 
 

@@ -52,15 +52,12 @@ def webhooks_test() -> None:
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
 def webhooks_list(failed: bool, limit: int) -> None:
     """Deliveries: id, event, URL host, attempts, state, next try, last error."""
-    from ..cli import open_store
+    from ..cli import operator_store
     from ..tasks.queue import DELIVER_WEBHOOK, GAVE_UP, PENDING
     from .http import host_of
 
-    store = open_store(_settings())
-    try:
+    with operator_store() as store:
         tasks = store.tasks.of_kind(DELIVER_WEBHOOK, GAVE_UP if failed else None, limit)
-    finally:
-        store.close()
     click.echo("id\tevent\thost\tattempts\tstate\tnext try\tlast error")
     for task in tasks:
         payload = task.payload or {}
@@ -81,19 +78,16 @@ def webhooks_list(failed: bool, limit: int) -> None:
 @click.argument("task_id", type=int)
 def webhooks_replay(task_id: int) -> None:
     """Deliver once more (a new task, the same ``webhook-id`` and body)."""
-    from ..cli import open_store
+    from ..cli import operator_store
     from ..tasks.queue import DELIVER_WEBHOOK
 
-    store = open_store(_settings())
-    try:
+    with operator_store() as store:
         task = store.tasks.get(task_id)
         if task is None or task.kind != DELIVER_WEBHOOK:
             raise click.ClickException(f"no webhook delivery {task_id}")
         if not task.payload:
             raise click.ClickException(f"delivery {task_id} was purged: nothing to send")
         store.tasks.enqueue(DELIVER_WEBHOOK, task.lead_id, payload=dict(task.payload or {}))
-    finally:
-        store.close()
     click.echo(f"delivery {task_id} queued again ({(task.payload or {}).get('webhook_id')})")
 
 

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -120,3 +121,30 @@ def test_releasing_a_lead_that_is_not_held_says_so(app_with_leads: Flask) -> Non
         main, ["leads", "release", queued.id], env={"CALLGATE_DATABASE_URL": url}
     )
     assert result.exit_code == 1 and "is queued: only a held lead is released" in result.output
+
+
+def test_a_database_nobody_migrated_names_the_command_that_fixes_it(tmp_path: Path) -> None:
+    env = {"CALLGATE_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"}
+    for args in (["leads", "list"], ["leads", "release", "--all"], ["webhooks", "list"]):
+        result = CliRunner().invoke(main, args, env=env)
+        assert result.exit_code == 1, result.output
+        assert "the database schema is at no revision (empty)" in result.output
+        assert "run `callgate db upgrade`" in result.output
+    assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    assert CliRunner().invoke(main, ["leads", "list"], env=env).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["leads", "purge", "--older-than", "999999999d"],
+        ["leads", "purge", "--older-than", "9" * 400 + "d"],
+        ["block", "add", "+380671112233", "--ttl", "999999999d"],
+    ],
+)
+def test_a_duration_past_any_date_is_refused_by_name(
+    app_with_leads: Flask, args: list[str]
+) -> None:
+    url = services(app_with_leads).settings.database_url
+    result = CliRunner().invoke(main, args, env={"CALLGATE_DATABASE_URL": url})
+    assert result.exit_code == 2 and "longer than a hundred years" in result.output, result.output

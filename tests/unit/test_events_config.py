@@ -72,6 +72,16 @@ def test_everything_is_read() -> None:
         ({"CALLGATE_GA4_MEASUREMENT_ID": "G-ABC123"}, "CALLGATE_GA4_API_SECRET", "required"),
         ({"CALLGATE_GA4_API_SECRET": "s3cret-value"}, "CALLGATE_GA4_MEASUREMENT_ID", "required"),
         ({"CALLGATE_GA4_ENDPOINT": "http://ga.example.com"}, "CALLGATE_GA4_ENDPOINT", "https"),
+        # A port no URL may have: refused at start, not by every delivery's traceback.
+        (
+            {
+                "CALLGATE_WEBHOOK_URL": "https://crm.example.com:99999/x",
+                "CALLGATE_WEBHOOK_SECRET": SECRET,
+            },
+            "CALLGATE_WEBHOOK_URL",
+            "no valid port",
+        ),
+        ({"CALLGATE_GA4_ENDPOINT": "https://ga.example.com:abc"}, "CALLGATE_GA4_ENDPOINT", "port"),
     ],
 )
 def test_a_wrong_value_names_the_variable(
