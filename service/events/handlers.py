@@ -46,7 +46,7 @@ class EventHandlers:
     def register(self, runner: TaskRunner) -> None:
         """Give the claim loop the three kinds (every process registers them, configured or
         not: a task enqueued under other settings is settled, not left without a handler)."""
-        runner.register(DELIVER_WEBHOOK, self.deliver_webhook)
+        runner.register(DELIVER_WEBHOOK, self.deliver_webhook, gave_up=self._webhook_gave_up)
         runner.register(SEND_ALERT, self.send_alert)
         runner.register(SEND_GA4_EVENT, self.send_ga4_event)
 
@@ -60,14 +60,26 @@ class EventHandlers:
             self._settle(task, refused(f"malformed delivery: no {exc}"))
             return
         result = deliver_webhook(self.settings, delivery, attempt=task.attempts)
-        alerts: list[NewTask] = []
-        if result.outcome == "failed":
-            alert = failure_alert(delivery, result)
-            alerts = [
-                NewTask(item.kind, task.lead_id, None, item.payload)
-                for item in alert_outgoing(self.settings, alert)
-            ]
+        alerts = self._failure_alerts(task, delivery, result) if result.outcome == "failed" else []
         self._settle(task, result, enqueue=alerts)
+
+    def _webhook_gave_up(self, task: ClaimedTask, error: str) -> list[NewTask]:
+        """A delivery whose handler kept raising is given up on: it alerts as a refused one."""
+        try:
+            delivery = WebhookDelivery.from_payload(task.payload or {})
+        except KeyError:
+            return []
+        return self._failure_alerts(task, delivery, DeliveryResult("failed", error))
+
+    def _failure_alerts(
+        self, task: ClaimedTask, delivery: WebhookDelivery, result: DeliveryResult
+    ) -> list[NewTask]:
+        """The ``webhook_failed`` alert's tasks, one per channel that hears it."""
+        alert = failure_alert(delivery, result)
+        return [
+            NewTask(item.kind, task.lead_id, None, item.payload)
+            for item in alert_outgoing(self.settings, alert)
+        ]
 
     # -- GA4 ----------------------------------------------------------------------------------
 

@@ -33,7 +33,7 @@ from ..config import Settings
 from ..leads import LeadStore
 from ..leads.model import utcnow
 from ..logs import lead_context
-from .queue import ClaimedTask
+from .queue import ClaimedTask, NewTask
 
 log = logging.getLogger("callgate.tasks")
 
@@ -52,6 +52,8 @@ class Kind:
     lost: Handler | None = None
     # At least once: how often a handler that raises is run, with backoff, before giving up.
     max_attempts: int = 6
+    # What giving up on a task whose handler kept raising enqueues with it (a webhook's alert).
+    gave_up: Callable[[ClaimedTask, str], list[NewTask]] | None = None
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
@@ -112,11 +114,18 @@ class TaskRunner:
         store.tasks.on_due(self.notify)
 
     def register(
-        self, kind: str, run: Handler, *, lost: Handler | None = None, max_attempts: int = 6
+        self,
+        kind: str,
+        run: Handler,
+        *,
+        lost: Handler | None = None,
+        max_attempts: int = 6,
+        gave_up: Callable[[ClaimedTask, str], list[NewTask]] | None = None,
     ) -> None:
         """Run ``run`` for each task of ``kind``. ``lost``: the kind is at most once (see
-        :class:`Kind`); otherwise a handler that raises is retried with backoff."""
-        self.kinds[kind] = Kind(run, lost, max_attempts)
+        :class:`Kind`); otherwise a handler that raises is retried with backoff, and on the
+        last attempt ``gave_up(task, error)`` names the tasks to enqueue as it is given up."""
+        self.kinds[kind] = Kind(run, lost, max_attempts, gave_up)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -181,7 +190,8 @@ class TaskRunner:
             log.exception("task %d (%s, lead %s) failed", task.id, task.kind, task.lead_id)
             error = f"{type(exc).__name__}: {exc}"[:500]
             if task.attempts >= kind.max_attempts:
-                self.store.tasks.finish(task, error=error, gave_up=True)
+                follow = kind.gave_up(task, error) if kind.gave_up is not None else []
+                self.store.tasks.finish(task, error=error, gave_up=True, enqueue=follow)
                 metrics.task_gave_up(task.kind)
                 return
             delay = backoff(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from requests_mock import Mocker
+from sqlalchemy import select, update
 
 from service.config import EventSettings, Settings
 from service.database import migrate
@@ -15,7 +17,7 @@ from service.events.hook import EventOutbox, outbox_for
 from service.leads import Lead, LeadStore, retention
 from service.leads.lifecycle import LeadStatus
 from service.leads.model import Task
-from service.tasks.queue import DELIVER_WEBHOOK, SEND_ALERT, SEND_GA4_EVENT
+from service.tasks.queue import DELIVER_WEBHOOK, GAVE_UP, SEND_ALERT, SEND_GA4_EVENT, TASKS
 
 SECRET = "whsec_" + base64.b64encode(b"o" * 32).decode()
 EVENTS = EventSettings(
@@ -147,3 +149,34 @@ def test_purge_forgets_what_finished_deliveries_sent(store: LeadStore) -> None:
         payloads = {t.id: t.payload for t in session.scalars(select(Task))}
     assert payloads[sent.id] is None
     assert "+380671112233" not in str(payloads)
+
+
+def test_a_delivery_whose_handler_kept_raising_alerts_as_it_is_given_up(
+    store: LeadStore, requests_mock: Mocker
+) -> None:
+    """Not only a receiver's refusal: a delivery given up on for any reason says so."""
+    from service.events.handlers import EventHandlers
+    from service.tasks import TaskRunner
+
+    settings = Settings(database_url=store.url, events=EVENTS)
+    runner = TaskRunner(settings, store)
+    EventHandlers(settings, store).register(runner)
+    lead, _ = store.insert(Lead(phone="+380671112233", provider="dry-run"))
+    assert store.transition(lead.id, S.FAILED)  # lead.failed: a webhook, an alert, GA4
+    # The HTTP library raises what nobody expected, on every try.
+    requests_mock.post("https://crm.example.com/hook", exc=ValueError("unexpected"))
+    [webhook] = [
+        t
+        for t in store.tasks.of_lead(lead.id)
+        if t.kind == DELIVER_WEBHOOK and (t.payload or {}).get("type") == "lead.failed"
+    ]
+    alerts_before = [t.id for t in store.tasks.of_kind(SEND_ALERT)]
+    with store.transaction() as conn:  # its last attempt, as after five failed ones
+        conn.execute(update(TASKS).where(TASKS.c.id == webhook.id).values(attempts=5))
+    claimed = store.tasks.claim(timedelta(seconds=30), limit=10)
+    [last_try] = [t for t in claimed if t.id == webhook.id]
+    runner.run(last_try)
+    given_up = store.tasks.get(webhook.id)
+    assert given_up is not None and given_up.state == GAVE_UP
+    new = [t for t in store.tasks.of_kind(SEND_ALERT) if t.id not in alerts_before]
+    assert [t.payload["alert"]["kind"] for t in new if t.payload] == ["webhook_failed"]
