@@ -188,7 +188,7 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
         )
     for task in store.tasks.of_lead(lead_id):
         click.echo(
-            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%Y-%m-%d %H:%M:%S} "
+            f"task {task.id}: {task.kind} {task.state} due {task.due_at:%Y-%m-%d %H:%M:%S}Z "
             f"attempts={task.attempts} {task.last_error or ''}".rstrip()
         )
 
@@ -343,7 +343,7 @@ def block_remove(number: str) -> None:
 def block_list(store: LeadStore) -> None:
     """Blocked numbers, masked, with their expiry."""
     for row in store.blocklist.entries():
-        expires = f"until {row.expires_at:%Y-%m-%d %H:%M}" if row.expires_at else "forever"
+        expires = f"until {row.expires_at:%Y-%m-%d %H:%M} UTC" if row.expires_at else "forever"
         click.echo(f"{row.masked}  {expires}  {row.reason or ''}".rstrip())
 
 

@@ -61,7 +61,7 @@ def webhooks_list(failed: bool, limit: int) -> None:
     click.echo("id\tevent\thost\tattempts\tstate\tnext try\tlast error")
     for task in tasks:
         payload = task.payload or {}
-        next_try = f"{task.due_at:%Y-%m-%d %H:%M:%S}" if task.state == PENDING else "-"
+        next_try = f"{task.due_at:%Y-%m-%d %H:%M:%S}Z" if task.state == PENDING else "-"
         columns = (
             task.id,
             payload.get("type", "?"),

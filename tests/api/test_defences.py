@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -103,6 +104,7 @@ def test_blocklist_by_cli_is_hashed_and_expires(make_app: Callable[..., Flask]) 
     assert_problem(post(app, "+380671112233"), 422, "phone", "phone_blocked")
     listing = cli(app, "block", "list")
     assert "+38067*****33" in listing and "harassment" in listing
+    assert re.search(r"until \d{4}-\d\d-\d\d \d\d:\d\d UTC", listing)  # as `block add` says
     with services(app).store.engine.connect() as conn:
         stored = conn.execute(text("SELECT digest, masked FROM blocked_numbers")).all()
     assert stored == [(digest("+380671112233", services(app).settings.secret_key), "+38067*****33")]
