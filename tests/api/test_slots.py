@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
@@ -148,11 +149,17 @@ def test_a_retry_racing_its_original_for_a_slots_last_seat_is_answered_as_the_or
     key = {"Idempotency-Key": "visitor-7f3a-booking-0001"}
     original: dict[str, Any] = {}
 
+    def send_original() -> None:
+        response = office.test_client().post("/api/v1/callbacks", json=request, headers=key)
+        original.update(response.get_json(), http_status=response.status_code)
+
     def original_commits(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if after in statement and not original:
             original["sent"] = True
-            response = office.test_client().post("/api/v1/callbacks", json=request, headers=key)
-            original.update(response.get_json(), http_status=response.status_code)
+            # Another client's request, in a thread of its own (as a server would run it).
+            thread = threading.Thread(target=send_original)
+            thread.start()
+            thread.join()
 
     engine = services(office).store.engine
     event.listen(engine, "after_cursor_execute", original_commits)
