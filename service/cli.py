@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import phonenumbers
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from .attribution import EXPORTED
 from .config import ConfigError, Settings, parse_duration
@@ -52,8 +52,11 @@ def open_store(settings: Settings) -> LeadStore:
 @contextmanager
 def operator_store(check_schema: bool = True) -> Iterator[LeadStore]:
     """The store for an operator's command, its schema checked first: an operator hears in
-    one line that the database is behind (or unreachable), never a traceback."""
-    store = open_store(_settings())
+    one line that the database is behind, unreachable or refusing, never a traceback."""
+    try:
+        store = open_store(_settings())
+    except (SQLAlchemyError, OSError) as exc:  # a URL no driver takes, a folder not made
+        raise click.ClickException(f"database error: {_driver_words(exc)}") from None
     try:
         found = schema_state(store.engine) if check_schema else None
         if found is not None and found.behind:
@@ -61,10 +64,17 @@ def operator_store(check_schema: bool = True) -> Iterator[LeadStore]:
                 f"the database schema is {found.describe()}: run `{UPGRADE_COMMAND}`"
             )
         yield store
-    except OperationalError as exc:  # unreachable, or a table missing all the same
-        raise click.ClickException(f"database error: {exc.orig or exc}") from None
+    except DBAPIError as exc:  # unreachable, a permission refused, a table missing after all
+        raise click.ClickException(f"database error: {_driver_words(exc)}") from None
     finally:
         store.close()
+
+
+def _driver_words(exc: Exception) -> str:
+    """What the driver said, never SQLAlchemy's rendering (it quotes statements and their
+    parameters)."""
+    cause = getattr(exc, "orig", None) or exc
+    return str(cause).splitlines()[0] if str(cause) else type(cause).__name__
 
 
 def _with_store(func: F) -> F:
@@ -183,7 +193,7 @@ def leads_show(store: LeadStore, lead_id: str) -> None:
         click.echo(f"{column.name:>16}: {getattr(lead, column.name)}")
     for attempt in lead.attempts:
         click.echo(
-            f"attempt {attempt.id}: {attempt.started_at:%H:%M:%S} {attempt.outcome} "
+            f"attempt {attempt.id}: {attempt.started_at:%Y-%m-%d %H:%M:%S}Z {attempt.outcome} "
             f"http={attempt.http_status} {attempt.duration_ms}ms {attempt.error or ''}".rstrip()
         )
     for task in store.tasks.of_lead(lead_id):
@@ -314,11 +324,8 @@ def block_add(number: str, ttl: str | None, reason: str | None) -> None:
             expires = datetime.now(UTC) + timedelta(seconds=parse_duration(ttl))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--ttl") from None
-    store = LeadStore(settings.database_url)
-    try:
+    with operator_store() as store:
         store.blocklist.add(digest(e164, settings.secret_key), mask(e164), expires, reason)
-    finally:
-        store.close()
     until = f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
     click.echo(f"blocked {mask(e164)}{until}")
 
@@ -328,11 +335,8 @@ def block_add(number: str, ttl: str | None, reason: str | None) -> None:
 def block_remove(number: str) -> None:
     settings = _settings()
     e164 = _number(number, settings)
-    store = LeadStore(settings.database_url)
-    try:
+    with operator_store() as store:
         removed = store.blocklist.remove(digest(e164, settings.secret_key))
-    finally:
-        store.close()
     if not removed:
         raise click.ClickException(f"{mask(e164)} was not blocked")
     click.echo(f"unblocked {mask(e164)}")

@@ -248,7 +248,7 @@ def each(parse: Callable[[str], str], unique: bool = False) -> Callable[[Any], A
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
-LONGEST_DURATION = 100 * 365.25 * 86400  # seconds; a date that far back or ahead still exists
+LONGEST_DURATION = 36525 * 86400  # seconds (a hundred years): no date is much further away
 
 
 def parse_duration(text: str) -> float:
@@ -258,7 +258,7 @@ def parse_duration(text: str) -> float:
         raise ValueError(f"{text!r} is not a duration like 30s, 10m, 2h or 30d")
     seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
     if not seconds <= LONGEST_DURATION:  # also inf and nan: no date is that far away
-        raise ValueError(f"{text!r} is longer than a hundred years")
+        raise ValueError(f"{text!r} is longer than {LONGEST_DURATION / _DURATION_UNITS['d']:.0f}d")
     return seconds
 
 
@@ -275,10 +275,13 @@ def _limit(text: str) -> str:
 def _url(text: str) -> str:
     if not re.match(r"^https?://[^\s/]+", text):
         raise ValueError(f"{text!r} is not an http(s) URL")
+    parts = urlsplit(text)
     try:
-        urlsplit(text).port  # noqa: B018 - read for its check: a port that is no number, or >65535
+        port = parts.port  # raises for a port that is no number, or above 65535
     except ValueError:
-        raise ValueError(f"{text!r} has no valid port (1-65535)") from None
+        port = 0
+    if port == 0:  # the host only: the rest of a URL may hold a token
+        raise ValueError(f"the URL of host {parts.hostname!r} has no valid port (1-65535)")
     return text.rstrip("/")
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from . import metrics
 from .config import Settings
 from .leads import LeadStatus, LeadStore
-from .leads.model import CANCELLED, HELD, PLACED, QUEUED, WAITING_FOR_AGENT, utcnow
+from .leads.lifecycle import NOT_CALLED_YET
+from .leads.model import CANCELLED, PLACED, utcnow
 from .providers import Placement, Provider, ProviderError, tracking
 from .tasks import ClaimedTask
 
@@ -115,9 +116,9 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
     lead = store.get(lead_id)
     if lead is None:
         raise CancelRefused(f"no lead {lead_id}")
-    if lead.status in _NOT_YET_CALLED:
+    if lead.status in NOT_CALLED_YET:
         reason = {"last_error": "cancelled by an operator before it was placed"}
-        if store.transition(lead_id, CANCELLED, expect_from=_NOT_YET_CALLED, values=reason):
+        if store.transition(lead_id, CANCELLED, expect_from=NOT_CALLED_YET, values=reason):
             return f"lead {lead_id} cancelled before it was placed"
         raise CancelRefused(f"lead {lead_id} is being placed right now; try again")
     if lead.status != PLACED:
@@ -134,6 +135,3 @@ def cancel_lead(store: LeadStore, provider: Provider, lead_id: str) -> str:
         ended = store.get(lead_id)
         return f"lead {lead_id}: call hung up; it had ended meanwhile ({ended and ended.status})"
     return f"lead {lead_id}: call cancelled"
-
-
-_NOT_YET_CALLED = (QUEUED, WAITING_FOR_AGENT, HELD, LeadStatus.SCHEDULED)

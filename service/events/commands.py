@@ -49,7 +49,13 @@ def webhooks_test() -> None:
 
 @webhooks.command("list")
 @click.option("--failed", is_flag=True, help="Only deliveries given up on.")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="At most this many, newest first.",
+)
 def webhooks_list(failed: bool, limit: int) -> None:
     """Deliveries: id, event, URL host, attempts, state, next try, last error."""
     from ..cli import operator_store

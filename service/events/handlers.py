@@ -67,7 +67,7 @@ class EventHandlers:
         """A delivery whose handler kept raising is given up on: it alerts as a refused one."""
         try:
             delivery = WebhookDelivery.from_payload(task.payload or {})
-        except KeyError:
+        except (KeyError, TypeError, ValueError):
             return []
         return self._failure_alerts(task, delivery, DeliveryResult("failed", error))
 

@@ -34,15 +34,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Table, and_, bindparam, func, insert, or_, select, text
 
-from .lifecycle import LeadStatus
+from .lifecycle import NOT_CALLED_YET, LeadStatus
 from .model import (
     CANCELLED,
     DISPATCHING,
     FAILED,
     HELD,
     OPEN_STATUSES,
-    QUEUED,
-    WAITING_FOR_AGENT,
     Lead,
     LeadAlias,
     new_lead_id,
@@ -100,7 +98,7 @@ _CALLS_SINCE = select(func.count()).select_from(
 )
 _ADD_ALIAS = insert(ALIASES)
 # A lead in one of these has not been called yet: its aliases show their own first status.
-_NOT_CALLED_YET = frozenset({QUEUED, LeadStatus.SCHEDULED, WAITING_FOR_AGENT, HELD, DISPATCHING})
+_NOT_CALLED_YET = frozenset({*NOT_CALLED_YET, DISPATCHING})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,12 @@ TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
     S.CANCELLED: frozenset(),
 }
 
+#: Where a lead ends: its pending call tasks go with it.
+ENDED: tuple[LeadStatus, ...] = (S.CONNECTED, S.FAILED, S.CANCELLED)
+#: Not called yet, nor being called: an operator may still cancel it, and it keeps its number.
+NOT_CALLED_YET: tuple[LeadStatus, ...] = (S.QUEUED, S.SCHEDULED, S.WAITING_FOR_AGENT, S.HELD)
+#: Called, or ended: ``callgate leads purge`` may anonymise it (it will not be dialled again).
+CALLED_OR_ENDED: tuple[LeadStatus, ...] = (S.PLACED, *ENDED)
 #: Statuses in which a lead absorbs a repeat of its request (de-duplication).
 OPEN_STATUSES: tuple[LeadStatus, ...] = tuple(
     s for s in LeadStatus if s not in (S.FAILED, S.CANCELLED)

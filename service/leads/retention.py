@@ -19,10 +19,10 @@ from ..database.engine import rowcount
 from ..phone import mask
 from ..tasks import queue
 from .admission import ALIASES
-from .model import CANCELLED, CONNECTED, FAILED, PLACED, utcnow
+from .lifecycle import CALLED_OR_ENDED
+from .model import utcnow
 from .store import ATTEMPTS, LEADS, LeadStore
 
-CALLED_OR_ENDED = (PLACED, CONNECTED, FAILED, CANCELLED)
 _FORGET_ALIAS_IPS = (
     update(ALIASES)
     .where(ALIASES.c.created_at < bindparam("before"))

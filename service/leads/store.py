@@ -51,9 +51,8 @@ from ..tasks.store import TaskStore
 from . import admission, blocklist, booking
 from .admission import ADMISSION_FIRST, ALIASES, Admission, NotARepeat, TooManyNumbers
 from .blocklist import Blocklist
-from .lifecycle import INITIAL, LeadStatus, sources
+from .lifecycle import ENDED, INITIAL, LeadStatus, sources
 from .model import (
-    CANCELLED,
     CONNECTED,
     FAILED,
     HELD,
@@ -117,7 +116,6 @@ _STICKY_DESTINATION = (
 )
 # An operator may queue again a failed lead, or a placed one whose placement is unconfirmed,
 # while it has its number (not anonymised by `callgate leads purge`).
-_ENDED = (FAILED, CANCELLED, CONNECTED)
 RETRYABLE = and_(
     or_(LEADS.c.status == FAILED, LEADS.c.confirmed.is_(False)), LEADS.c.anonymised_at.is_(None)
 )
@@ -426,6 +424,7 @@ class LeadStore:
         ``provider_ok`` clears a provider configuration fault. ``values`` sets other columns,
         ``increment`` adds one to some, ``guard`` narrows the rows further.
         """
+        assert not (keep_task and (in_flight or task_again_at)), "a kept task is only kept"
         source = sources(target, tuple(LeadStatus(s) for s in expect_from))
         values = dict(values or {})
         statement = _lead_update(
@@ -450,7 +449,7 @@ class LeadStore:
                 self.tasks.settle(
                     conn, task, now, in_flight=in_flight, again_at=task_again_at, keep=keep_task
                 )
-            if target in _ENDED:
+            if target in ENDED:
                 self.tasks.drop_calls(conn, lead_id, now, f"the lead is {target}")
             if attempt is not None:
                 conn.execute(_ADD_ATTEMPT, {"lead_id": lead_id, "started_at": now, **attempt})

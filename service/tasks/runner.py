@@ -124,7 +124,8 @@ class TaskRunner:
     ) -> None:
         """Run ``run`` for each task of ``kind``. ``lost``: the kind is at most once (see
         :class:`Kind`); otherwise a handler that raises is retried with backoff, and on the
-        last attempt ``gave_up(task, error)`` names the tasks to enqueue as it is given up."""
+        last attempt ``gave_up(task, reason)`` names the tasks to enqueue as it is given up
+        (``reason`` names the error's type only: its text may quote a URL or a body)."""
         self.kinds[kind] = Kind(run, lost, max_attempts, gave_up)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -190,7 +191,7 @@ class TaskRunner:
             log.exception("task %d (%s, lead %s) failed", task.id, task.kind, task.lead_id)
             error = f"{type(exc).__name__}: {exc}"[:500]
             if task.attempts >= kind.max_attempts:
-                follow = kind.gave_up(task, error) if kind.gave_up is not None else []
+                follow = self._gave_up(kind, task, f"handler error: {type(exc).__name__}")
                 self.store.tasks.finish(task, error=error, gave_up=True, enqueue=follow)
                 metrics.task_gave_up(task.kind)
                 return
@@ -200,6 +201,17 @@ class TaskRunner:
             # An in-flight task is not retried: its lease runs out and its kind settles it.
             due = utcnow() + timedelta(seconds=delay)
             self.store.tasks.retry(task, due, error=error)
+
+    def _gave_up(self, kind: Kind, task: ClaimedTask, reason: str) -> list[NewTask]:
+        """What the kind enqueues as its task is given up on; nothing if that fails too (the
+        task must still be given up, or it would run again at every lease's end)."""
+        if kind.gave_up is None:
+            return []
+        try:
+            return kind.gave_up(task, reason)
+        except Exception:
+            log.exception("task %d (%s): its give-up hook failed", task.id, task.kind)
+            return []
 
     def reclaim_expired(self) -> tuple[int, int]:
         """Leases whose holder died: tasks not yet in flight are due again, those in flight are

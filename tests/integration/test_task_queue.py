@@ -143,6 +143,36 @@ def test_an_at_least_once_kind_is_retried_with_backoff_then_given_up(store: Lead
     assert store.tasks.claim(LEASE) == []
 
 
+def test_giving_up_enqueues_what_the_kind_names_and_gives_up_even_if_that_fails(
+    store: LeadStore,
+) -> None:
+    lead_id = _lead(store)
+    runner = _runner(store)
+    reasons: list[str] = []
+
+    def failing(task: ClaimedTask) -> None:
+        raise ValueError("https://hook.example/in?token=s3cret: bad port")
+
+    def alert(task: ClaimedTask, reason: str) -> list[NewTask]:
+        reasons.append(reason)
+        return [NewTask("alert_probe", task.lead_id, utcnow() + timedelta(hours=1))]
+
+    def broken(task: ClaimedTask, reason: str) -> list[NewTask]:
+        raise RuntimeError("the hook itself fails")
+
+    runner.register("with_hook", failing, max_attempts=1, gave_up=alert)
+    runner.register("broken_hook", failing, max_attempts=1, gave_up=broken)
+    for kind in ("with_hook", "broken_hook"):
+        store.tasks.enqueue(kind, lead_id)
+        [task] = store.tasks.claim(LEASE)
+        runner.run(task)
+    states = {row.kind: row.state for row in store.tasks.of_lead(lead_id)}
+    # Both given up (a failing hook must not leave its task to run at every lease's end)...
+    assert states == {"with_hook": "failed", "broken_hook": "failed", "alert_probe": "pending"}
+    # ...and the hook hears the error's type only: its text may quote a URL's token.
+    assert reasons == ["handler error: ValueError"]
+
+
 def _claim_when_due(store: LeadStore) -> list[ClaimedTask]:
     found: list[ClaimedTask] = []
     wait_until(lambda: found.extend(store.tasks.claim(LEASE)) or found, 5, "the retry to fall due")

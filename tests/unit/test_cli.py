@@ -13,6 +13,7 @@ from flask import Flask
 
 from service.cli import main
 from tests.conftest import services
+from tests.servers import free_port
 
 
 @pytest.fixture
@@ -147,4 +148,14 @@ def test_a_duration_past_any_date_is_refused_by_name(
 ) -> None:
     url = services(app_with_leads).settings.database_url
     result = CliRunner().invoke(main, args, env={"CALLGATE_DATABASE_URL": url})
-    assert result.exit_code == 2 and "longer than a hundred years" in result.output, result.output
+    assert result.exit_code == 2 and "longer than 36525d" in result.output, result.output
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback() -> None:
+    url = f"postgresql+psycopg://callgate@127.0.0.1:{free_port()}/callgate"  # nobody listens
+    for args in (["leads", "list"], ["block", "add", "+380671112233"], ["db", "upgrade"]):
+        result = CliRunner().invoke(main, args, env={"CALLGATE_DATABASE_URL": url})
+        assert result.exit_code == 1, result.output
+        [line] = result.output.splitlines()
+        assert line.startswith("Error: database error: connection failed")
+        assert "Traceback" not in result.output and "SELECT" not in result.output
