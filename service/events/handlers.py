@@ -63,13 +63,13 @@ class EventHandlers:
         alerts = self._failure_alerts(task, delivery, result) if result.outcome == "failed" else []
         self._settle(task, result, enqueue=alerts)
 
-    def _webhook_gave_up(self, task: ClaimedTask, error: str) -> list[NewTask]:
+    def _webhook_gave_up(self, task: ClaimedTask, reason: str) -> list[NewTask]:
         """A delivery whose handler kept raising is given up on: it alerts as a refused one."""
         try:
             delivery = WebhookDelivery.from_payload(task.payload or {})
         except (KeyError, TypeError, ValueError):
             return []
-        return self._failure_alerts(task, delivery, DeliveryResult("failed", error))
+        return self._failure_alerts(task, delivery, DeliveryResult("failed", reason))
 
     def _failure_alerts(
         self, task: ClaimedTask, delivery: WebhookDelivery, result: DeliveryResult
