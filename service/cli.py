@@ -50,11 +50,14 @@ def open_store(settings: Settings) -> LeadStore:
 
 
 @contextmanager
-def operator_store(check_schema: bool = True) -> Iterator[LeadStore]:
-    """The store for an operator's command, its schema checked first: an operator hears in
-    one line that the database is behind, unreachable or refusing, never a traceback."""
+def operator_store(
+    settings: Settings | None = None, check_schema: bool = True
+) -> Iterator[LeadStore]:
+    """The store for an operator's command (``settings``: the command's own, when it read
+    them already), its schema checked first: an operator hears in one line that the database
+    is behind, unreachable or refusing, never a traceback."""
     try:
-        store = open_store(_settings())
+        store = open_store(settings or _settings())
     except (SQLAlchemyError, OSError) as exc:  # a URL no driver takes, a folder not made
         raise click.ClickException(f"database error: {_driver_words(exc)}") from None
     try:
@@ -210,8 +213,9 @@ def leads_cancel(lead_id: str) -> None:
     from .providers import build_provider
     from .tracking import CancelRefused, cancel_lead
 
-    provider = build_provider(_settings())
-    with operator_store() as store:
+    settings = _settings()
+    provider = build_provider(settings)
+    with operator_store(settings) as store:
         try:
             click.echo(cancel_lead(store, provider, lead_id))
         except CancelRefused as refused:
@@ -248,7 +252,7 @@ def leads_release(lead_id: str | None, release_all: bool) -> None:
         raise click.UsageError("give a lead id or --all")
     settings = _settings()
     hours = OfficeHours.from_settings(settings.hours)
-    with operator_store() as store:
+    with operator_store(settings) as store:
         released = store.release_held(None if release_all else lead_id, release_plan(hours))
         for released_id in released:
             click.echo(_released(store.get(released_id), hours))
@@ -324,7 +328,7 @@ def block_add(number: str, ttl: str | None, reason: str | None) -> None:
             expires = datetime.now(UTC) + timedelta(seconds=parse_duration(ttl))
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--ttl") from None
-    with operator_store() as store:
+    with operator_store(settings) as store:
         store.blocklist.add(digest(e164, settings.secret_key), mask(e164), expires, reason)
     until = f" until {expires:%Y-%m-%d %H:%M} UTC" if expires else ""
     click.echo(f"blocked {mask(e164)}{until}")
@@ -335,7 +339,7 @@ def block_add(number: str, ttl: str | None, reason: str | None) -> None:
 def block_remove(number: str) -> None:
     settings = _settings()
     e164 = _number(number, settings)
-    with operator_store() as store:
+    with operator_store(settings) as store:
         removed = store.blocklist.remove(digest(e164, settings.secret_key))
     if not removed:
         raise click.ClickException(f"{mask(e164)} was not blocked")
